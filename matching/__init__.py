@@ -1,0 +1,58 @@
+"""Platsa's optimisation core: numpy arrays in, numpy arrays out.
+
+Imports no other package of the project and nothing web- or dataframe-shaped. One entry point,
+:func:`solve`, takes an :class:`AllocationProblem` (flat arrays, see :func:`build_problem`) and a
+:class:`SolveParams`, and returns an :class:`AllocationResult`. See docs/allocation.md.
+"""
+
+from matching.compare import RoundComparison, compare
+from matching.exceptions import MatchingError, ParamsError, ProblemError, ProblemIssue, SolverError
+from matching.mps import export_mps
+from matching.problem import SCORE_SCALE, AllocationProblem, build_problem
+from matching.result import (
+    AllocationResult,
+    Assignment,
+    Competition,
+    DistrictExcess,
+    DistrictShortage,
+    DistrictViolation,
+    FloorShortfall,
+    FloorsJointlyInfeasible,
+    FloorViolation,
+    JointDistrictShortage,
+    Status,
+    Unassigned,
+    UnassignedReason,
+)
+from matching.solve import DEFAULT_VIOLATION_PENALTY, SolveParams, find_violations, solve
+
+__all__ = [
+    "DEFAULT_VIOLATION_PENALTY",
+    "SCORE_SCALE",
+    "AllocationProblem",
+    "AllocationResult",
+    "Assignment",
+    "Competition",
+    "DistrictExcess",
+    "DistrictShortage",
+    "DistrictViolation",
+    "FloorShortfall",
+    "FloorViolation",
+    "FloorsJointlyInfeasible",
+    "JointDistrictShortage",
+    "MatchingError",
+    "ParamsError",
+    "ProblemError",
+    "ProblemIssue",
+    "RoundComparison",
+    "SolveParams",
+    "SolverError",
+    "Status",
+    "Unassigned",
+    "UnassignedReason",
+    "build_problem",
+    "compare",
+    "export_mps",
+    "find_violations",
+    "solve",
+]

@@ -1,0 +1,242 @@
+"""One entry point: :func:`solve` with a :class:`SolveParams` object.
+
+``method="optimal"`` runs the exact method (docs/allocation.md); the baselines run behind the same
+interface and return the same result type.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from matching import _exact
+from matching._diagnose import diagnose
+from matching.exceptions import ParamsError
+from matching.problem import SCORE_SCALE, AllocationProblem
+from matching.result import (
+    AllocationResult,
+    DistrictViolation,
+    FloorViolation,
+    Status,
+    Violation,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_VIOLATION_PENALTY", "SolveParams", "find_violations", "solve"]
+
+DEFAULT_VIOLATION_PENALTY: float = 1000.0
+"""Score units per unit of violation: above any single score (0..100), so a violation is taken only
+when the rules cannot be met otherwise."""
+
+Method = Literal["optimal", "greedy", "serial_dictatorship", "deferred_acceptance"]
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How to solve a round.
+
+    Parameters
+    ----------
+    objective
+        ``"score"``: maximise the total score. ``"max_placed"``: first the number of people placed,
+        then the total score among those assignments.
+    time_limit_s
+        Wall-clock limit; when it stops the search, the result is ``FEASIBLE`` with its gap.
+    seed
+        Seed of the random baselines (serial dictatorship); the exact method is deterministic.
+    num_workers
+        Solver threads; the exact method is single-threaded (kept for interface stability).
+    on_infeasible
+        ``"report"``: return ``INFEASIBLE`` with reasons. ``"penalise"``: also solve with the
+        keys and floors as soft rules, each unit of violation costing ``violation_penalty``.
+    violation_penalty
+        Score units per candidate a key is missed by, or per person a floor is short by.
+    method
+        ``"optimal"`` (exact) or a baseline: ``"greedy"``, ``"serial_dictatorship"``,
+        ``"deferred_acceptance"``.
+    """
+
+    objective: Literal["score", "max_placed"] = "score"
+    time_limit_s: float = 60.0
+    seed: int = 0
+    num_workers: int = 1
+    on_infeasible: Literal["report", "penalise"] = "report"
+    violation_penalty: float = DEFAULT_VIOLATION_PENALTY
+    method: Method = "optimal"
+
+    def __post_init__(self) -> None:
+        bad = []
+        if self.objective not in ("score", "max_placed"):
+            bad.append(f"objective {self.objective!r} is not 'score' or 'max_placed'")
+        if not self.time_limit_s > 0:
+            bad.append(f"time_limit_s must be positive, got {self.time_limit_s}")
+        if self.num_workers < 1:
+            bad.append(f"num_workers must be >= 1, got {self.num_workers}")
+        if self.on_infeasible not in ("report", "penalise"):
+            bad.append(f"on_infeasible {self.on_infeasible!r} is not 'report' or 'penalise'")
+        if not (self.violation_penalty > 0 and math.isfinite(self.violation_penalty)):
+            bad.append(f"violation_penalty must be positive, got {self.violation_penalty}")
+        if self.method not in ("optimal", "greedy", "serial_dictatorship", "deferred_acceptance"):
+            bad.append(f"unknown method {self.method!r}")
+        if bad:
+            raise ParamsError("; ".join(bad))
+
+
+def solve(problem: AllocationProblem, params: SolveParams | None = None) -> AllocationResult:
+    """Solve an allocation round.
+
+    Parameters
+    ----------
+    problem
+        The round.
+    params
+        How to solve it; defaults to ``SolveParams()``.
+
+    Returns
+    -------
+    AllocationResult
+        Status, assignment, objective, bound, gap, violations, infeasibility reasons,
+        explanations. A round that cannot meet its rules is a status, not an exception.
+
+    Examples
+    --------
+    >>> from matching import build_problem
+    >>> p = build_problem(num_candidates=2, num_places=1, edge_candidate=[0, 1],
+    ...                   edge_place=[0, 0], edge_score=[3.0, 5.0], place_slots=[1])
+    >>> r = solve(p)
+    >>> r.status.value, r.objective, r.candidate_place.tolist()
+    ('optimal', 5.0, [-1, 0])
+    """
+    params = params or SolveParams()
+    t0 = time.perf_counter()
+    if params.method != "optimal":
+        from matching.baselines import run_baseline
+
+        result = run_baseline(problem, params)
+        result.timings["total"] = time.perf_counter() - t0
+        return result
+    max_placed = params.objective == "max_placed"
+    prep = _exact.prepare(problem, max_placed, None)
+    t_prep = time.perf_counter() - t0
+    excess = bool(prep.pin_excess.any())
+    outcome = None
+    if not excess:
+        outcome = _exact.solve_exact(prep, params.time_limit_s)
+    reasons = []
+    if excess or (outcome is not None and outcome.status == "infeasible"):
+        t_diag = time.perf_counter()
+        reasons = diagnose(prep)
+        diag_time = time.perf_counter() - t_diag
+        if params.on_infeasible == "report":
+            result = _result(problem, prep, None, "optimal")
+            result.infeasibility = reasons
+            result.timings.update(prepare=t_prep, diagnose=diag_time,
+                                  total=time.perf_counter() - t0)
+            return result
+        prep = _exact.prepare(problem, max_placed, params.violation_penalty)
+        remaining = max(params.time_limit_s - (time.perf_counter() - t0), 1.0)
+        outcome = _exact.solve_exact(prep, remaining)
+    assert outcome is not None
+    result = _result(problem, prep, outcome, "optimal")
+    result.infeasibility = reasons
+    result.timings.update(prepare=t_prep)
+    t_expl = time.perf_counter()
+    _ = result.unassigned_reason  # explanations are part of the result (computed once)
+    result.timings["explain"] = time.perf_counter() - t_expl
+    result.timings["total"] = time.perf_counter() - t0
+    return result
+
+
+def _result(problem: AllocationProblem, prep: _exact.Prepared,
+            outcome: _exact.ExactOutcome | None, method: str) -> AllocationResult:
+    if outcome is None or outcome.status in ("infeasible", "unknown"):
+        status = Status.INFEASIBLE if outcome is None or outcome.status == "infeasible" \
+            else Status.UNKNOWN
+        no_bound = math.nan if outcome is None else float(outcome.bound_w) / SCORE_SCALE
+        r = AllocationResult(
+            status=status, method=method, objective=math.nan, bound=no_bound, gap=math.inf,
+            chosen_edges=np.zeros(0, np.int64),
+            candidate_place=np.full(problem.num_candidates, -1, np.int32), num_assigned=0,
+            total_score=0.0, problem=problem,
+        )
+        if outcome is not None:
+            r.stats, r.timings = dict(outcome.stats), dict(outcome.timings)
+        return r
+    chosen = np.sort(np.concatenate([problem.pins, outcome.chosen]))
+    cp = np.full(problem.num_candidates, -1, np.int32)
+    cp[problem.edge_candidate[chosen]] = problem.edge_place[chosen]
+    n = int(chosen.size)
+    violations = find_violations(problem, chosen)
+    total_w = int(problem.scaled_score[chosen].sum())
+    units = _violation_units(problem, violations)
+    penalty_w = 0 if prep.penalty_w is None else prep.penalty_w - prep.big_m
+    objective = Fraction(total_w) - penalty_w * units
+    # bound_w counts M per placement (max_placed) and (P+M) per violation unit.
+    bound: Fraction = objective if outcome.status == "optimal" else (
+        outcome.bound_w - prep.big_m * (n - units))
+    obj_f = float(objective) / SCORE_SCALE
+    bound_f = float(bound) / SCORE_SCALE
+    r = AllocationResult(
+        status=Status.OPTIMAL if outcome.status == "optimal" else Status.FEASIBLE,
+        method=method, objective=obj_f, bound=bound_f,
+        gap=max(bound_f - obj_f, 0.0) / max(abs(obj_f), 1.0),
+        chosen_edges=chosen, candidate_place=cp, num_assigned=n,
+        total_score=total_w / SCORE_SCALE, problem=problem, violations=violations,
+        stats=dict(outcome.stats), timings=dict(outcome.timings),
+    )
+    return r
+
+
+def _violation_units(problem: AllocationProblem, violations: list[Violation]) -> Fraction:
+    """Units the penalised objective charges: candidates for keys, persons (fractional) for
+    floors."""
+    units = Fraction(0)
+    for v in violations:
+        if isinstance(v, DistrictViolation):
+            units += v.by
+        else:
+            p, q = problem.floor_fractions[v.group]
+            units += Fraction(p * v.assigned - q * v.got, q)
+    return units
+
+
+def find_violations(problem: AllocationProblem, chosen_edges: npt.NDArray[np.int64]
+                    ) -> list[Violation]:
+    """Every district bound and group floor that the chosen pairs do not meet.
+
+    Parameters
+    ----------
+    problem
+        The round.
+    chosen_edges
+        int64 edge indices of an assignment.
+
+    Returns
+    -------
+    list
+        :class:`DistrictViolation` and :class:`FloorViolation` records, districts first.
+    """
+    p = problem
+    out: list[Violation] = []
+    counts = np.bincount(p.candidate_district[p.edge_candidate[chosen_edges]],
+                         minlength=p.num_districts)
+    bad = np.flatnonzero((counts < p.district_lower) | (counts > p.district_upper))
+    for d in bad.tolist():
+        out.append(DistrictViolation(d, int(p.district_lower[d]), int(p.district_upper[d]),
+                                     int(counts[d])))
+    n = int(chosen_edges.size)
+    groups = p.edge_groups[chosen_edges]
+    for g, (pp, q) in enumerate(p.floor_fractions):
+        got = int(((groups >> np.uint32(g)) & 1).sum())
+        if q * got < pp * n:
+            needed = -((-pp * n) // q)
+            out.append(FloorViolation(g, float(p.group_floor[g]), n, got, needed))
+    return out

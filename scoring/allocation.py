@@ -1,0 +1,1001 @@
+"""Region-wide allocation rounds: from a loaded region and a policy to an explained, optimal assignment.
+
+This module is the boundary between the domain and the optimisation core (STYLE.md): it turns the
+pool's candidates and places into the flat arrays of :class:`matching.AllocationProblem` (positions,
+a sparse edge list of eligible pairs with their scores, district bounds from the policy's keys,
+group floors, pins), calls :func:`matching.solve`, and turns the result back into tables of ids
+with explanations in words.
+
+The round's graph
+-----------------
+A region has far too many eligible pairs to hand them all to the solver (100,000 candidates and
+10,000 places in one city give hundreds of millions). The round keeps, for each place, its
+``per_slot × slots`` best-scored eligible candidates (at least ``min_per_place``), and then, for each
+candidate, their ``per_candidate`` best places. The solve is exact on that graph; the pruning and
+its numbers are stated in every result (``RoundResult.graph``), and ``prune=False`` keeps every
+eligible pair for rounds small enough to allow it.
+
+Finding the graph
+-----------------
+Checking every hard rule for every pair is 10⁹ tests in such a city, and scoring every eligible pair
+hundreds of millions of scores; the round does neither pair by pair. Places are grouped by placement
+type and lowest admissible work-ladder step (after a supervisor's bridge). For each group, the
+candidates who pass the rules that depend on the place only through those two numbers (not placed,
+step, placement type; without held-back candidates, no open proposal) are sorted by the day they are
+available, so that a place's availability rule admits a prefix of them. Only the commute rule is
+checked pair by pair, in the float32 arithmetic of :func:`scoring.eligibility.place_eligibility`;
+open proposals to the place and recent declines at its supplier are removed by position.
+
+Where a place has more eligible candidates than it keeps, a float32 *screen* scores them from parts
+computed once per group: a row of the ladder, time-far, priority-group, gender-norm and wishes terms
+per kind of place (:func:`scoring.score.place_terms`), the distance, and a competence step for each
+of the place's concepts a candidate has. The candidates within twice the screen's error margin of its
+``keep``-th best are scored exactly (:func:`scoring.score.score_pairs`, all the group's places at
+once) and the place keeps its ``keep`` best exact scores. The margin bounds the screen's rounding, so
+these are the place's best; where the ``keep``-th best exact score is tied, the place is scored in full
+and ``np.argpartition`` breaks the tie as it did when every place was scored against the whole pool.
+The graph is that one, pair for pair (``tests/scoring/test_allocation_edges.py``).
+
+District bounds
+---------------
+The policy's keys are shares of the places handed out in a round (DOMAIN.md). A round first finds
+the largest number of people it can place at all (a bare max-cardinality flow on the same graph),
+and the bounds are the policy's shares of that number with its tolerance
+(:meth:`scoring.policy.Distribution.bounds`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from matching import (
+    AllocationProblem,
+    AllocationResult,
+    SolveParams,
+    Unassigned,
+    UnassignedReason,
+    build_problem,
+    export_mps,
+    solve,
+)
+from scoring.domain import PriorityGroup
+from scoring.exceptions import Problem, RoundSetupError
+from scoring.policy import Policy
+from scoring.pool import CandidatePool, PlaceTable
+from scoring.score import TERMS, competence_table, norm_breaker_pairs, place_terms, score_pairs
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+"""``progress(stage, fraction)``: called as the round advances (fraction 0..1 within the stage)."""
+
+
+@dataclass(frozen=True)
+class RoundParams:
+    """How to run a round.
+
+    Parameters
+    ----------
+    objective
+        ``"max_placed"`` (default: as many people as possible, then the best total score) or
+        ``"score"`` (the best total score).
+    method
+        ``"optimal"`` or a baseline: ``"greedy"``, ``"serial_dictatorship"``,
+        ``"deferred_acceptance"``.
+    use_keys, use_floors
+        Apply the policy's distribution keys / priority-group floors.
+    on_infeasible
+        ``"report"``: an infeasible round says which rule fails and by how much. ``"penalise"``:
+        it also solves with those rules as soft ones and reports each violation.
+    pins
+        ``(candidate_id, place_id)`` pairs that must be kept (agreed placements).
+    forbidden
+        ``(candidate_id, place_id)`` pairs that must not be chosen.
+    include_held_back
+        Also consider candidates held back from a place (an open proposal elsewhere, or declined by
+        the place's supplier recently).
+    prune, per_slot, min_per_place, per_candidate
+        The round's graph (module docstring).
+    time_limit_s, seed
+        Solver time limit; seed of the random baseline.
+    """
+
+    objective: Literal["score", "max_placed"] = "max_placed"
+    method: Literal["optimal", "greedy", "serial_dictatorship", "deferred_acceptance"] = "optimal"
+    use_keys: bool = True
+    use_floors: bool = True
+    on_infeasible: Literal["report", "penalise"] = "report"
+    pins: tuple[tuple[str, str], ...] = ()
+    forbidden: tuple[tuple[str, str], ...] = ()
+    include_held_back: bool = False
+    prune: bool = True
+    per_slot: int = 40
+    min_per_place: int = 100
+    per_candidate: int = 50
+    time_limit_s: float = 120.0
+    seed: int = 0
+
+    def solve_params(self) -> SolveParams:
+        return SolveParams(
+            objective=self.objective,
+            time_limit_s=self.time_limit_s,
+            seed=self.seed,
+            on_infeasible=self.on_infeasible,
+            method=self.method,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Round:
+    """A round's problem, with the maps back to ids and each edge's score terms."""
+
+    problem: AllocationProblem
+    params: RoundParams
+    policy: Policy
+    pool: CandidatePool
+    places: PlaceTable
+    edge_terms: dict[str, npt.NDArray[np.float64]]
+    group_ids: tuple[str, ...]
+    district_ids: tuple[str, ...]
+    planned_total: int
+    graph: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class RoundResult:
+    """An explained round: tables of ids, the solver's status, objective, bound and gap.
+
+    Attributes
+    ----------
+    assignments
+        One row per assigned candidate: candidate_id, place_id, supplier_id, home_district,
+        score, one ``term_<name>`` column per score term (weighted points; they add up to
+        ``score``), pinned.
+    unassigned
+        One row per candidate with an eligible pair but no place: candidate_id, reason (a code),
+        explanation (words).
+    districts
+        Per district: the key's share, lower and upper bound, assigned, within bounds.
+    groups
+        Per priority group: floor, assigned from the group, share, met.
+    """
+
+    status: str
+    method: str
+    objective: float
+    bound: float
+    gap: float
+    num_assigned: int
+    total_score: float
+    assignments: pl.DataFrame
+    unassigned: pl.DataFrame
+    districts: pl.DataFrame
+    groups: pl.DataFrame
+    infeasibility: tuple[str, ...]
+    violations: tuple[str, ...]
+    constraints_ignored: tuple[str, ...]
+    graph: dict[str, Any]
+    timings: dict[str, float]
+    round: Round | None = field(default=None, repr=False)
+    result: AllocationResult | None = field(default=None, repr=False)
+
+    def summary_lines(self) -> list[str]:
+        """The round in a few lines of words."""
+        head = f"status {self.status} ({self.method}): {self.num_assigned:,} placed"
+        if not np.isnan(self.objective):
+            head += f", objective {self.objective:,.3f}"
+        if not np.isnan(self.bound):
+            head += f", bound {self.bound:,.3f}, gap {self.gap:.2%}"
+        lines = [head]
+        lines += [f"cannot be met: {text}" for text in self.infeasibility]
+        lines += [f"violated (penalised): {text}" for text in self.violations]
+        if self.constraints_ignored:
+            lines.append("this method ignores: " + ", ".join(self.constraints_ignored))
+        return lines
+
+    def to_dict(self, *, include_unassigned: bool = True) -> dict[str, Any]:
+        """The result file's content (JSON-ready; ``docs/allocation.md`` describes it)."""
+        out: dict[str, Any] = {
+            "status": self.status,
+            "method": self.method,
+            "objective": self.objective,
+            "bound": None if np.isnan(self.bound) else self.bound,
+            "gap": None if np.isnan(self.gap) else self.gap,
+            "num_assigned": self.num_assigned,
+            "total_score": self.total_score,
+            "infeasibility": list(self.infeasibility),
+            "violations": list(self.violations),
+            "constraints_ignored": list(self.constraints_ignored),
+            "summary": {
+                "districts": self.districts.to_dicts(),
+                "groups": self.groups.to_dicts(),
+            },
+            "graph": self.graph,
+            "timings": self.timings,
+            "assignments": self.assignments.to_dicts(),
+        }
+        if include_unassigned:
+            out["unassigned"] = self.unassigned.to_dicts()
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the problem
+# ---------------------------------------------------------------------------------------------
+
+
+def build_round(
+    pool: CandidatePool,
+    places: PlaceTable,
+    policy: Policy,
+    params: RoundParams | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Round:
+    """Build a round's :class:`matching.AllocationProblem` from the pool and the policy.
+
+    Raises
+    ------
+    RoundSetupError
+        A pin or forbidden pair names an unknown candidate or place, or the policy's keys name
+        districts the region does not have; every problem is listed.
+    """
+    params = params or RoundParams()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    problems = _check_setup(pool, places, policy, params)
+    if problems:
+        raise RoundSetupError(problems)
+
+    cand, plc, graph = _eligible_edges(pool, places, policy, params, progress)
+    pin_c, pin_p = _pairs(pool, places, params.pins)
+    forb_c, forb_p = _pairs(pool, places, params.forbidden)
+    # Pins are agreed placements: they stay in the graph even where pruning or a rule dropped them.
+    cand, plc = _union_edges(cand, plc, pin_c, pin_p, places.size)
+    timings["edges"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    score, terms = score_pairs(pool, places, cand, plc, policy)
+    weighted = {name: getattr(policy.weights, name) * terms[name] for name in TERMS}
+    timings["scores"] = time.perf_counter() - t1
+
+    keys = pair_keys(cand, plc, places.size)
+    pinned_edges = np.searchsorted(keys, pair_keys(pin_c, pin_p, places.size)).astype(np.int64)
+    forbidden = np.zeros(len(cand), dtype=bool)
+    if len(forb_c):
+        fk = pair_keys(forb_c, forb_p, places.size)
+        pos = np.searchsorted(keys, fk)
+        hit = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == fk)
+        forbidden[pos[hit]] = True
+
+    group_ids, edge_groups, floors = _groups(pool, places, policy, params, cand, plc)
+    district_ids = tuple(pool.district_ids)
+    base: dict[str, Any] = {
+        "num_candidates": pool.size,
+        "num_places": places.size,
+        "edge_candidate": cand.astype(np.int32),
+        "edge_place": plc.astype(np.int32),
+        "edge_score": score,
+        "place_slots": places.slots,
+        "candidate_district": pool.district.astype(np.int32),
+        "num_districts": len(district_ids),
+        "edge_groups": edge_groups,
+        "edge_forbidden": forbidden if forbidden.any() else None,
+        "pinned_edges": pinned_edges if len(pinned_edges) else None,
+        "district_names": district_ids,
+        "group_names": group_ids,
+    }
+
+    t2 = time.perf_counter()
+    planned = _max_placeable(base) if params.use_keys else 0
+    timings["planned_total"] = time.perf_counter() - t2
+    lower = np.zeros(len(district_ids), dtype=np.int32)
+    upper = np.full(len(district_ids), max(pool.size, 1), dtype=np.int32)
+    if params.use_keys:
+        for district, (lo, hi) in policy.distribution.bounds(planned).items():
+            d = district_ids.index(district)
+            lower[d], upper[d] = lo, hi
+    problem = build_problem(
+        **base,
+        num_groups=len(group_ids),
+        district_lower=lower,
+        district_upper=upper,
+        group_floor=floors,
+    )
+    graph["num_edges"] = len(cand)
+    graph["pinned"] = len(pinned_edges)
+    graph["forbidden"] = int(forbidden.sum())
+    return Round(
+        problem=problem, params=params, policy=policy, pool=pool, places=places, edge_terms=weighted,
+        group_ids=group_ids, district_ids=district_ids, planned_total=planned, graph=graph,
+        timings=timings,
+    )
+
+
+def pair_keys(cand: npt.ArrayLike, place: npt.ArrayLike, num_places: int) -> npt.NDArray[np.int64]:
+    """One int64 per (candidate, place) pair, ordered by candidate then place."""
+    return np.asarray(cand, dtype=np.int64) * max(num_places, 1) + np.asarray(place, dtype=np.int64)
+
+
+def _check_setup(
+    pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if params.use_keys:
+        for district in policy.distribution.keys:
+            if district not in pool.district_ids:
+                problems.append(Problem(f"policy {policy.id}", None, "distribution.keys", district,
+                                        "the region has no such district"))
+    for field_name, pairs in (("pins", params.pins), ("forbidden", params.forbidden)):
+        for row, (cid, pid) in enumerate(pairs, start=1):
+            if cid not in pool.index:
+                problems.append(Problem(field_name, row, "candidate_id", cid, "no such candidate"))
+            if pid not in places.index:
+                problems.append(Problem(field_name, row, "place_id", pid, "no such place"))
+    pinned = [cid for cid, _ in params.pins]
+    for cid in sorted({c for c in pinned if pinned.count(c) > 1}):
+        problems.append(
+            Problem("pins", None, "candidate_id", cid, "a candidate can be pinned to one place only")
+        )
+    return problems
+
+
+def _pairs(
+    pool: CandidatePool, places: PlaceTable, pairs: Sequence[tuple[str, str]]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    c = np.array([pool.index[cid] for cid, _ in pairs], dtype=np.int64)
+    p = np.array([places.index[pid] for _, pid in pairs], dtype=np.int64)
+    return c, p
+
+
+def _union_edges(
+    cand: npt.NDArray[np.int64], plc: npt.NDArray[np.int64],
+    extra_c: npt.NDArray[np.int64], extra_p: npt.NDArray[np.int64], num_places: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Edges sorted by (candidate, place), without duplicates."""
+    keys = np.unique(
+        np.concatenate([pair_keys(cand, plc, num_places), pair_keys(extra_c, extra_p, num_places)])
+    )
+    n = max(num_places, 1)
+    return keys // n, keys % n
+
+
+def _eligible_edges(
+    pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams, progress: Progress | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], dict[str, Any]]:
+    """The round's graph: eligible pairs, pruned as the module docstring says ("Finding the graph").
+
+    Returns candidate and place positions, ordered by candidate, then score (best first), then place
+    where pruning per candidate applies, else by place, then candidate; and the ``graph`` numbers.
+    """
+    rules = policy.eligibility
+    # Each place's rule numbers, as place_eligibility reads them (the duration compared as float64).
+    admits_from = places.lowest_step.astype(np.int64) - np.where(
+        places.supervisor, rules.steps_below_with_supervisor, 0
+    )
+    deadline = (np.maximum(places.start_day.astype(np.int64), pool.reference_day)
+                + rules.availability_grace_days).tolist()
+    too_short = bool(rules.apply_min_duration) & (
+        places.duration_months.astype(np.float64) < rules.min_duration_months
+    )
+    keep = np.maximum(params.min_per_place, params.per_slot * places.slots.astype(np.int64)).tolist()
+    supplier = places.supplier.tolist()
+    recent = places.decline_day >= pool.reference_day - rules.hold_back_days_after_decline
+    decline_supplier, decline_cand = np.divmod(places.decline_keys[recent], max(pool.size, 1))
+
+    def eligible_at(group: _CandidateGroup, p: int) -> _Eligible:
+        # Exceptions by position: open proposals to this place, recent declines at its supplier.
+        excluded = places.open_at(p)
+        if not params.include_held_back:
+            lo, hi = np.searchsorted(decline_supplier, [supplier[p], supplier[p] + 1])
+            excluded = np.concatenate([excluded, decline_cand[lo:hi]])
+        return group.eligible(p, deadline[p], excluded)
+
+    # Rules of the candidate alone: not placed; without held-back candidates, no open proposal (one
+    # elsewhere holds a candidate back, one to the place itself makes the pair ineligible).
+    admitted = ~pool.placed
+    if not params.include_held_back:
+        admitted &= pool.open_proposals == 0
+    open_places = np.flatnonzero(~too_short)
+    group_keys, group_of = np.unique(
+        np.stack([places.placement_type[open_places].astype(np.int64), admits_from[open_places]], axis=1),
+        axis=0, return_inverse=True,
+    )
+    kept: dict[int, npt.NDArray[np.int64]] = {}
+    num_eligible = done = 0
+    step = max(1, places.size // 50)
+    for g, (placement_type, lowest) in enumerate(group_keys.tolist()):
+        group = _CandidateGroup(pool, places, policy, admitted, placement_type=placement_type,
+                                admits_from=lowest)
+        screened: list[_Screened] = []
+        for p in open_places[group_of.ravel() == g].tolist():
+            eligible = eligible_at(group, p)
+            num_eligible += eligible.count
+            if params.prune and eligible.count > keep[p]:
+                screened.append(group.screen(eligible, keep[p]))
+            elif eligible.count:
+                kept[p] = eligible.candidates()
+            done += 1
+            if progress is not None and done % step == 0:
+                progress("finding eligible pairs", done / max(places.size, 1))
+        kept.update(group.best(screened, functools.partial(eligible_at, group)))
+    if not kept:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, {"num_eligible": 0, "pruned": False}
+    order = sorted(kept)
+    cand = np.concatenate([np.sort(kept[p]) for p in order])
+    plc = np.repeat(np.array(order, dtype=np.int64), [len(kept[p]) for p in order])
+    kept_after_places = len(cand)
+    if params.prune and params.per_candidate > 0:
+        # Per candidate, the best `per_candidate` places: by candidate, then score descending, then
+        # place (a candidate's equal scores are kept in place order).
+        score, _ = score_pairs(pool, places, cand, plc, policy)
+        by_candidate = np.lexsort((plc, -score, cand))
+        cand, plc = cand[by_candidate], plc[by_candidate]
+        starts = np.r_[0, np.flatnonzero(np.diff(cand)) + 1]
+        rank = np.arange(len(cand)) - np.repeat(starts, np.diff(np.r_[starts, len(cand)]))
+        keep_mask = rank < params.per_candidate
+        cand, plc = cand[keep_mask], plc[keep_mask]
+    if progress is not None:
+        progress("finding eligible pairs", 1.0)
+    graph = {
+        "num_eligible": int(num_eligible),
+        "pruned": bool(params.prune),
+        "per_slot": params.per_slot,
+        "min_per_place": params.min_per_place,
+        "per_candidate": params.per_candidate,
+        "kept_after_place_pruning": int(kept_after_places),
+    }
+    return cand, plc, graph
+
+
+#: The screen's float32 scores are within this many points per point of total weight of the exact
+#: float64 ones: each is a handful of float32 roundings of at most 2**-24 of the total weight, about
+#: 1e-6 in all; the margin is ten times that.
+_SCREEN_MARGIN = 1e-5
+#: Added to an ineligible member's screen score: out of reach of any score the screen compares.
+_INELIGIBLE = -1e30
+#: Above this total weight (a margin near the float32 range) places are scored exactly, unscreened.
+_SCREEN_MAX_WEIGHT = 1e20
+
+
+@dataclass(frozen=True, eq=False)
+class _Eligible:
+    """A place's eligible candidates in its group: the first ``size`` members, less the ``failed``.
+
+    ``failed`` and ``squared_km`` (each member's squared distance to the place) are the group's
+    scratch space: valid until its next :meth:`_CandidateGroup.eligible`.
+    """
+
+    place: int
+    size: int
+    count: int
+    failed: npt.NDArray[np.bool_]
+    squared_km: npt.NDArray[np.float32]
+    members: npt.NDArray[np.int64]
+
+    def candidates(self) -> npt.NDArray[np.int64]:
+        """Pool positions, in the group's order."""
+        return self.members[: self.size][~self.failed]
+
+
+@dataclass(frozen=True, eq=False)
+class _Screened:
+    """A place to keep ``keep`` of: the candidates the screen says may be among them, with their
+    screen scores; or (``screen`` None) the ones it keeps, decided without a screen."""
+
+    place: int
+    keep: int
+    candidates: npt.NDArray[np.int64]
+    screen: npt.NDArray[np.float32] | None
+
+
+class _CandidateGroup:
+    """The candidates who may take places of one placement type and lowest admissible step.
+
+    The members pass every rule that depends on the place only through those two numbers (not
+    placed, work-ladder step, placement type, the caller's ``admitted`` mask) and are sorted by the
+    day they are available, so that a place's availability rule admits a prefix of them. What the
+    screen needs (rows of terms, concept postings) is built when a place first asks for it and
+    kept for the group's other places.
+    """
+
+    def __init__(
+        self, pool: CandidatePool, places: PlaceTable, policy: Policy, admitted: npt.NDArray[np.bool_],
+        *, placement_type: int, admits_from: int,
+    ) -> None:
+        self.pool, self.places, self.policy = pool, places, policy
+        fits = admitted & (pool.ladder_step >= admits_from) & ((pool.wished_or_any & placement_type) != 0)
+        members = np.flatnonzero(fits)
+        self.members = members[np.argsort(pool.available_day[members], kind="stable")]
+        self.position = np.full(pool.size, -1, dtype=np.int64)  # pool position -> member position
+        self.position[self.members] = np.arange(len(self.members))
+        self.available_day = pool.available_day[self.members]
+        self.x_km = pool.x_km[self.members]
+        self.y_km = pool.y_km[self.members]
+        self.commute_limit_sq = pool.commute_limit_sq[self.members]
+        self._squared = np.empty(len(self.members), dtype=np.float32)
+        self._scratch = np.empty(len(self.members), dtype=np.float32)
+        self._failed = np.empty(len(self.members), dtype=bool)
+        total_weight = sum(float(getattr(policy.weights, t)) for t in TERMS)
+        self._margin = _SCREEN_MARGIN * total_weight
+        self._screens = total_weight < _SCREEN_MAX_WEIGHT
+        self._distance_per_km: npt.NDArray[np.float32] | None = None
+        self._words: npt.NDArray[np.uint64] | None = None
+        self._holders: dict[int, npt.NDArray[np.int64]] = {}
+        self._terms: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
+        self._rows: dict[tuple[object, ...], npt.NDArray[np.float32]] = {}
+        self._competence: dict[tuple[int, int], tuple[npt.NDArray[np.float64], tuple[float, ...] | None]] = {}
+
+    def eligible(self, place: int, deadline: int, excluded: npt.NDArray[np.integer]) -> _Eligible:
+        """The place's eligible members: available by ``deadline``, within commute, not ``excluded``."""
+        size = int(np.searchsorted(self.available_day, deadline, side="right"))
+        # The commute rule in place_eligibility's float32 arithmetic, so that the same pairs pass.
+        squared = np.subtract(self.x_km[:size], self.places.x_km[place], out=self._squared[:size])
+        squared *= squared
+        dy = np.subtract(self.y_km[:size], self.places.y_km[place], out=self._scratch[:size])
+        dy *= dy
+        squared += dy
+        failed = np.greater(squared, self.commute_limit_sq[:size], out=self._failed[:size])
+        at = self.position[excluded]
+        failed[at[(at >= 0) & (at < size)]] = True
+        count = size - int(np.count_nonzero(failed))
+        return _Eligible(place, size, count, failed, squared, self.members)
+
+    def screen(self, eligible: _Eligible, keep: int) -> _Screened:
+        """Screen a place's eligible members: keep those whose float32 score is within twice its error
+        of the ``keep``-th best float32 score, a superset of the ``keep`` best exact scores."""
+        p, size, weights = eligible.place, eligible.size, self.policy.weights
+        if keep <= 0:
+            return _Screened(p, keep, np.zeros(0, dtype=np.int64), None)
+        if not self._screens:
+            return _Screened(p, keep, self._best_exact(eligible, keep), None)
+        # distance: weight · (1 − d / limit), without the clip at 0 (an eligible pair is within its
+        # limit up to rounding, which the margin covers), plus the competence term of no concept.
+        screen = np.sqrt(eligible.squared_km, out=eligible.squared_km)
+        screen *= self._weight_per_km()[:size]
+        table, steps = self._competence_of(p)
+        np.subtract(np.float32(weights.distance + table[0, 0]), screen, out=screen)
+        screen += self._row(p)[:size]
+        self._add_competence(screen, p, table, steps)
+        # The ineligible out of reach (an assignment through the boolean mask costs several times this).
+        screen += np.multiply(eligible.failed, np.float32(_INELIGIBLE), out=self._scratch[:size])
+        near = _near_best(screen, keep, np.float32(2 * self._margin))
+        return _Screened(p, keep, self.members[near], screen[near])
+
+    def best(
+        self, screened: Sequence[_Screened], eligible_at: Callable[[int], _Eligible],
+    ) -> dict[int, npt.NDArray[np.int64]]:
+        """Each screened place's ``keep`` best candidates by exact score, as argpartition picks them.
+
+        The screened candidates of all the places are scored exactly at once (score_pairs). Where a
+        place's ``keep``-th best exact score is tied, or the screen was further off than its margin,
+        all its eligible candidates are scored and ``np.argpartition`` picks, as the place-by-place
+        computation did: a tie at the cut is broken by the candidates' positions in the pool.
+        """
+        out = {s.place: s.candidates for s in screened if s.screen is None}
+        todo = [s for s in screened if s.screen is not None]
+        if not todo:
+            return out
+        sizes = np.array([len(s.candidates) for s in todo])
+        keep = np.array([s.keep for s in todo])
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        segment = np.repeat(np.arange(len(todo)), sizes)
+        cand = np.concatenate([s.candidates for s in todo])
+        plc = np.repeat(np.array([s.place for s in todo], dtype=np.int64), sizes)
+        exact, _ = score_pairs(self.pool, self.places, cand, plc, self.policy)
+        screen = np.concatenate([s.screen for s in todo if s.screen is not None])
+        off = np.bincount(segment, ~(np.abs(exact - screen) <= self._margin), minlength=len(todo))
+        # Each place's keep-th best exact score, and how many of its candidates reach it.
+        cut = exact[np.lexsort((-exact, segment))][starts + keep - 1]
+        top = exact >= cut[segment]
+        reach = np.bincount(segment[top], minlength=len(todo))
+        for s, part, reached, wrong in zip(todo, np.split(cand[top], np.cumsum(reach)[:-1]), reach, off,
+                                           strict=True):
+            if wrong:
+                logger.warning("place %d: the screen was off by more than %.2g; scored in full",
+                               s.place, self._margin)
+            out[s.place] = part if reached == s.keep and not wrong else self._best_exact(
+                eligible_at(s.place), s.keep)
+        return out
+
+    def _best_exact(self, eligible: _Eligible, keep: int) -> npt.NDArray[np.int64]:
+        """The place-by-place computation: every eligible candidate scored, argpartition picks."""
+        idx = np.sort(eligible.candidates())
+        total, _ = score_pairs(self.pool, self.places, idx, eligible.place, self.policy)
+        return idx[np.argpartition(-total, keep - 1)[:keep]]
+
+    def _weight_per_km(self) -> npt.NDArray[np.float32]:
+        """The weighted distance term lost per km: ``weight / limit`` (0 for a limit of 0 km, where
+        only distance 0 is eligible and the term is the full weight)."""
+        if self._distance_per_km is None:
+            limit = self.pool.commute_limit_km[self.members].astype(np.float64)
+            with np.errstate(divide="ignore"):
+                scale = np.where(limit > 0, self.policy.weights.distance / limit, 0.0)
+            self._distance_per_km = scale.astype(np.float32)
+        return self._distance_per_km
+
+    def _row(self, place: int) -> npt.NDArray[np.float32]:
+        """Every member's weighted ladder, time-far, priority-group, gender-norm and wishes terms.
+
+        They depend on the place only through its lowest step, gender-norm flags, hours and
+        placement type (one per group; scoring.score.place_terms), so one row serves many places.
+        """
+        places = self.places
+        lowest, hours = int(places.lowest_step[place]), int(places.hours[place])
+        flags = (bool(places.women_under[place]), bool(places.men_under[place]))
+        row = self._rows.get((lowest, hours, *flags))
+        if row is None:
+            total = self._weighted_terms(place, ("time_far", "priority_group"), ())
+            total = total + self._weighted_terms(place, ("ladder",), (lowest,))
+            total += self._weighted_terms(place, ("gender_norm",), flags)
+            total += self._weighted_terms(place, ("wishes",), (hours,))
+            row = self._rows[(lowest, hours, *flags)] = total.astype(np.float32)
+        return row
+
+    def _weighted_terms(
+        self, place: int, names: tuple[str, ...], depends_on: tuple[object, ...]
+    ) -> npt.NDArray[np.float64]:
+        """Every member's weighted ``names`` terms, shared by the places alike in ``depends_on``."""
+        key = (*names, *depends_on)
+        if key not in self._terms:
+            terms = place_terms(self.pool, self.places, self.members, place, self.policy, names)
+            total = np.zeros(len(self.members))
+            for name in names:
+                total += float(getattr(self.policy.weights, name)) * terms[name]
+            self._terms[key] = total
+        return self._terms[key]
+
+    def _competence_of(self, place: int) -> tuple[npt.NDArray[np.float64], tuple[float, ...] | None]:
+        """The weighted competence term by (required, wanted) hits for the place's numbers of each,
+        and its steps per required and per wanted concept when it is linear in them (``0.75 r +
+        0.25 w`` is), else None."""
+        key = (int(self.places.num_required[place]), int(self.places.num_wanted[place]))
+        if key not in self._competence:
+            table = self.policy.weights.competence * competence_table(*key)
+            per_req = table[1, 0] - table[0, 0] if key[0] else 0.0
+            per_want = table[0, 1] - table[0, 0] if key[1] else 0.0
+            r, w = np.indices(table.shape)
+            linear = np.allclose(table[0, 0] + r * per_req + w * per_want, table, rtol=0,
+                                 atol=self._margin / 100)
+            self._competence[key] = (table, (float(per_req), float(per_want)) if linear else None)
+        return self._competence[key]
+
+    def _add_competence(
+        self, screen: npt.NDArray[np.float32], place: int, table: npt.NDArray[np.float64],
+        steps: tuple[float, ...] | None,
+    ) -> None:
+        """Add each member's competence term less its value at no hit: a step per concept of the
+        place the member has (one scatter per concept), or by the table of hits."""
+        places, size = self.places, len(screen)
+        required, wanted = _bits(places.required[:, place]), _bits(places.wanted[:, place])
+        if steps is not None:
+            for concepts, step in ((required, np.float32(steps[0])), (wanted, np.float32(steps[1]))):
+                for concept in concepts:
+                    holders = self._holders_of(concept)
+                    screen[holders[: np.searchsorted(holders, size)]] += step
+            return
+        hits = np.zeros(size, dtype=np.int32)  # required hits · (num wanted + 1) + wanted hits
+        for concepts, weight in ((required, table.shape[1]), (wanted, 1)):
+            for concept in concepts:
+                holders = self._holders_of(concept)
+                hits[holders[: np.searchsorted(holders, size)]] += weight
+        screen += (table - table[0, 0]).ravel().astype(np.float32)[hits]
+
+    def _holders_of(self, concept: int) -> npt.NDArray[np.int64]:
+        """Sorted positions of the members who have ``concept`` (a bit of the pool's bitset)."""
+        if concept not in self._holders:
+            if self._words is None:
+                self._words = self.pool.competences[:, self.members]
+            bit = np.uint64(1 << (concept % 64))
+            self._holders[concept] = np.flatnonzero(self._words[concept // 64] & bit)
+        return self._holders[concept]
+
+
+def _near_best(screen: npt.NDArray[np.float32], keep: int, margin: np.float32) -> npt.NDArray[np.intp]:
+    """Positions whose score is at least the ``keep``-th best minus ``margin`` (``keep ≤ len(screen)``).
+
+    The ``keep``-th best is looked for among the few near a guess, the ``2 keep / stride + 2``-th best
+    of every ``stride``-th score: when ``keep`` or more reach the guess, the ``keep``-th best is at
+    least the guess, so everything within ``margin`` of it is within ``margin`` of the guess; else the
+    whole screen is partitioned.
+    """
+    stride = len(screen) // (16 * keep)
+    if stride > 1:
+        sample = screen[::stride]
+        rank = max(0, len(sample) - 3 - 2 * keep // stride)
+        guess = np.partition(sample, rank)[rank]
+        near = np.flatnonzero(screen >= guess - margin)
+        part = screen[near]
+        if np.count_nonzero(part >= guess) >= keep:
+            cut = np.partition(part, len(part) - keep)[len(part) - keep]
+            return near[part >= cut - margin]
+    cut = np.partition(screen, len(screen) - keep)[len(screen) - keep]
+    return np.flatnonzero(screen >= cut - margin)
+
+
+def _bits(words: npt.NDArray[np.uint64]) -> list[int]:
+    """Positions of the set bits of a bitset (word ``w`` holds bits ``64 w .. 64 w + 63``)."""
+    out = []
+    for w, word in enumerate(words.tolist()):
+        while word:
+            low = word & -word
+            out.append(w * 64 + low.bit_length() - 1)
+            word ^= low
+    return out
+
+
+def _groups(
+    pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams,
+    cand: npt.NDArray[np.int64], plc: npt.NDArray[np.int64],
+) -> tuple[tuple[str, ...], npt.NDArray[np.uint32], npt.NDArray[np.float64]]:
+    """Per-pair group bits for every enabled group, and the floors (0 where the policy sets none)."""
+    group_ids = tuple(g.value for g in policy.groups.enabled)
+    bits = np.zeros(len(cand), dtype=np.uint32)
+    floors = np.zeros(len(group_ids), dtype=np.float64)
+    for g, group in enumerate(policy.groups.enabled):
+        if group == PriorityGroup.GENDER_NORM_BREAKER:
+            member = norm_breaker_pairs(pool, places, cand, plc)
+        else:
+            member = pool.groups[group][cand]
+        bits |= member.astype(np.uint32) << np.uint32(g)
+        if params.use_floors:
+            floors[g] = policy.floors.get(group, 0.0)
+    return group_ids, bits, floors
+
+
+def _max_placeable(base: dict[str, Any]) -> int:
+    """The most people the round's graph can place (no keys, no floors): the keys' planned total."""
+    bare = {k: v for k, v in base.items() if k not in ("edge_groups", "group_names")}
+    problem = build_problem(**{**bare, "edge_score": np.ones(len(base["edge_candidate"]))})
+    return solve(problem, SolveParams(objective="max_placed")).num_assigned
+
+
+# ---------------------------------------------------------------------------------------------
+# Solving and explaining
+# ---------------------------------------------------------------------------------------------
+
+
+def run_round(
+    pool: CandidatePool,
+    places: PlaceTable,
+    policy: Policy,
+    params: RoundParams | None = None,
+    *,
+    progress: Progress | None = None,
+) -> RoundResult:
+    """Run an allocation round end to end: build, solve, explain.
+
+    Examples
+    --------
+    >>> result = run_round(pool, places, load_policy("gothenburg"))  # doctest: +SKIP
+    >>> result.status, result.num_assigned  # doctest: +SKIP
+    ('optimal', 412)
+    """
+    params = params or RoundParams()
+    rnd = build_round(pool, places, policy, params, progress=progress)
+    if progress is not None:
+        progress("solving", 0.0)
+    t0 = time.perf_counter()
+    result = solve(rnd.problem, params.solve_params())
+    rnd.timings["solve"] = time.perf_counter() - t0
+    if progress is not None:
+        progress("solving", 1.0)
+    t1 = time.perf_counter()
+    explained = explain_round(rnd, result)
+    rnd.timings["explain"] = time.perf_counter() - t1
+    return explained
+
+
+def explain_round(rnd: Round, result: AllocationResult) -> RoundResult:
+    """Turn a solve's index-based result into tables of ids and words."""
+    pool, places, problem = rnd.pool, rnd.places, rnd.problem
+    edges = result.chosen_edges
+    cand = problem.edge_candidate[edges]
+    plc = problem.edge_place[edges]
+    pinned = np.isin(edges, problem.pins)
+    assignments = pl.DataFrame({
+        "candidate_id": pool.ids[cand].astype(str),
+        "place_id": places.ids[plc].astype(str),
+        "supplier_id": np.asarray(places.supplier_ids, dtype=object)[places.supplier[plc]].astype(str),
+        "home_district": np.asarray(pool.district_ids, dtype=object)[pool.district[cand]].astype(str),
+        "score": problem.edge_score[edges],
+        **{f"term_{name}": rnd.edge_terms[name][edges] for name in TERMS},
+        "pinned": pinned,
+    }, schema_overrides={"candidate_id": pl.String, "place_id": pl.String})
+    unassigned = _unassigned_table(rnd, result)
+    return RoundResult(
+        status=result.status.value,
+        method=result.method,
+        objective=float(result.objective),
+        bound=float(result.bound),
+        gap=float(result.gap),
+        num_assigned=int(result.num_assigned),
+        total_score=float(result.total_score),
+        assignments=assignments,
+        unassigned=unassigned,
+        districts=_district_table(rnd, result),
+        groups=_group_table(rnd, result),
+        infeasibility=tuple(x.describe(problem) for x in result.infeasibility),
+        violations=tuple(v.describe(problem) for v in result.violations),
+        constraints_ignored=tuple(result.constraints_ignored),
+        graph=dict(rnd.graph, planned_total=rnd.planned_total),
+        timings={**rnd.timings, **{f"solver_{k}": v for k, v in result.timings.items()}},
+        round=rnd,
+        result=result,
+    )
+
+
+_REASON_CODES = {
+    UnassignedReason.NO_ELIGIBLE_PLACE: "no_eligible_place",
+    UnassignedReason.DISTRICT_UPPER_BOUND_REACHED: "district_upper_bound_reached",
+    UnassignedReason.OUTSCORED: "outscored",
+    UnassignedReason.CONSTRAINED: "rules_or_objective",
+}
+
+
+def _unassigned_table(rnd: Round, result: AllocationResult) -> pl.DataFrame:
+    """Candidates with at least one pair in the graph who got no place, and why, in words."""
+    problem = rnd.problem
+    has_edge = np.zeros(problem.num_candidates, dtype=bool)
+    has_edge[problem.edge_candidate] = True
+    who = np.flatnonzero(has_edge & (result.candidate_place < 0))
+    ids, codes, words = [], [], []
+    for c in who.tolist():
+        why = result.explain(c)
+        if not isinstance(why, Unassigned):
+            continue
+        ids.append(str(rnd.pool.ids[c]))
+        codes.append(_REASON_CODES.get(why.reason, why.reason.name.lower()))
+        words.append(describe_unassigned(rnd, why))
+    return pl.DataFrame({"candidate_id": ids, "reason": codes, "explanation": words},
+                        schema={"candidate_id": pl.String, "reason": pl.String, "explanation": pl.String})
+
+
+def describe_unassigned(rnd: Round, why: Unassigned) -> str:
+    """An unassigned candidate's reason in a recruiter's words, with place and candidate ids."""
+    places, pool = rnd.places, rnd.pool
+    if why.reason is UnassignedReason.NO_ELIGIBLE_PLACE:
+        return "no eligible place within reach in this round"
+    if why.reason is UnassignedReason.DISTRICT_UPPER_BOUND_REACHED:
+        district = rnd.district_ids[why.district]
+        return f"the home district {district} has reached its upper bound under the distribution key"
+    parts = []
+    for comp in why.competitions[:3]:
+        place = str(places.ids[comp.place])
+        if comp.free_slots > 0:
+            parts.append(f"{place} has a free slot, but taking it would break a floor or a key")
+        elif comp.rival_candidate >= 0:
+            rival = str(pool.ids[comp.rival_candidate])
+            parts.append(f"{place} went to {rival} with {comp.rival_score:.1f} points "
+                         f"against {comp.own_score:.1f} ({comp.difference:+.1f})")
+    more = len(why.competitions) - 3
+    if more > 0:
+        parts.append(f"and {more} more place(s)")
+    head = "outscored at every place in reach" if why.reason is UnassignedReason.OUTSCORED else (
+        "a place in reach has room, but the floors or keys do not allow taking it")
+    return head + (": " + "; ".join(parts) if parts else "")
+
+
+def _district_table(rnd: Round, result: AllocationResult) -> pl.DataFrame:
+    problem = rnd.problem
+    placed = result.candidate_place >= 0
+    counts = np.bincount(problem.candidate_district[placed], minlength=problem.num_districts)
+    keys = rnd.policy.distribution.keys if rnd.params.use_keys else {}
+    return pl.DataFrame({
+        "district_id": list(rnd.district_ids),
+        "key_share": [keys.get(d) for d in rnd.district_ids],
+        "lower": problem.district_lower.tolist(),
+        "upper": problem.district_upper.tolist(),
+        "assigned": counts.tolist(),
+        "share": (counts / max(int(placed.sum()), 1)).tolist(),
+        "within": ((counts >= problem.district_lower) & (counts <= problem.district_upper)).tolist(),
+    }, schema_overrides={"key_share": pl.Float64})
+
+
+def _group_table(rnd: Round, result: AllocationResult) -> pl.DataFrame:
+    problem = rnd.problem
+    bits = problem.edge_groups[result.chosen_edges]
+    total = len(result.chosen_edges)
+    rows = []
+    for g, group in enumerate(rnd.group_ids):
+        got = int(((bits >> np.uint32(g)) & np.uint32(1)).sum())
+        floor = float(problem.group_floor[g])
+        share = got / total if total else 0.0
+        rows.append({"group": group, "floor": floor, "assigned": got, "share": share,
+                     "met": got * 1.0 >= floor * total - 1e-9})
+    return pl.DataFrame(rows, schema={"group": pl.String, "floor": pl.Float64, "assigned": pl.Int64,
+                                      "share": pl.Float64, "met": pl.Boolean})
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing, exporting
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundComparison:
+    """What changed between two rounds, by id, and why the total score moved.
+
+    ``score_change == from_newly_placed + from_dropped + from_moved`` (exactly, up to rounding).
+    """
+
+    moved: pl.DataFrame
+    newly_placed: pl.DataFrame
+    dropped: pl.DataFrame
+    unchanged: int
+    score_a: float
+    score_b: float
+    from_newly_placed: float
+    from_dropped: float
+    from_moved: float
+
+    @property
+    def score_change(self) -> float:
+        return self.score_b - self.score_a
+
+    def summary_lines(self) -> list[str]:
+        return [
+            f"total score {self.score_a:,.3f} -> {self.score_b:,.3f} ({self.score_change:+,.3f})",
+            f"  {len(self.newly_placed)} newly placed ({self.from_newly_placed:+,.3f})",
+            f"  {len(self.dropped)} no longer placed ({self.from_dropped:+,.3f})",
+            f"  {len(self.moved)} moved to another place ({self.from_moved:+,.3f})",
+            f"  {self.unchanged} unchanged",
+        ]
+
+
+def compare_rounds(a: RoundResult, b: RoundResult) -> RoundComparison:
+    """Compare two rounds' assignments by candidate id."""
+    def side(result: RoundResult, tag: str) -> pl.DataFrame:
+        return result.assignments.select(
+            "candidate_id", pl.col("place_id").alias(f"place_{tag}"), pl.col("score").alias(f"score_{tag}")
+        )
+
+    left, right = side(a, "a"), side(b, "b")
+    both = left.join(right, on="candidate_id", how="full", coalesce=True)
+    newly = both.filter(pl.col("place_a").is_null())
+    dropped = both.filter(pl.col("place_b").is_null())
+    kept = both.filter(pl.col("place_a").is_not_null() & pl.col("place_b").is_not_null())
+    moved = kept.filter(pl.col("place_a") != pl.col("place_b"))
+    same = kept.filter(pl.col("place_a") == pl.col("place_b"))
+    return RoundComparison(
+        moved=moved,
+        newly_placed=newly.select("candidate_id", "place_b", "score_b"),
+        dropped=dropped.select("candidate_id", "place_a", "score_a"),
+        unchanged=same.height,
+        score_a=float(a.assignments["score"].sum()),
+        score_b=float(b.assignments["score"].sum()),
+        from_newly_placed=float(newly["score_b"].sum()),
+        from_dropped=-float(dropped["score_a"].sum()),
+        from_moved=float((kept["score_b"] - kept["score_a"]).sum()),
+    )
+
+
+def export_round_mps(rnd: Round, path: str) -> int:
+    """Write the round as a self-contained MPS model whose optimum equals the round's objective."""
+    return export_mps(rnd.problem, path, rnd.params.solve_params())
+
+
+__all__ = [
+    "Round",
+    "RoundComparison",
+    "RoundParams",
+    "RoundResult",
+    "build_round",
+    "compare_rounds",
+    "describe_unassigned",
+    "explain_round",
+    "export_round_mps",
+    "pair_keys",
+    "run_round",
+]

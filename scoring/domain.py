@@ -1,0 +1,332 @@
+"""The domain's vocabulary and its derived rules.
+
+Every term here means what ``../shared/DOMAIN.md`` says it means; the Swedish term is given once, in
+the docstring of the thing it names, and in ``docs/glossary.md``.
+
+The rules are plain functions over numpy arrays (scalars work too), so that the same code answers
+for one candidate in a test and for a million in a shortlist query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from scoring.policy import Policy
+
+ArrayLike = npt.ArrayLike
+BoolArray = npt.NDArray[np.bool_]
+
+
+class WorkLadderStep(IntEnum):
+    """A candidate's readiness for work: the work ladder (*arbetstrappan*, DOMAIN.md, seed 001).
+
+    Four steps, from farthest from the labour market to closest. A place states the lowest step it can
+    take; those higher on the ladder suit placements first.
+    """
+
+    VERY_LARGE_SUPPORT = 1
+    LARGE_SUPPORT = 2
+    NEEDS_SUPPORT = 3
+    SOME_SUPPORT = 4
+
+    def describe(self) -> str:
+        """The step in plain words, as a recruiter or a supplier reads it."""
+        return _LADDER_WORDS[self]
+
+
+_LADDER_WORDS = {
+    WorkLadderStep.VERY_LARGE_SUPPORT: "needs a great deal of support at work, not yet independent",
+    WorkLadderStep.LARGE_SUPPORT: "needs a lot of support at work, somewhat independent",
+    WorkLadderStep.NEEDS_SUPPORT: "needs support, does tasks by instruction, fairly independent",
+    WorkLadderStep.SOME_SUPPORT: "needs some support, does most tasks independently",
+}
+
+
+class PlacementType(StrEnum):
+    """What a place offers (DOMAIN.md, "Placement types").
+
+    *anställning* (employment), *lärlingsplats* (apprenticeship), *trainee*, *praktik* (internship),
+    *sysselsättning* (other occupation).
+    """
+
+    EMPLOYMENT = "employment"
+    APPRENTICESHIP = "apprenticeship"
+    TRAINEE = "trainee"
+    INTERNSHIP = "internship"
+    OTHER_OCCUPATION = "other_occupation"
+
+
+class ProcurementType(StrEnum):
+    """The kind of public procurement.
+
+    *tjänsteupphandling* (service), *entreprenad* (works contract), *förnyad konkurrensutsättning*
+    (renewed competition under a framework), *ramavtal* (framework agreement), *varuupphandling* (goods).
+    """
+
+    SERVICE = "service"
+    WORKS = "works"
+    RENEWED_COMPETITION = "renewed_competition"
+    FRAMEWORK_AGREEMENT = "framework_agreement"
+    GOODS = "goods"
+
+
+class RequirementType(StrEnum):
+    """The employment requirement a contract carries (*sysselsättningskrav*, seed 001).
+
+    *dialogkrav*: the supplier must hold a dialogue on offering places; *skarpt krav*: a fixed number
+    of places, with a penalty (*vite*).
+    """
+
+    NONE = "none"
+    DIALOGUE = "dialogue"
+    HARD = "hard"
+
+
+class Gender(StrEnum):
+    """Legal gender as registered; ``X`` where it is neither or unknown (never a norm breaker)."""
+
+    WOMAN = "F"
+    MAN = "M"
+    OTHER = "X"
+
+
+class PriorityGroup(StrEnum):
+    """The priority groups (*prioriterade målgrupper*) a policy may enable.
+
+    Groups overlap: one person can count for several. ``GENDER_NORM_BREAKER`` (*normbrytare*) belongs to
+    a candidate–place *pair*, not to the candidate alone.
+    """
+
+    YOUTH = "youth"
+    FOREIGN_BORN = "foreign_born"
+    DISABILITY = "disability"
+    GENDER_NORM_BREAKER = "gender_norm_breaker"
+    FAR_FROM_LABOUR_MARKET = "far_from_labour_market"
+
+
+#: Groups that are properties of the candidate alone (the others depend on the place too).
+CANDIDATE_GROUPS = (
+    PriorityGroup.YOUTH,
+    PriorityGroup.FOREIGN_BORN,
+    PriorityGroup.DISABILITY,
+    PriorityGroup.FAR_FROM_LABOUR_MARKET,
+)
+
+
+class IncomeSupport(StrEnum):
+    """What the candidate lives on today, for the socio-economic estimate (seed 001).
+
+    *försörjningsstöd* (social assistance), *aktivitetsstöd* (activity support).
+    """
+
+    SOCIAL_ASSISTANCE = "social_assistance"
+    ACTIVITY_SUPPORT = "activity_support"
+    OTHER = "other"
+
+
+class ProposalStatus(StrEnum):
+    """Where a proposal of a candidate to a place stands."""
+
+    OPEN = "open"
+    VIEWED = "viewed"
+    INTERVIEW = "interview"
+    INTERNSHIP = "internship"
+    HIRED = "hired"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class PlacementEnd(StrEnum):
+    """How a placement ended (or that it goes on), for the follow-up."""
+
+    ONGOING = "ongoing"
+    COMPLETED = "completed"
+    HIRED = "hired"
+    ENDED_EARLY = "ended_early"
+
+
+#: Proposals in these states still hold the candidate (not free for another proposal).
+OPEN_PROPOSAL_STATES = frozenset(
+    {ProposalStatus.OPEN, ProposalStatus.VIEWED, ProposalStatus.INTERVIEW, ProposalStatus.INTERNSHIP}
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived rules
+# ---------------------------------------------------------------------------------------------
+
+
+def age_on(birth_year: ArrayLike, reference_date: dt.date) -> npt.NDArray[np.int64]:
+    """Age in whole years reached during the reference date's year.
+
+    Only the birth *year* is kept (data minimisation), so the age is the one the person reaches
+    in that calendar year; this is how the employment service counts age groups too.
+    """
+    return reference_date.year - np.asarray(birth_year, dtype=np.int64)
+
+
+def months_between(start: ArrayLike, end: dt.date) -> npt.NDArray[np.int64]:
+    """Whole calendar months from ``start`` (dates, ``datetime64[D]``) to ``end``.
+
+    A month counts once its day of month is reached: 2026-01-31 → 2026-02-28 is 0 months.
+    """
+    start_d = np.asarray(start, dtype="datetime64[D]")
+    end_d = np.datetime64(end, "D")
+    start_m = start_d.astype("datetime64[M]")
+    end_m = end_d.astype("datetime64[M]")
+    months = (end_m - start_m).astype(np.int64)
+    start_day = (start_d - start_m.astype("datetime64[D]")).astype(np.int64)
+    end_day = (end_d - end_m.astype("datetime64[D]")).astype(np.int64)
+    return np.asarray(months - (end_day < start_day), dtype=np.int64)
+
+
+def is_far_from_labour_market(
+    age: ArrayLike,
+    months_registered: ArrayLike,
+    *,
+    young_max_age: int = 25,
+    young_min_months: int = 6,
+    older_min_months: int = 12,
+) -> BoolArray:
+    """Whether a person stands far from the labour market (*långt från arbetsmarknaden*).
+
+    DOMAIN.md, seed 001: registered with the public employment service for *more than* 6 months if
+    aged up to 25, or *more than* 12 months if aged 26 or older.
+
+    Examples
+    --------
+    >>> is_far_from_labour_market([25, 25, 26, 26], [6, 7, 12, 13]).tolist()
+    [False, True, False, True]
+    """
+    age_a = np.asarray(age)
+    months = np.asarray(months_registered)
+    threshold = np.where(age_a <= young_max_age, young_min_months, older_min_months)
+    return np.asarray(months > threshold)
+
+
+def is_gender_norm_breaker(
+    gender: ArrayLike, occupation_share_women: ArrayLike, *, threshold: float = 0.40
+) -> BoolArray:
+    """Whether a candidate of ``gender`` breaks the gender norm in an occupation (*normbrytare*).
+
+    The candidate's gender is the under-represented one in the place's occupation: below
+    ``threshold`` (a policy number, 40 % by default) of those working in it (DOMAIN.md). A property of
+    the candidate–place *pair*: pass the gender and the share of women of the pair's occupation,
+    element by element. Gender ``X`` never counts.
+
+    Examples
+    --------
+    >>> is_gender_norm_breaker(["F", "M", "F", "X"], [0.10, 0.10, 0.45, 0.10]).tolist()
+    [True, False, False, False]
+    """
+    g = np.asarray(gender).astype(str)
+    women = np.asarray(occupation_share_women, dtype=np.float64)
+    return np.asarray(
+        ((g == Gender.WOMAN.value) & (women < threshold))
+        | ((g == Gender.MAN.value) & ((1.0 - women) < threshold))
+    )
+
+
+def priority_groups(
+    *,
+    age: ArrayLike,
+    foreign_born: ArrayLike,
+    disability: ArrayLike,
+    months_registered: ArrayLike,
+    policy: Policy,
+) -> dict[PriorityGroup, BoolArray]:
+    """The candidate-level priority groups each person belongs to, as overlapping masks.
+
+    Only the groups the policy enables are returned. Gender-norm breaking depends on the place and is
+    computed per pair with :func:`is_gender_norm_breaker`.
+
+    Examples
+    --------
+    >>> from scoring.policy import load_policy
+    >>> masks = priority_groups(age=[19, 40], foreign_born=[True, False], disability=[False, True],
+    ...                         months_registered=[2, 30], policy=load_policy("gothenburg"))
+    >>> {g.value: m.tolist() for g, m in masks.items()}
+    {'youth': [True, False], 'foreign_born': [True, False], 'disability': [False, True]}
+    """
+    age_a = np.asarray(age)
+    rules = policy.groups
+    masks: dict[PriorityGroup, BoolArray] = {}
+    for group in rules.enabled:
+        if group == PriorityGroup.YOUTH:
+            masks[group] = np.asarray(age_a <= rules.youth_max_age)
+        elif group == PriorityGroup.FOREIGN_BORN:
+            masks[group] = np.asarray(foreign_born, dtype=bool)
+        elif group == PriorityGroup.DISABILITY:
+            masks[group] = np.asarray(disability, dtype=bool)
+        elif group == PriorityGroup.FAR_FROM_LABOUR_MARKET:
+            far = policy.far_from_labour_market
+            masks[group] = is_far_from_labour_market(
+                age_a,
+                months_registered,
+                young_max_age=far.young_max_age,
+                young_min_months=far.young_min_months,
+                older_min_months=far.older_min_months,
+            )
+    return masks
+
+
+def ladder_step_eligible(
+    candidate_step: ArrayLike,
+    place_lowest_step: ArrayLike,
+    supervisor_offered: ArrayLike,
+    *,
+    steps_below_with_supervisor: int = 1,
+) -> BoolArray:
+    """Whether a candidate's work-ladder step suits a place.
+
+    DOMAIN.md: a place states the lowest step it can take; a step below that is eligible only where
+    the place offers a supervisor (*handledare*). How many steps below a supervisor bridges is a
+    policy number (one by default).
+
+    Examples
+    --------
+    >>> ladder_step_eligible([3, 2, 2, 1], [3, 3, 3, 3], [False, False, True, True]).tolist()
+    [True, False, True, False]
+    """
+    cand = np.asarray(candidate_step)
+    lowest = np.asarray(place_lowest_step)
+    sup = np.asarray(supervisor_offered, dtype=bool)
+    return np.asarray((cand >= lowest) | (sup & (cand >= lowest - steps_below_with_supervisor)))
+
+
+def contract_months(start: dt.date, end: dt.date) -> float:
+    """A contract period's length in calendar months, counting ``end`` as its last day.
+
+    Whole months are counted on the calendar (1 January to 30 April is exactly 4 months); the
+    remainder is the share of the following month. This is how a procurer reads "4 months".
+
+    Examples
+    --------
+    >>> contract_months(dt.date(2026, 1, 1), dt.date(2026, 4, 30))
+    4.0
+    >>> round(contract_months(dt.date(2026, 1, 15), dt.date(2026, 5, 29)), 3)
+    4.484
+    """
+    stop = end + dt.timedelta(days=1)  # the first day after the period
+    months = (stop.year - start.year) * 12 + (stop.month - start.month)
+    if _add_months(start, months) > stop:
+        months -= 1
+    anchor = _add_months(start, months)
+    following = _add_months(start, months + 1)
+    return months + (stop - anchor).days / (following - anchor).days
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` moved by whole calendar months, clamped to the month's last day."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_first - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last_day))

@@ -1,0 +1,1151 @@
+"""Follow-up: what happened to each proposal, whether each requirement was met, the key figures and
+the socio-economic estimate.
+
+DOMAIN.md, "The process" and "Follow-up and effect": after each placement the recruiter reports
+whether the requirement is met, partly met or not met; a supplier that ends an agreed placement early
+is in breach where a hard requirement was set (seed 001); the key figures are those of seeds 000 and
+004; the socio-economic figures are Payoff's (seed 001). Every definition below is written out in
+``docs/follow-up.md``; the functions here are its executable form.
+
+Entry points
+------------
+:func:`outcomes`
+    One row per proposal with its placement (if any): what happened and when.
+:func:`requirement_status`
+    Per procurement: met, partly met, not met or not applicable, with the evidence and breach flags.
+:func:`key_figures`
+    The year's key figures and the tables by group, district, supplier and placement type.
+:func:`socioeconomic_estimate`
+    Per person and in total, with the assumptions in words.
+:func:`build_report`
+    All of the above for one year, and :func:`report_tables` for what each role may see.
+:func:`suppress_small_cells`
+    Researchers' aggregates with small cells replaced by null and flagged.
+
+All functions are pure: they read a :class:`~scoring.region.Region` and a
+:class:`~scoring.policy.Policy` and return new frames; nothing is written or logged about people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from scoring.domain import (
+    IncomeSupport,
+    PlacementEnd,
+    PlacementType,
+    PriorityGroup,
+    ProposalStatus,
+    RequirementType,
+    contract_months,
+    is_gender_norm_breaker,
+    priority_groups,
+)
+from scoring.policy import Policy, procurement_qualifies
+from scoring.region import Region
+
+__all__ = [
+    "MET",
+    "NOT_APPLICABLE",
+    "NOT_MET",
+    "NO_GROUP",
+    "PARTLY_MET",
+    "ROLES",
+    "SUPPRESSED_COLUMN",
+    "AntiCreaming",
+    "Estimate",
+    "FollowUpReport",
+    "KeyFigures",
+    "Role",
+    "TimeToStart",
+    "YearlyTarget",
+    "anti_creaming_share",
+    "build_report",
+    "key_figures",
+    "outcomes",
+    "placement_groups",
+    "report_tables",
+    "requirement_status",
+    "role_tables",
+    "socioeconomic_estimate",
+    "suppress_small_cells",
+    "time_to_start",
+    "yearly_target",
+]
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["coordinator", "orderer", "researcher"]
+ROLES: tuple[Role, ...] = ("coordinator", "orderer", "researcher")
+
+#: Requirement status values, in the words the orderer receives (DOMAIN.md, "The process").
+MET, PARTLY_MET, NOT_MET, NOT_APPLICABLE = "met", "partly_met", "not_met", "not_applicable"
+
+#: Proposal states that show the supplier answered (anything beyond ``open``); used for the
+#: dialogue requirement, for which the schema has no dialogue log.
+ANSWERED_STATES = frozenset(s.value for s in ProposalStatus if s is not ProposalStatus.OPEN)
+
+#: Placement types that are paid work from their first day; internships and other occupation become
+#: work only when the person is hired (Payoff's gain is for a move *to work*, seed 001).
+PAID_PLACEMENT_TYPES = frozenset(
+    {PlacementType.EMPLOYMENT.value, PlacementType.APPRENTICESHIP.value, PlacementType.TRAINEE.value}
+)
+
+#: Work-ladder steps that count as "far from work" in the anti-creaming figure (DOMAIN.md: steps 1-2
+#: need a large or very large amount of support).
+LOW_LADDER_STEPS = (1, 2)
+
+#: The label of the row for people in none of the policy's priority groups.
+NO_GROUP = "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _year_bounds(year: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def _months(start: dt.date | None, end: dt.date | None) -> float:
+    """Calendar months from ``start`` to ``end`` inclusive (0 when empty), as a procurer counts them."""
+    if start is None or end is None or end < start:
+        return 0.0
+    return contract_months(start, end)
+
+
+def _share(part: int | float, whole: int | float) -> float | None:
+    return None if not whole else part / whole
+
+
+def _placements_with_places(region: Region) -> pl.DataFrame:
+    """Placements joined with their place's procurement, supplier, type, duration and occupation."""
+    places = region.places.select(
+        "place_id", "supplier_id", "procurement_id", "placement_type", "ssyk_code", "duration_months",
+        pl.col("district_id").alias("place_district"),
+    )
+    return region.placements.join(places, on="place_id", how="left")
+
+
+def _started_between(frame: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return frame.filter(pl.col("started_on").is_between(start, end))
+
+
+def _overlapping_procurements(region: Region, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return region.procurements.filter((pl.col("contract_start") <= end) & (pl.col("contract_end") >= start))
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+# ---------------------------------------------------------------------------------------------
+
+
+def outcomes(region: Region, *, as_of: dt.date) -> pl.DataFrame:
+    """What happened to each proposal and its placement, and when.
+
+    Proposal statuses are the supplier's answers; placements are what the recruiter records (seed
+    001: the recruiter follows the individual up and reports back).
+
+    Parameters
+    ----------
+    region
+        The region, with its ``proposals`` and ``placements``.
+    as_of
+        The day the follow-up is read: an ongoing placement is counted up to it.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per proposal, in ``proposal_id`` order: ``proposal_id, candidate_id, place_id,
+        supplier_id, procurement_id, placement_type, created_on, status, decided_on, decline_reason,
+        placement_id, started_on, ended_on, end_reason, ended_by, hired_on, contract_type,
+        days_to_start, months_in_place``. The placement columns are null where no placement started.
+        ``months_in_place`` counts calendar months from the start to the end (or ``as_of`` while
+        ongoing), the end day included; 0 for a placement that starts after ``as_of``.
+    """
+    places = region.places.select("place_id", "supplier_id", "procurement_id", "placement_type")
+    placements = region.placements.select(
+        "proposal_id", "placement_id", "started_on", "ended_on", "end_reason", "ended_by", "hired_on",
+        "contract_type",
+    )
+    frame = (
+        region.proposals.join(places, on="place_id", how="left")
+        .join(placements, on="proposal_id", how="left")
+        .sort("proposal_id")
+    )
+    months = [
+        _months(start, min(end, as_of) if end is not None else as_of)
+        for start, end in zip(frame["started_on"].to_list(), frame["ended_on"].to_list(), strict=True)
+    ]
+    return frame.with_columns(
+        days_to_start=(pl.col("started_on") - pl.col("created_on")).dt.total_days(),
+        months_in_place=pl.Series(months, dtype=pl.Float64),
+    ).select(
+        "proposal_id", "candidate_id", "place_id", "supplier_id", "procurement_id", "placement_type",
+        "created_on", "status", "decided_on", "decline_reason", "placement_id", "started_on", "ended_on",
+        "end_reason", "ended_by", "hired_on", "contract_type", "days_to_start", "months_in_place",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Requirement status
+# ---------------------------------------------------------------------------------------------
+
+
+def requirement_status(
+    region: Region, policy: Policy, *, period_start: dt.date, period_end: dt.date
+) -> pl.DataFrame:
+    """Whether each procurement's employment requirement was met in a period, with the evidence.
+
+    Every procurement whose contract period overlaps ``[period_start, period_end]`` gets one row.
+
+    *Delivered places* (hard requirement): placements on the procurement's places that **started in
+    the period**, except those the **supplier ended early before the agreed minimum**: the shorter of
+    the place's planned duration and the policy's ``eligibility.min_duration_months`` (seed 001: a
+    quality placement should last at least 3 months). Placements ended early by the candidate or the
+    municipality count: the supplier did offer the place.
+
+    *Status*:
+
+    - no requirement: ``not_applicable``;
+    - hard requirement of N places: ``met`` when delivered ≥ N, ``partly_met`` when 0 < delivered < N,
+      ``not_met`` when nothing was delivered;
+    - dialogue requirement: ``met`` when the dialogue was held, else ``not_met``. The schema has no
+      dialogue log, so *held* is read from the data: at least one proposal to the procurement's places,
+      made in the period, was answered by the supplier (status beyond ``open``).
+
+    *Possible breach* (seed 001: a supplier that ends an agreed placement early is in breach where a
+    hard requirement was set): under a hard requirement, any placement the supplier ended early
+    (``end_reason = ended_early``, ``ended_by = supplier``) with its end in the period, whatever its
+    length. It is *possible*: the procurer judges it by the contract's usual routine.
+
+    Parameters
+    ----------
+    region, policy
+        The data and the municipality's policy (for the agreed minimum).
+    period_start, period_end
+        The period followed up, both days included.
+
+    Returns
+    -------
+    pl.DataFrame
+        Columns ``procurement_id, title, supplier_id, supplier_name, requirement_type, qualifies,
+        required_places, started_in_period, not_counted, delivered, shortfall, status, final,
+        possible_breach, breach_placements, penalty_sek, possible_penalty_sek, evidence``, in
+        ``procurement_id`` order. ``final`` is true when the contract ended by ``period_end`` (the
+        status is then the contract's last word; otherwise it is provisional). ``possible_penalty_sek``
+        is the shortfall times the penalty per place (vite), an indication for the procurer only.
+    """
+    if period_end < period_start:
+        raise ValueError(f"the period ends ({period_end}) before it starts ({period_start})")
+    minimum_months = policy.eligibility.min_duration_months
+    procs = _overlapping_procurements(region, period_start, period_end).join(
+        region.suppliers.select("supplier_id", pl.col("name").alias("supplier_name")), on="supplier_id",
+        how="left",
+    ).sort("procurement_id")
+    placements = _placements_with_places(region)
+    in_period = _started_between(placements, period_start, period_end)
+    proposals = region.proposals.join(region.places.select("place_id", "procurement_id"), on="place_id",
+                                      how="left").filter(pl.col("created_on").is_between(period_start,
+                                                                                         period_end))
+    rows: list[dict[str, object]] = []
+    for proc in procs.iter_rows(named=True):
+        pid = proc["procurement_id"]
+        rtype = proc["requirement_type"]
+        verdict = procurement_qualifies(
+            policy, procurement_type=proc["procurement_type"], contract_start=proc["contract_start"],
+            contract_end=proc["contract_end"], staff_needed=proc["staff_needed"], value_sek=proc["value_sek"],
+            executed_locally=proc["executed_locally"],
+        )
+        mine = in_period.filter(pl.col("procurement_id") == pid).sort("started_on", "placement_id")
+        started = mine.height
+        not_counted_ids: list[str] = []
+        for pm in mine.iter_rows(named=True):
+            if pm["end_reason"] == PlacementEnd.ENDED_EARLY.value and pm["ended_by"] == "supplier":
+                agreed = min(float(pm["duration_months"]), minimum_months)
+                if _months(pm["started_on"], pm["ended_on"] or period_end) < agreed:
+                    not_counted_ids.append(pm["placement_id"])
+        delivered = started - len(not_counted_ids)
+        breach_ids: list[str] = []
+        if rtype == RequirementType.HARD.value:
+            breach_ids = (
+                placements.filter(
+                    (pl.col("procurement_id") == pid)
+                    & (pl.col("end_reason") == PlacementEnd.ENDED_EARLY.value)
+                    & (pl.col("ended_by") == "supplier")
+                    & pl.col("ended_on").is_between(period_start, period_end)
+                )
+                .sort("placement_id")["placement_id"]
+                .to_list()
+            )
+        required = int(proc["required_places"]) if rtype == RequirementType.HARD.value else 0
+        shortfall = max(required - delivered, 0)
+        final = proc["contract_end"] <= period_end
+        my_proposals = proposals.filter(pl.col("procurement_id") == pid)
+        answered = int(my_proposals["status"].is_in(list(ANSWERED_STATES)).sum())
+        status, evidence = _status_and_evidence(
+            rtype, required=required, delivered=delivered, started=started, not_counted=not_counted_ids,
+            breaches=breach_ids, proposals=my_proposals.height, answered=answered,
+            minimum_months=minimum_months, contract_end=proc["contract_end"], final=final,
+        )
+        rows.append({
+            "procurement_id": pid,
+            "title": proc["title"],
+            "supplier_id": proc["supplier_id"],
+            "supplier_name": proc["supplier_name"],
+            "requirement_type": rtype,
+            "qualifies": verdict.qualifies,
+            "required_places": required,
+            "started_in_period": started,
+            "not_counted": len(not_counted_ids),
+            "delivered": delivered,
+            "shortfall": shortfall,
+            "status": status,
+            "final": final,
+            "possible_breach": bool(breach_ids),
+            "breach_placements": breach_ids,
+            "penalty_sek": int(proc["penalty_sek"]) if rtype == RequirementType.HARD.value else 0,
+            "possible_penalty_sek": shortfall * int(proc["penalty_sek"])
+            if rtype == RequirementType.HARD.value else 0,
+            "evidence": evidence,
+        })
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "procurement_id": pl.String, "title": pl.String, "supplier_id": pl.String, "supplier_name": pl.String,
+        "requirement_type": pl.String, "qualifies": pl.Boolean, "required_places": pl.Int64,
+        "started_in_period": pl.Int64, "not_counted": pl.Int64, "delivered": pl.Int64, "shortfall": pl.Int64,
+        "status": pl.String, "final": pl.Boolean, "possible_breach": pl.Boolean,
+        "breach_placements": pl.List(pl.String), "penalty_sek": pl.Int64, "possible_penalty_sek": pl.Int64,
+        "evidence": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _status_and_evidence(
+    requirement_type: str,
+    *,
+    required: int,
+    delivered: int,
+    started: int,
+    not_counted: Sequence[str],
+    breaches: Sequence[str],
+    proposals: int,
+    answered: int,
+    minimum_months: float,
+    contract_end: dt.date,
+    final: bool,
+) -> tuple[str, str]:
+    """The status word and the evidence sentence an orderer reads."""
+    tail = "" if final else f" Provisional: the contract runs until {contract_end.isoformat()}."
+    if requirement_type == RequirementType.NONE.value:
+        return NOT_APPLICABLE, "No employment requirement in the contract."
+    if requirement_type == RequirementType.DIALOGUE.value:
+        if answered:
+            return MET, (f"Dialogue held: the supplier answered {answered} of {proposals} proposal(s) made "
+                         f"in the period; {started} placement(s) started.{tail}")
+        if proposals:
+            return NOT_MET, (f"No dialogue shown: none of the {proposals} proposal(s) made in the period "
+                             f"was answered.{tail}")
+        return NOT_MET, ("No dialogue shown: no proposal was made to the supplier's places in the "
+                         f"period.{tail}")
+    if delivered >= required:
+        status = MET
+    elif delivered > 0:
+        status = PARTLY_MET
+    else:
+        status = NOT_MET
+    text = (f"{delivered} of {required} required place(s) delivered ({started} placement(s) started "
+            "in the period")
+    if not_counted:
+        text += (f"; {len(not_counted)} not counted, ended early by the supplier before "
+                 f"the agreed minimum of {minimum_months:g} months: {', '.join(not_counted)}")
+    text += ")."
+    if breaches:
+        text += (f" Possible breach: the supplier ended {len(breaches)} agreed placement(s) early "
+                 f"under a hard requirement: {', '.join(breaches)}.")
+    return status, text + tail
+
+
+# ---------------------------------------------------------------------------------------------
+# Key figures
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeToStart:
+    """Days from a proposal to the start of its placement, for placements started in the year."""
+
+    placements: int
+    median_days: float | None
+    mean_days: float | None
+
+
+@dataclass(frozen=True)
+class YearlyTarget:
+    """Seed 001: places requisitioned per year at least half the number of companies with a requirement."""
+
+    year: int
+    companies_with_requirement: int
+    places_per_company: float
+    target_places: float
+    places_requisitioned: int
+    placements_started: int
+    met: bool
+    verdict: str
+
+
+@dataclass(frozen=True)
+class AntiCreaming:
+    """Who was placed vs. who was waiting, on the work ladder's lowest steps (1-2).
+
+    ``ratio`` below 1 means the placed are readier than the pool: a sign of *creaming* (picking
+    those closest to work), which the work ladder is meant to counter (DOMAIN.md, seed 001).
+    """
+
+    placed: int
+    placed_low_steps: int
+    placed_share: float | None
+    pool: int
+    pool_low_steps: int
+    pool_share: float | None
+    ratio: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class KeyFigures:
+    """The year's key figures (DOMAIN.md, "Follow-up and effect"; seeds 000 and 004).
+
+    The *cohort* is the placements that started in the year; their outcomes are read as recorded.
+    People are distinct candidates; a person with two placements counts once per table row.
+    """
+
+    year: int
+    procurements_active: int
+    qualifying_procurements: int
+    qualifying_with_requirement: int
+    share_qualifying_with_requirement: float | None
+    requirements_not_qualifying: int
+    """Procurements carrying a requirement that the policy's qualifying rule would not have required."""
+    proposals_made: int
+    proposals_answered: int
+    proposals_hired_without_placement: int
+    """Proposals marked ``hired`` with no placement recorded: a gap in the follow-up, not counted."""
+    placements_started: int
+    people_placed: int
+    people_by_placement_type: dict[str, int]
+    people_hired: int
+    """Distinct people hired in the year (``hired_on`` in the year), whatever year they started."""
+    hired_by_contract_type: dict[str, int]
+    completed: int
+    ended_early: int
+    ended_early_by: dict[str, int]
+    ongoing_at_year_end: int
+    time_to_start: TimeToStart
+    yearly_target: YearlyTarget
+    anti_creaming: AntiCreaming
+    by_group: pl.DataFrame
+    by_district: pl.DataFrame
+    by_supplier: pl.DataFrame
+    by_placement_type: pl.DataFrame
+
+    def table(self) -> pl.DataFrame:
+        """The named figures as one tidy table ``figure, value, unit, note``."""
+        rows: list[tuple[str, float | None, str, str]] = [
+            ("procurements_active", self.procurements_active, "procurements", "contract overlaps the year"),
+            ("qualifying_procurements", self.qualifying_procurements, "procurements",
+             "qualify under the policy's rule"),
+            ("qualifying_with_requirement", self.qualifying_with_requirement, "procurements",
+             "qualifying and carrying a requirement"),
+            ("share_qualifying_with_requirement", self.share_qualifying_with_requirement, "share", ""),
+            ("requirements_not_qualifying", self.requirements_not_qualifying, "procurements",
+             "carry a requirement the rule would not ask for"),
+            ("proposals_made", self.proposals_made, "proposals", "created in the year"),
+            ("proposals_answered", self.proposals_answered, "proposals", "status beyond open"),
+            ("proposals_hired_without_placement", self.proposals_hired_without_placement, "proposals",
+             "follow-up gap: hired but no placement recorded"),
+            ("placements_started", self.placements_started, "placements", "started in the year"),
+            ("people_placed", self.people_placed, "people", "distinct people, placement started in the year"),
+        ]
+        for ptype, n in self.people_by_placement_type.items():
+            rows.append((f"people_into_{ptype}", n, "people", "placement of this type started in the year"))
+        rows.append(("people_hired", self.people_hired, "people", "hired in the year"))
+        for ctype, n in self.hired_by_contract_type.items():
+            rows.append((f"people_hired_{ctype}", n, "people", "hired in the year, by contract"))
+        rows += [
+            ("completed", self.completed, "placements", "of the year's cohort"),
+            ("ended_early", self.ended_early, "placements", "of the year's cohort"),
+        ]
+        for who, n in self.ended_early_by.items():
+            rows.append((f"ended_early_by_{who}", n, "placements", "of the year's cohort"))
+        t, y, a = self.time_to_start, self.yearly_target, self.anti_creaming
+        rows += [
+            ("ongoing_at_year_end", self.ongoing_at_year_end, "placements", "of the year's cohort"),
+            ("time_to_start_median", t.median_days, "days", "proposal to start"),
+            ("time_to_start_mean", t.mean_days, "days", "proposal to start"),
+            ("companies_with_requirement", y.companies_with_requirement, "companies",
+             "contract overlaps the year"),
+            ("yearly_target_places", y.target_places, "places",
+             f"{y.places_per_company:g} per company with a requirement (seed 001)"),
+            ("places_requisitioned", y.places_requisitioned, "places",
+             "slots of places starting in the year"),
+            ("yearly_target_met", float(y.met), "yes=1", y.verdict),
+            ("placed_low_ladder_share", a.placed_share, "share", "placed on work-ladder steps 1-2"),
+            ("pool_low_ladder_share", a.pool_share, "share", "candidates on work-ladder steps 1-2"),
+            ("anti_creaming_ratio", a.ratio, "ratio", "placed share / pool share; below 1 suggests creaming"),
+        ]
+        return pl.DataFrame(
+            {
+                "figure": [r[0] for r in rows],
+                "value": [None if r[1] is None else float(r[1]) for r in rows],
+                "unit": [r[2] for r in rows],
+                "note": [r[3] for r in rows],
+            },
+            schema={"figure": pl.String, "value": pl.Float64, "unit": pl.String, "note": pl.String},
+        )
+
+
+def _months_registered(registered: pl.Expr, on: pl.Expr) -> pl.Expr:
+    """Whole months from ``registered`` to ``on``, as :func:`scoring.domain.months_between` counts them."""
+    months = (on.dt.year() - registered.dt.year()) * 12 + (on.dt.month() - registered.dt.month())
+    return months - (on.dt.day() < registered.dt.day()).cast(pl.Int32)
+
+
+def placement_groups(region: Region, policy: Policy, placements: pl.DataFrame) -> pl.DataFrame:
+    """The policy's priority groups of each placement's person, at the placement's start.
+
+    Age and time registered are counted on ``started_on``; the gender-norm breaker group (where the
+    policy enables it) is a property of the candidate–place pair, read from the place's occupation.
+
+    Parameters
+    ----------
+    placements
+        Rows with at least ``placement_id, candidate_id, place_id, started_on``.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``placement_id`` and one Boolean column per enabled group (named by its value).
+    """
+    frame = placements.select("placement_id", "candidate_id", "place_id", "started_on").join(
+        region.candidates.select("candidate_id", "birth_year", "foreign_born", "disability",
+                                 "registered_since", "gender"),
+        on="candidate_id", how="left",
+    ).join(
+        region.places.select("place_id", "ssyk_code").join(
+            region.occupations.select("ssyk_code", "share_women"), on="ssyk_code", how="left"),
+        on="place_id", how="left",
+    ).with_columns(
+        age=pl.col("started_on").dt.year().cast(pl.Int64) - pl.col("birth_year").cast(pl.Int64),
+        months_registered=_months_registered(pl.col("registered_since"), pl.col("started_on")),
+    )
+    masks = priority_groups(
+        age=frame["age"].to_numpy(), foreign_born=frame["foreign_born"].to_numpy(),
+        disability=frame["disability"].to_numpy(), months_registered=frame["months_registered"].to_numpy(),
+        policy=policy,
+    )
+    columns = {g.value: pl.Series(g.value, m, dtype=pl.Boolean) for g, m in masks.items()}
+    if PriorityGroup.GENDER_NORM_BREAKER in policy.groups.enabled:
+        norm = is_gender_norm_breaker(frame["gender"].to_numpy(),
+                                      frame["share_women"].fill_null(0.5).to_numpy(),
+                                      threshold=policy.groups.gender_norm_threshold)
+        columns[PriorityGroup.GENDER_NORM_BREAKER.value] = pl.Series(norm, dtype=pl.Boolean)
+    ordered = [g.value for g in policy.groups.enabled]
+    return frame.select("placement_id").with_columns(
+        [columns[name].alias(name) for name in ordered]
+    )
+
+
+def _group_mask(name: str, names: Sequence[str]) -> pl.Expr:
+    """Rows in group ``name``; the ``none`` row holds those in none of ``names``."""
+    if name != NO_GROUP:
+        return pl.col(name)
+    if not names:
+        return pl.lit(True)
+    return ~pl.any_horizontal([pl.col(n) for n in names])
+
+
+def _outcome_counts() -> list[pl.Expr]:
+    """Per-row-group counts of the cohort: people, placements and how they stand."""
+    return [
+        pl.col("candidate_id").n_unique().cast(pl.Int64).alias("people"),
+        pl.len().cast(pl.Int64).alias("placements"),
+        (pl.col("end_reason") == PlacementEnd.ONGOING.value).sum().cast(pl.Int64).alias("ongoing"),
+        (pl.col("end_reason") == PlacementEnd.COMPLETED.value).sum().cast(pl.Int64).alias("completed"),
+        (pl.col("end_reason") == PlacementEnd.ENDED_EARLY.value).sum().cast(pl.Int64).alias("ended_early"),
+        pl.col("hired_on").is_not_null().sum().cast(pl.Int64).alias("hired"),
+    ]
+
+
+_COUNT_SCHEMA: dict[str, type[pl.DataType]] = {
+    "people": pl.Int64, "placements": pl.Int64, "ongoing": pl.Int64, "completed": pl.Int64,
+    "ended_early": pl.Int64, "hired": pl.Int64,
+}
+
+
+def _with_share(table: pl.DataFrame, people_placed: int) -> pl.DataFrame:
+    return table.with_columns(
+        share_of_placed=(pl.col("people") / people_placed) if people_placed else pl.lit(None, pl.Float64)
+    )
+
+
+def _pool_groups(region: Region, policy: Policy) -> dict[str, float | None]:
+    """Share of the candidate pool in each candidate-level group, on the data's reference date."""
+    ref = region.manifest.reference_date
+    cands = region.candidates.with_columns(
+        age=pl.lit(ref.year, pl.Int64) - pl.col("birth_year").cast(pl.Int64),
+        months_registered=_months_registered(pl.col("registered_since"), pl.lit(ref)),
+    )
+    masks = priority_groups(
+        age=cands["age"].to_numpy(), foreign_born=cands["foreign_born"].to_numpy(),
+        disability=cands["disability"].to_numpy(), months_registered=cands["months_registered"].to_numpy(),
+        policy=policy,
+    )
+    n = cands.height
+    out: dict[str, float | None] = {g.value: _share(int(m.sum()), n) for g, m in masks.items()}
+    if masks:
+        anyg = np.zeros(n, dtype=bool)
+        for m in masks.values():
+            anyg |= m
+        out[NO_GROUP] = _share(int((~anyg).sum()), n)
+    return out
+
+
+def _by_group(region: Region, policy: Policy, cohort: pl.DataFrame, people_placed: int) -> pl.DataFrame:
+    groups = placement_groups(region, policy, cohort)
+    names = [g.value for g in policy.groups.enabled]
+    joined = cohort.join(groups, on="placement_id", how="left")
+    pool = _pool_groups(region, policy)
+    parts = []
+    for name in [*names, NO_GROUP]:
+        sub = joined.filter(_group_mask(name, names))
+        counts = sub.select(_outcome_counts()) if sub.height else pl.DataFrame(
+            {k: [0] for k in _COUNT_SCHEMA}, schema=_COUNT_SCHEMA)
+        parts.append(counts.with_columns(group=pl.lit(name), pool_share=pl.lit(pool.get(name), pl.Float64)))
+    table = pl.concat(parts, how="vertical_relaxed").select("group", *_COUNT_SCHEMA, "pool_share")
+    return _with_share(table, people_placed).select("group", *_COUNT_SCHEMA, "share_of_placed", "pool_share")
+
+
+def _grouped(cohort: pl.DataFrame, by: str, keys: pl.DataFrame, people_placed: int) -> pl.DataFrame:
+    """Counts per ``by`` for every key in ``keys`` (a key with no placements gets zeros, not a gap)."""
+    counts = cohort.group_by(by).agg(_outcome_counts()) if cohort.height else pl.DataFrame(
+        schema={by: pl.String, **_COUNT_SCHEMA})
+    table = keys.join(counts, on=by, how="left").with_columns(
+        [pl.col(c).fill_null(0).cast(pl.Int64) for c in _COUNT_SCHEMA]
+    ).sort(by)
+    return _with_share(table, people_placed)
+
+
+def time_to_start(region: Region, *, year: int) -> TimeToStart:
+    """Median and mean days from proposal to start, for placements that started in ``year``.
+
+    Examples
+    --------
+    A proposal on 1 March whose placement starts on 31 March took 30 days.
+    """
+    start, end = _year_bounds(year)
+    frame = _started_between(region.placements, start, end).join(
+        region.proposals.select("proposal_id", "created_on"), on="proposal_id", how="left"
+    )
+    days = (frame["started_on"] - frame["created_on"]).dt.total_days().drop_nulls()
+    if days.len() == 0:
+        return TimeToStart(0, None, None)
+    return TimeToStart(int(days.len()), float(days.median()), float(days.mean()))  # type: ignore[arg-type]
+
+
+def yearly_target(region: Region, policy: Policy, *, year: int) -> YearlyTarget:
+    """Seed 001's yearly target: places requisitioned ≥ half the companies carrying a requirement.
+
+    *Companies with a requirement*: distinct suppliers of procurements with a requirement (dialogue or
+    hard) whose contract overlaps the year. *Places requisitioned*: the slots of places, on
+    procurements with a requirement, whose start date lies in the year. The placements started are
+    reported beside them. The factor (0.5) is ``policy.follow_up.yearly_places_per_company``.
+    """
+    start, end = _year_bounds(year)
+    with_req = _overlapping_procurements(region, start, end).filter(
+        pl.col("requirement_type") != RequirementType.NONE.value
+    )
+    companies = with_req["supplier_id"].n_unique()
+    req_ids = region.procurements.filter(pl.col("requirement_type") != RequirementType.NONE.value)[
+        "procurement_id"].implode()
+    places = region.places.filter(
+        pl.col("procurement_id").is_in(req_ids) & pl.col("start_date").is_between(start, end)
+    )
+    requisitioned = int(places["slots"].sum())
+    started = _started_between(region.placements, start, end).height
+    per = policy.follow_up.yearly_places_per_company
+    target = per * companies
+    met = requisitioned >= target
+    verdict = (f"{'met' if met else 'not met'}: {requisitioned} place(s) requisitioned in {year} "
+               f"{'≥' if met else '<'} {per:g} × {companies} companies with a requirement = {target:g}")
+    return YearlyTarget(year, companies, per, target, requisitioned, started, met, verdict)
+
+
+def anti_creaming_share(region: Region, *, year: int) -> AntiCreaming:
+    """Share of the people placed in ``year`` on work-ladder steps 1-2, against the pool's share.
+
+    The pool is every candidate in the region; the placed are distinct people whose placement
+    started in the year, on their current step.
+    """
+    start, end = _year_bounds(year)
+    placed_ids = _started_between(region.placements, start, end)["candidate_id"].unique().implode()
+    steps = region.candidates.select("candidate_id", "work_ladder_step")
+    placed = steps.filter(pl.col("candidate_id").is_in(placed_ids))
+    low = pl.col("work_ladder_step").is_in(list(LOW_LADDER_STEPS))
+    n_placed, n_placed_low = placed.height, int(placed.select(low.sum()).item())
+    n_pool, n_pool_low = steps.height, int(steps.select(low.sum()).item())
+    placed_share, pool_share = _share(n_placed_low, n_placed), _share(n_pool_low, n_pool)
+    ratio = None if placed_share is None or not pool_share else placed_share / pool_share
+    return AntiCreaming(n_placed, n_placed_low, placed_share, n_pool, n_pool_low, pool_share, ratio)
+
+
+def key_figures(region: Region, policy: Policy, *, year: int) -> KeyFigures:
+    """The year's key figures and tables (DOMAIN.md, "Follow-up and effect").
+
+    See ``docs/follow-up.md`` for each figure's definition. Priority groups overlap: a person counts
+    in each of their groups, so the group table's rows do not add up to the total; the ``none`` row
+    holds those in no group.
+    """
+    start, end = _year_bounds(year)
+    procs = _overlapping_procurements(region, start, end)
+    qualifies = [
+        procurement_qualifies(
+            policy, procurement_type=r["procurement_type"], contract_start=r["contract_start"],
+            contract_end=r["contract_end"], staff_needed=r["staff_needed"], value_sek=r["value_sek"],
+            executed_locally=r["executed_locally"],
+        ).qualifies
+        for r in procs.iter_rows(named=True)
+    ]
+    procs = procs.with_columns(qualifies=pl.Series(qualifies, dtype=pl.Boolean),
+                               has_req=pl.col("requirement_type") != RequirementType.NONE.value)
+    n_qual = int(procs["qualifies"].sum())
+    n_qual_req = int((procs["qualifies"] & procs["has_req"]).sum())
+
+    proposals = region.proposals.filter(pl.col("created_on").is_between(start, end))
+    answered = int(proposals["status"].is_in(list(ANSWERED_STATES)).sum())
+    hired_without = int(
+        region.proposals.filter(
+            (pl.col("status") == ProposalStatus.HIRED.value)
+            & ~pl.col("proposal_id").is_in(region.placements["proposal_id"].implode())
+        ).height
+    )
+
+    placements = _placements_with_places(region)
+    cohort = _started_between(placements, start, end).join(
+        region.candidates.select("candidate_id", "home_district"), on="candidate_id", how="left"
+    )
+    people_placed = cohort["candidate_id"].n_unique()
+    by_type_people = {
+        t.value: cohort.filter(pl.col("placement_type") == t.value)["candidate_id"].n_unique()
+        for t in PlacementType
+    }
+    hired_in_year = region.placements.filter(pl.col("hired_on").is_between(start, end))
+    hired_by_contract = {
+        ctype: hired_in_year.filter(pl.col("contract_type") == ctype)["candidate_id"].n_unique()
+        for ctype in ("permanent", "fixed_term", "apprenticeship", "trainee")
+    }
+    early = cohort.filter(pl.col("end_reason") == PlacementEnd.ENDED_EARLY.value)
+    early_by = {who: early.filter(pl.col("ended_by") == who).height
+                for who in ("supplier", "candidate", "municipality")}
+    ongoing = cohort.filter(pl.col("ended_on").is_null() | (pl.col("ended_on") > end)).height
+
+    districts = region.districts.select(pl.col("district_id").alias("home_district"), pl.col("name"))
+    keys = policy.distribution.keys
+    by_district = _grouped(cohort, "home_district", districts, people_placed).with_columns(
+        key_share=pl.col("home_district").replace_strict(keys, default=None, return_dtype=pl.Float64)
+    ).rename({"home_district": "district_id"})
+
+    suppliers = region.suppliers.select("supplier_id", "name")
+    by_supplier = _grouped(cohort, "supplier_id", suppliers, people_placed)
+    prop_sup = proposals.join(region.places.select("place_id", "supplier_id"), on="place_id", how="left")
+    sup_props = prop_sup.group_by("supplier_id").agg(
+        pl.len().cast(pl.Int64).alias("proposals"),
+        pl.col("status").is_in(list(ANSWERED_STATES)).sum().cast(pl.Int64).alias("proposals_answered"),
+    )
+    sup_early = cohort.filter(
+        (pl.col("end_reason") == PlacementEnd.ENDED_EARLY.value) & (pl.col("ended_by") == "supplier")
+    ).group_by("supplier_id").agg(pl.len().cast(pl.Int64).alias("ended_early_by_supplier"))
+    by_supplier = by_supplier.join(sup_props, on="supplier_id", how="left").join(
+        sup_early, on="supplier_id", how="left"
+    ).with_columns(
+        [pl.col(c).fill_null(0) for c in ("proposals", "proposals_answered", "ended_early_by_supplier")]
+    ).sort("supplier_id")
+
+    types = pl.DataFrame({"placement_type": [t.value for t in PlacementType]})
+    by_type = _grouped(cohort, "placement_type", types, people_placed)
+    order = {t.value: i for i, t in enumerate(PlacementType)}
+    by_type = by_type.sort(pl.col("placement_type").replace_strict(order, return_dtype=pl.Int64))
+
+    return KeyFigures(
+        year=year,
+        procurements_active=procs.height,
+        qualifying_procurements=n_qual,
+        qualifying_with_requirement=n_qual_req,
+        share_qualifying_with_requirement=_share(n_qual_req, n_qual),
+        requirements_not_qualifying=int((~procs["qualifies"] & procs["has_req"]).sum()),
+        proposals_made=proposals.height,
+        proposals_answered=answered,
+        proposals_hired_without_placement=hired_without,
+        placements_started=cohort.height,
+        people_placed=people_placed,
+        people_by_placement_type=by_type_people,
+        people_hired=hired_in_year["candidate_id"].n_unique(),
+        hired_by_contract_type=hired_by_contract,
+        completed=cohort.filter(pl.col("end_reason") == PlacementEnd.COMPLETED.value).height,
+        ended_early=early.height,
+        ended_early_by=early_by,
+        ongoing_at_year_end=ongoing,
+        time_to_start=time_to_start(region, year=year),
+        yearly_target=yearly_target(region, policy, year=year),
+        anti_creaming=anti_creaming_share(region, year=year),
+        by_group=_by_group(region, policy, cohort, people_placed),
+        by_district=by_district,
+        by_supplier=by_supplier,
+        by_placement_type=by_type,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Socio-economic estimate
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """The socio-economic estimate for one year (seed 001, Payoff's evaluation)."""
+
+    year: int
+    per_person: pl.DataFrame
+    """``candidate_id, income_support, months_in_work, yearly_gain_sek, gain_sek`` per person in work."""
+    by_income_support: pl.DataFrame
+    """``income_support, people, months_in_work, yearly_gain_sek, gain_sek``."""
+    total_sek: float
+    people_in_work: int
+    assumptions: tuple[str, ...]
+
+
+def _work_spells(region: Region, *, year: int, as_of: dt.date) -> pl.DataFrame:
+    """Each placement's days in paid work within the year: ``candidate_id, work_from, work_to``."""
+    start, end = _year_bounds(year)
+    stop = min(end, as_of)
+    frame = _placements_with_places(region)
+    paid = pl.col("placement_type").is_in(list(PAID_PLACEMENT_TYPES))
+    work_from = pl.when(paid).then(pl.min_horizontal("started_on", "hired_on")).otherwise(pl.col("hired_on"))
+    # A hire is assumed to last to the end of the year: the follow-up does not see the job after it.
+    work_to = pl.when(pl.col("hired_on").is_not_null() & (pl.col("end_reason") == PlacementEnd.HIRED.value)) \
+        .then(pl.lit(stop)).otherwise(pl.col("ended_on").fill_null(pl.lit(stop)))
+    return frame.select(
+        "candidate_id",
+        work_from.alias("work_from"),
+        work_to.alias("work_to"),
+    ).filter(pl.col("work_from").is_not_null()).with_columns(
+        work_from=pl.max_horizontal("work_from", pl.lit(start)),
+        work_to=pl.min_horizontal("work_to", pl.lit(stop)),
+    ).filter(pl.col("work_from") <= pl.col("work_to"))
+
+
+def _union_months(spells: list[tuple[dt.date, dt.date]]) -> float:
+    """Calendar months covered by possibly overlapping day intervals (each counted once)."""
+    merged: list[list[dt.date]] = []
+    for a, b in sorted(spells):
+        if merged and a <= merged[-1][1] + dt.timedelta(days=1):
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return sum(_months(a, b) for a, b in merged)
+
+
+def socioeconomic_estimate(
+    region: Region, policy: Policy, *, year: int, as_of: dt.date | None = None
+) -> Estimate:
+    """The municipality's estimated gain from people moving to work in ``year``.
+
+    Per person: months in paid work within the year × the yearly gain for what they lived on / 12.
+    The yearly gains are ``policy.follow_up``'s (defaults from seed 001, Payoff: 175,000 SEK a year
+    from social assistance to work, 43,000 SEK from activity support, at 22,500 SEK a month); other
+    income support gains nothing in this estimate.
+
+    *Months in paid work*: from the start of an employment, apprenticeship or trainee placement, or
+    from the day of hire for an internship or other occupation, until the placement ends; a placement
+    that ended in a hire counts on to the end of the year (or ``as_of``); an ongoing one to the same
+    day. Months are calendar months with the end day included (1 January-30 June is 6.0); a
+    person's overlapping placements count once.
+
+    Parameters
+    ----------
+    as_of
+        Count work up to this day instead of the year's end (for a report read during the year).
+
+    Examples
+    --------
+    One person on social assistance working 1 January-30 June: 6 × 175,000 / 12 = 87,500 SEK.
+    """
+    follow = policy.follow_up
+    _, end = _year_bounds(year)
+    stop = min(end, as_of) if as_of is not None else end
+    gains = {
+        IncomeSupport.SOCIAL_ASSISTANCE.value: follow.social_assistance_to_work_sek,
+        IncomeSupport.ACTIVITY_SUPPORT.value: follow.activity_support_to_work_sek,
+        IncomeSupport.OTHER.value: 0,
+    }
+    spells = _work_spells(region, year=year, as_of=stop)
+    by_person: dict[str, list[tuple[dt.date, dt.date]]] = {}
+    for cid, a, b in spells.iter_rows():
+        by_person.setdefault(cid, []).append((a, b))
+    support = dict(region.candidates.select("candidate_id", "income_support").iter_rows())
+    rows = []
+    for cid in sorted(by_person):
+        months = _union_months(by_person[cid])
+        kind = support.get(cid, IncomeSupport.OTHER.value)
+        yearly = gains.get(kind, 0)
+        rows.append((cid, kind, months, yearly, months * yearly / 12))
+    per_person = pl.DataFrame(
+        rows, orient="row",
+        schema={"candidate_id": pl.String, "income_support": pl.String, "months_in_work": pl.Float64,
+                "yearly_gain_sek": pl.Int64, "gain_sek": pl.Float64},
+    )
+    kinds = pl.DataFrame({"income_support": [k.value for k in IncomeSupport]})
+    by_support = kinds.join(
+        per_person.group_by("income_support").agg(
+            pl.len().cast(pl.Int64).alias("people"), pl.col("months_in_work").sum(),
+            pl.col("gain_sek").sum()),
+        on="income_support", how="left",
+    ).with_columns(
+        people=pl.col("people").fill_null(0), months_in_work=pl.col("months_in_work").fill_null(0.0),
+        gain_sek=pl.col("gain_sek").fill_null(0.0),
+        yearly_gain_sek=pl.col("income_support").replace_strict(gains, return_dtype=pl.Int64),
+    ).select("income_support", "people", "months_in_work", "yearly_gain_sek", "gain_sek")
+    total = float(per_person["gain_sek"].sum()) if per_person.height else 0.0
+    assumptions = (
+        f"A person moving from social assistance (försörjningsstöd) to work gains the municipality "
+        f"{follow.social_assistance_to_work_sek:,} SEK a year "
+        f"(policy follow_up.social_assistance_to_work_sek; default from seed 001, "
+        "Payoff's evaluation, social assistance at the national norm).",
+        f"A person moving from activity support (aktivitetsstöd) to the same work gains "
+        f"{follow.activity_support_to_work_sek:,} SEK a year "
+        "(follow_up.activity_support_to_work_sek; seed 001).",
+        f"Both figures assume a wage of {follow.assumed_monthly_wage_sek:,} SEK a month; part-time work is "
+        f"counted as whole months, so the estimate is an upper bound for part-time places.",
+        "People on other support gain 0 in this estimate: the documents give no figure for them.",
+        "The gain is pro rata: months in paid work in the year × the yearly gain / 12.",
+        "Paid work starts at the start of an employment, apprenticeship or trainee placement, or at the "
+        "hire after an internship or other occupation; an internship without a hire counts no work.",
+        f"A hire is assumed to last to {stop.isoformat()}; an ongoing placement is counted to the same day.",
+        "Income support is read as recorded today (candidates.income_support), not at the placement's start.",
+        "Gross gain to the municipality only: displacement (undanträngning, seed 004), the cost of "
+        "matching and support, and effects on the state are not deducted.",
+    )
+    return Estimate(year, per_person, by_support, total, per_person.height, assumptions)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small-cell suppression
+# ---------------------------------------------------------------------------------------------
+
+SUPPRESSED_COLUMN = "suppressed"
+
+
+def suppress_small_cells(
+    table: pl.DataFrame,
+    min_cell_size: int,
+    *,
+    count_columns: Sequence[str] | None = None,
+    derived_columns: Sequence[str] | None = None,
+    secondary: bool = True,
+) -> pl.DataFrame:
+    """Replace counts of people below ``min_cell_size`` by null and say so, for researchers.
+
+    A count ``c`` with ``0 < c < min_cell_size`` is suppressed (zero reveals no one and is shown).
+    In a row with any suppressed count, the ``derived_columns`` (shares, means, sums that a small
+    count would reveal) are suppressed too. With ``secondary``, a column where exactly one cell was
+    suppressed also loses its next smallest non-zero cell, so that the hidden one cannot be recovered
+    from a published total. Nothing is dropped: every row stays, and the ``suppressed`` column lists
+    the columns nulled in that row.
+
+    Parameters
+    ----------
+    table
+        A table of aggregates.
+    min_cell_size
+        The policy's ``follow_up.min_cell_size``.
+    count_columns
+        Columns holding counts of people; default every integer column.
+    derived_columns
+        Columns to null with a row's suppressed counts; default every float column.
+
+    Examples
+    --------
+    >>> t = pl.DataFrame({"group": ["a", "b", "c"], "people": [12, 3, 0], "share": [0.8, 0.2, 0.0]})
+    >>> out = suppress_small_cells(t, 5, secondary=False)
+    >>> out["people"].to_list(), out["share"].to_list(), out["suppressed"].to_list()
+    ([12, None, 0], [0.8, None, 0.0], [[], ['people', 'share'], []])
+    """
+    if count_columns is None:
+        count_columns = [c for c, t in table.schema.items() if t.is_integer()]
+    if derived_columns is None:
+        derived_columns = [c for c, t in table.schema.items() if t.is_float()]
+    n = table.height
+    hide = {c: ((table[c] > 0) & (table[c] < min_cell_size)).fill_null(False).to_numpy().copy()
+            for c in count_columns}
+    if secondary:
+        for c in count_columns:
+            if int(hide[c].sum()) == 1:
+                values = table[c].to_numpy()
+                others = [i for i in range(n) if not hide[c][i] and values[i] is not None and values[i] > 0]
+                if others:
+                    hide[c][min(others, key=lambda i: values[i])] = True
+    row_hit = np.zeros(n, dtype=bool)
+    for mask in hide.values():
+        row_hit |= mask
+    flags: list[list[str]] = [[] for _ in range(n)]
+    for c in count_columns:
+        for i in np.flatnonzero(hide[c]):
+            flags[i].append(c)
+    for c in derived_columns:
+        for i in np.flatnonzero(row_hit):
+            flags[i].append(c)
+    out = table.with_columns(
+        [pl.when(pl.Series(hide[c])).then(None).otherwise(pl.col(c)).alias(c) for c in count_columns]
+        + [pl.when(pl.Series(row_hit)).then(None).otherwise(pl.col(c)).alias(c) for c in derived_columns]
+    )
+    return out.with_columns(pl.Series(SUPPRESSED_COLUMN, flags, dtype=pl.List(pl.String)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FollowUpReport:
+    """Everything the follow-up reports for one year, before it is cut per role."""
+
+    region: str
+    policy_id: str
+    year: int
+    period_start: dt.date
+    period_end: dt.date
+    as_of: dt.date
+    min_cell_size: int
+    figures: KeyFigures
+    requirements: pl.DataFrame
+    estimate: Estimate
+    outcomes: pl.DataFrame
+    placements_by_group_district: pl.DataFrame
+    """People placed in the year per (priority group, home district): the chart's data."""
+    notes: tuple[str, ...] = field(default=())
+
+
+def _group_district(region: Region, policy: Policy, year: int) -> pl.DataFrame:
+    start, end = _year_bounds(year)
+    cohort = _started_between(region.placements, start, end).join(
+        region.candidates.select("candidate_id", "home_district"), on="candidate_id", how="left")
+    groups = placement_groups(region, policy, cohort)
+    names = [g.value for g in policy.groups.enabled]
+    joined = cohort.join(groups, on="placement_id", how="left")
+    parts = []
+    for name in [*names, NO_GROUP]:
+        sub = joined.filter(_group_mask(name, names)).group_by("home_district").agg(
+            pl.col("candidate_id").n_unique().cast(pl.Int64).alias("people"))
+        parts.append(region.districts.select(pl.col("district_id").alias("home_district")).join(
+            sub, on="home_district", how="left").with_columns(group=pl.lit(name),
+                                                               people=pl.col("people").fill_null(0)))
+    return pl.concat(parts).select("group", pl.col("home_district").alias("district_id"), "people")
+
+
+def build_report(
+    region: Region, policy: Policy, *, year: int, as_of: dt.date | None = None
+) -> FollowUpReport:
+    """The whole follow-up for ``year``: key figures, requirement status, estimate and outcomes.
+
+    The requirement status is for the calendar year (``period_start`` 1 January, ``period_end``
+    31 December). ``as_of`` (default the year's last day) is the day the data are read.
+    """
+    start, end = _year_bounds(year)
+    as_of = as_of or end
+    return FollowUpReport(
+        region=region.manifest.region,
+        policy_id=policy.id,
+        year=year,
+        period_start=start,
+        period_end=end,
+        as_of=as_of,
+        min_cell_size=policy.follow_up.min_cell_size,
+        figures=key_figures(region, policy, year=year),
+        requirements=requirement_status(region, policy, period_start=start, period_end=end),
+        estimate=socioeconomic_estimate(region, policy, year=year, as_of=as_of),
+        outcomes=outcomes(region, as_of=as_of),
+        placements_by_group_district=_group_district(region, policy, year),
+    )
+
+
+def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]:
+    """The report's tables that ``role`` may see, by name (the CSV file and XLSX sheet names).
+
+    - ``coordinator``: everything, including the outcome of each proposal and the estimate per person.
+    - ``orderer``: the requirement status, key figures, the tables by supplier and placement type and the
+      estimate by income support; nothing about single people.
+    - ``researcher``: aggregates only (key figures, by group, district, placement type, the estimate by
+      income support, the group × district table), with small cells suppressed
+      (:func:`suppress_small_cells` at the policy's ``min_cell_size``); no ids of people or suppliers.
+    """
+    f, est = report.figures, report.estimate
+    figures = f.table()
+    assumptions = pl.DataFrame({"assumption": list(est.assumptions)})
+    if role == "coordinator":
+        return {
+            "key_figures": figures,
+            "requirements": report.requirements,
+            "by_group": f.by_group,
+            "by_district": f.by_district,
+            "by_supplier": f.by_supplier,
+            "by_placement_type": f.by_placement_type,
+            "group_district": report.placements_by_group_district,
+            "estimate_by_support": est.by_income_support,
+            "estimate_per_person": est.per_person,
+            "outcomes": report.outcomes,
+            "assumptions": assumptions,
+        }
+    if role == "orderer":
+        return {
+            "key_figures": figures,
+            "requirements": report.requirements,
+            "by_supplier": f.by_supplier,
+            "by_placement_type": f.by_placement_type,
+            "estimate_by_support": est.by_income_support,
+            "assumptions": assumptions,
+        }
+    if role == "researcher":
+        k = report.min_cell_size
+        people_units = ("people", "placements")
+        small = (pl.col("unit").is_in(people_units) & (pl.col("value") > 0) & (pl.col("value") < k)) \
+            .fill_null(False)
+        research_figures = figures.with_columns(
+            pl.when(small).then(pl.lit(["value"])).otherwise(pl.lit([], dtype=pl.List(pl.String)))
+            .alias(SUPPRESSED_COLUMN),
+            pl.when(small).then(None).otherwise(pl.col("value")).alias("value"),
+        )
+        return {
+            "key_figures": research_figures,
+            "by_group": suppress_small_cells(f.by_group, k, derived_columns=["share_of_placed"],
+                                             secondary=False),
+            "by_district": suppress_small_cells(f.by_district.drop("name"), k,
+                                                derived_columns=["share_of_placed"]),
+            "by_placement_type": suppress_small_cells(f.by_placement_type, k),
+            "group_district": suppress_small_cells(report.placements_by_group_district, k, secondary=False),
+            "estimate_by_support": suppress_small_cells(est.by_income_support, k, count_columns=["people"],
+                                                        derived_columns=["months_in_work", "gain_sek"]),
+            "assumptions": assumptions,
+        }
+    raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+
+
+def role_tables(report: FollowUpReport) -> Mapping[Role, dict[str, pl.DataFrame]]:
+    """Every role's tables (a convenience for writers that produce all three)."""
+    return {role: report_tables(report, role) for role in ROLES}

@@ -1,0 +1,307 @@
+"""Municipal policies, as data.
+
+Each municipality's rules live in one TOML file: which procurements qualify for an employment
+requirement, which priority groups count and how, distribution keys and their tolerance, group
+floors, eligibility numbers, score weights, follow-up parameters. The files shipped with Platsa are
+in ``scoring/policies/``; a user adds a municipality by writing a new file and passing its path
+(or putting it in a directory named by ``PLATSA_POLICY_DIR``, which the service reads) — no code
+changes. ``docs/policies.md`` documents every field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from scoring.domain import PriorityGroup, ProcurementType, contract_months
+from scoring.exceptions import PolicyError, Problem
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QualifyingRule(_Strict):
+    """Which procurements qualify for an employment requirement (DOMAIN.md, "Which procurements qualify")."""
+
+    procurement_types: tuple[ProcurementType, ...]
+    min_contract_months: float = Field(ge=0)
+    #: True: the period must be *longer than* ``min_contract_months`` (Gothenburg); False: at least.
+    contract_months_strict: bool = False
+    #: The assignment needs at least this many employees (Gothenburg: more than one, so 2).
+    min_staff_needed: int = Field(default=0, ge=0)
+    #: Execution within the municipality's borders (Östersund).
+    require_local_execution: bool = False
+    #: Lower value limit (Östersund alternative 2: 1 MSEK).
+    min_value_sek: int = Field(default=0, ge=0)
+
+
+class GroupRules(_Strict):
+    """Which priority groups the policy counts, and how."""
+
+    enabled: tuple[PriorityGroup, ...]
+    youth_max_age: int = Field(default=25, ge=15, le=35)
+    #: Under-represented gender: below this share in the occupation (DOMAIN.md: 40 %).
+    gender_norm_threshold: Share = 0.40
+
+
+class FarFromLabourMarket(_Strict):
+    """Registration-time thresholds (seed 001): > 6 months if aged up to 25, > 12 months if 26+."""
+
+    young_max_age: int = 25
+    young_min_months: int = Field(default=6, ge=0)
+    older_min_months: int = Field(default=12, ge=0)
+
+
+class Distribution(_Strict):
+    """Geographic distribution keys (*geografiska fördelningsnycklar*, seed 000).
+
+    ``keys`` maps district id to its share of a round's assigned places, counted by the candidate's
+    home district; the shares sum to 1. Each district's count must lie within
+    ``share ± tolerance`` of the round's total (see :meth:`bounds`).
+    """
+
+    tolerance: Share = 0.05
+    keys: dict[str, Share]
+
+    @model_validator(mode="after")
+    def _keys_sum_to_one(self) -> Distribution:
+        total = sum(self.keys.values())
+        if self.keys and not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"distribution keys must sum to 1, they sum to {total:.6f}")
+        return self
+
+    def bounds(self, total: int) -> dict[str, tuple[int, int]]:
+        """Absolute lower and upper counts per district for a round that assigns ``total``.
+
+        The lower bound rounds down and the upper bound rounds up, so that a whole-number
+        assignment can always meet them when there are candidates enough.
+
+        Examples
+        --------
+        >>> Distribution(tolerance=0.05, keys={"a": 0.6, "b": 0.4}).bounds(10)
+        {'a': (5, 7), 'b': (3, 5)}
+        """
+        out: dict[str, tuple[int, int]] = {}
+        for district, share in self.keys.items():
+            lo = max(0, math.floor((share - self.tolerance) * total + 1e-9))
+            hi = min(total, math.ceil((share + self.tolerance) * total - 1e-9))
+            out[district] = (lo, hi)
+        return out
+
+
+class Eligibility(_Strict):
+    """Numbers behind the hard rules of a candidate–place pair."""
+
+    #: A quality placement should preferably last at least 3 months (seed 001).
+    min_duration_months: float = Field(default=3, ge=0)
+    apply_min_duration: bool = True
+    #: How many work-ladder steps below a place's lowest step a supervisor bridges.
+    steps_below_with_supervisor: int = Field(default=1, ge=0, le=3)
+    #: The candidate must be available this many days after the place starts at the latest.
+    availability_grace_days: int = Field(default=0, ge=0)
+    #: A candidate declined by a supplier is held back from that supplier's places this long.
+    hold_back_days_after_decline: int = Field(default=90, ge=0)
+
+
+class ScoreWeights(_Strict):
+    """Weights of the named score terms (each term is in 0..1 before weighting)."""
+
+    competence: float = Field(default=40, ge=0)
+    distance: float = Field(default=15, ge=0)
+    ladder: float = Field(default=10, ge=0)
+    time_far: float = Field(default=10, ge=0)
+    priority_group: float = Field(default=10, ge=0)
+    gender_norm: float = Field(default=5, ge=0)
+    wishes: float = Field(default=10, ge=0)
+
+
+class FollowUp(_Strict):
+    """Follow-up and socio-economic parameters (seed 001, Payoff's evaluation)."""
+
+    #: Places requisitioned per year at least this many per company with a requirement (seed 001: half).
+    yearly_places_per_company: float = Field(default=0.5, ge=0)
+    #: Gain to the municipality per person-year, moving from social assistance to work.
+    social_assistance_to_work_sek: int = Field(default=175_000, ge=0)
+    #: Gain per person-year, moving from activity support to the same work.
+    activity_support_to_work_sek: int = Field(default=43_000, ge=0)
+    #: The monthly wage those figures assume.
+    assumed_monthly_wage_sek: int = Field(default=22_500, ge=0)
+    #: Aggregates for researchers suppress cells with fewer people than this.
+    min_cell_size: int = Field(default=5, ge=1)
+
+
+class Policy(_Strict):
+    """One municipality's policy. Load it with :func:`load_policy`."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    municipality: str
+    #: The fixture region whose districts the distribution keys name.
+    region: str
+    description: str = ""
+    sources: tuple[str, ...] = ()
+    qualifying: QualifyingRule
+    groups: GroupRules
+    far_from_labour_market: FarFromLabourMarket = FarFromLabourMarket()
+    distribution: Distribution
+    #: Priority-group floors: minimum share of a round's (or shortlist's) assigned from a group.
+    floors: dict[PriorityGroup, Share] = {}
+    eligibility: Eligibility = Eligibility()
+    weights: ScoreWeights = ScoreWeights()
+    follow_up: FollowUp = FollowUp()
+
+    @model_validator(mode="after")
+    def _floors_name_enabled_groups(self) -> Policy:
+        unknown = [g.value for g in self.floors if g not in self.groups.enabled]
+        if unknown:
+            raise ValueError(f"floors name groups the policy does not enable: {unknown}")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def builtin_policy_ids() -> list[str]:
+    """Ids of the policies shipped with Platsa."""
+    folder = resources.files("scoring") / "policies"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_policy(name_or_path: str | Path, *, search_dirs: Iterable[Path] = ()) -> Policy:
+    """Load a policy by id (a shipped one, or ``<id>.toml`` in ``search_dirs``) or by file path.
+
+    Raises
+    ------
+    PolicyError
+        The file is missing, is not TOML, or breaks the policy schema; every problem is listed.
+    """
+    path = _find_policy(name_or_path, search_dirs)
+    label = str(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8") if isinstance(path, Path) else path.read_text("utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise PolicyError([Problem(label, None, None, None, "no such policy file")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError([Problem(label, None, None, None, f"not valid TOML: {exc}")]) from None
+    return parse_policy(data, source=label)
+
+
+def parse_policy(data: dict[str, object], *, source: str = "<policy>") -> Policy:
+    """Validate a policy given as a mapping (as read from TOML or JSON)."""
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                source,
+                None,
+                ".".join(str(p) for p in err["loc"]) or None,
+                None if err.get("input") is None or isinstance(err["input"], dict) else str(err["input"]),
+                err["msg"],
+            )
+            for err in exc.errors()
+        ]
+        raise PolicyError(problems) from None
+
+
+def _find_policy(name_or_path: str | Path, search_dirs: Iterable[Path]) -> Path | resources.abc.Traversable:
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        return candidate
+    name = str(name_or_path)
+    for folder in search_dirs:
+        path = Path(folder) / f"{name}.toml"
+        if path.exists():
+            return path
+    shipped = resources.files("scoring") / "policies" / f"{name}.toml"
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(builtin_policy_ids())
+    raise PolicyError([Problem(name, None, None, None, f"no policy named {name!r} (shipped: {known})")])
+
+
+# ---------------------------------------------------------------------------------------------
+# The qualifying verdict
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualifyingVerdict:
+    """Whether a procurement qualifies for an employment requirement under a policy, and why."""
+
+    qualifies: bool
+    reasons: tuple[str, ...]
+    """Every rule checked, in words, each prefixed ``ok:`` or ``fails:``."""
+
+    def describe(self) -> str:
+        head = "qualifies" if self.qualifies else "does not qualify"
+        return f"{head}: " + "; ".join(self.reasons)
+
+
+def procurement_qualifies(
+    policy: Policy,
+    *,
+    procurement_type: ProcurementType | str,
+    contract_start: dt.date,
+    contract_end: dt.date,
+    staff_needed: int,
+    value_sek: int,
+    executed_locally: bool,
+) -> QualifyingVerdict:
+    """Decide whether a procurement qualifies for an employment requirement under ``policy``.
+
+    ``contract_end`` is the period's last day (see :func:`scoring.domain.contract_months`).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> v = procurement_qualifies(load_policy("gothenburg"), procurement_type="service",
+    ...     contract_start=dt.date(2026, 1, 1), contract_end=dt.date(2026, 4, 30),
+    ...     staff_needed=3, value_sek=500_000, executed_locally=True)
+    >>> v.qualifies, v.reasons[1]
+    (False, 'fails: contract period 4.0 months, must be longer than 4 months')
+    """
+    rule = policy.qualifying
+    reasons: list[str] = []
+    ok = True
+
+    def check(passed: bool, text: str) -> None:
+        nonlocal ok
+        ok = ok and passed
+        reasons.append(("ok: " if passed else "fails: ") + text)
+
+    ptype = ProcurementType(procurement_type)
+    allowed = ", ".join(t.value for t in rule.procurement_types)
+    check(ptype in rule.procurement_types, f"type {ptype.value} (qualifying types: {allowed})")
+    months = contract_months(contract_start, contract_end)
+    if rule.contract_months_strict:
+        check(months > rule.min_contract_months,
+              f"contract period {months:.1f} months, must be longer than {rule.min_contract_months:g} months")
+    else:
+        check(months >= rule.min_contract_months - 1e-9,
+              f"contract period {months:.1f} months, must be at least {rule.min_contract_months:g} months")
+    if rule.min_staff_needed:
+        check(staff_needed >= rule.min_staff_needed,
+              f"needs {staff_needed} employee(s), must need at least {rule.min_staff_needed}")
+    if rule.require_local_execution:
+        check(executed_locally, "executed within the municipality" if executed_locally
+              else "executed outside the municipality, must be executed within it")
+    if rule.min_value_sek:
+        check(value_sek >= rule.min_value_sek,
+              f"value {value_sek:,} SEK, must be at least {rule.min_value_sek:,} SEK")
+    return QualifyingVerdict(ok, tuple(reasons))
+

@@ -1,0 +1,379 @@
+"""Loading, validating and writing a region: a folder of tables and a ``region.toml`` manifest.
+
+Validation reads every table, checks every column against :mod:`scoring.schema` and the references
+between tables, and either returns a whole :class:`Region` or raises
+:class:`~scoring.exceptions.RegionValidationError` with every problem found (file, row, column,
+value, reason). Nothing is half-loaded: the caller gets all tables or none.
+
+Checks are column-wise polars expressions, so a million-row region validates in seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from scoring.exceptions import Problem, RegionValidationError
+from scoring.schema import LIST_SEPARATOR, TABLES, Column, Table
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "region.toml"
+#: How many problems of one kind (table, column, reason) are listed row by row; the rest are counted.
+MAX_ROWS_PER_PROBLEM = 20
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a region folder is: its name, default policy, the day its data describes, and its origin."""
+
+    region: str
+    policy: str
+    reference_date: dt.date
+    """The "today" of the data: ages and registration times are counted on this day."""
+    size: str = ""
+    seed: int | None = None
+    generator: str = ""
+
+    def to_toml(self) -> str:
+        lines = [
+            f'region = "{self.region}"',
+            f'policy = "{self.policy}"',
+            f"reference_date = {self.reference_date.isoformat()}",
+        ]
+        if self.size:
+            lines.append(f'size = "{self.size}"')
+        if self.seed is not None:
+            lines.append(f"seed = {self.seed}")
+        if self.generator:
+            lines.append(f'generator = "{self.generator}"')
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A loaded, validated region: one polars DataFrame per table, in schema column order."""
+
+    manifest: Manifest
+    districts: pl.DataFrame
+    occupations: pl.DataFrame
+    suppliers: pl.DataFrame
+    procurements: pl.DataFrame
+    places: pl.DataFrame
+    candidates: pl.DataFrame
+    proposals: pl.DataFrame
+    placements: pl.DataFrame
+
+    def table(self, name: str) -> pl.DataFrame:
+        frame: pl.DataFrame = getattr(self, name)
+        return frame
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.table(name).height for name in TABLES}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def find_table_file(folder: Path, table: str) -> Path | None:
+    """The file holding ``table`` in ``folder``: ``<table>.parquet`` or ``<table>.csv``."""
+    for suffix in (".parquet", ".csv"):
+        path = folder / f"{table}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def read_manifest(folder: Path) -> tuple[Manifest | None, list[Problem]]:
+    path = folder / MANIFEST
+    if not path.exists():
+        return None, [Problem(MANIFEST, None, None, None, "missing: every region folder needs a region.toml")]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, [Problem(MANIFEST, None, None, None, f"not valid TOML: {exc}")]
+    problems = []
+    for key in ("region", "policy", "reference_date"):
+        if key not in data:
+            problems.append(Problem(MANIFEST, None, key, None, "missing"))
+    ref = data.get("reference_date")
+    if ref is not None and not isinstance(ref, dt.date):
+        problems.append(Problem(MANIFEST, None, "reference_date", str(ref), "must be a date, YYYY-MM-DD"))
+    if problems:
+        return None, problems
+    return Manifest(
+        region=str(data["region"]),
+        policy=str(data["policy"]),
+        reference_date=data["reference_date"],
+        size=str(data.get("size", "")),
+        seed=data.get("seed"),
+        generator=str(data.get("generator", "")),
+    ), []
+
+
+def _read_raw(path: Path, table: Table) -> tuple[pl.DataFrame | None, list[Problem]]:
+    """Read a file with every column as it is (strings for CSV), without casting yet."""
+    try:
+        if path.suffix == ".parquet":
+            return pl.read_parquet(path), []
+        # CSV: read everything as text, so that each bad cell can be named, then cast column-wise.
+        return pl.read_csv(path, infer_schema=False, encoding="utf8"), []
+    except Exception as exc:  # polars raises several kinds for unreadable files
+        return None, [Problem(path.name, None, None, None, f"cannot be read as {path.suffix[1:]}: {exc}")]
+
+
+_TRUE = {"true", "1", "yes", "ja", "t"}
+_FALSE = {"false", "0", "no", "nej", "f"}
+
+
+def _cast_expr(col: Column, actual: pl.DataType) -> pl.Expr:
+    """An expression turning the raw column into the declared type; unparseable cells become null."""
+    c = pl.col(col.name)
+    target = col.dtype
+    if actual == target:
+        return c
+    if isinstance(target, pl.List) or target == pl.List:
+        if actual == pl.String:
+            return (
+                pl.when(c.is_null() | (c.str.strip_chars() == ""))
+                .then(pl.lit([], dtype=pl.List(pl.String)))
+                .otherwise(c.str.split(LIST_SEPARATOR).list.eval(pl.element().str.strip_chars()))
+            )
+        return c.cast(target, strict=False)
+    if actual == pl.String:
+        text = c.str.strip_chars()
+        if target == pl.Boolean:
+            low = text.str.to_lowercase()
+            return pl.when(low.is_in(list(_TRUE))).then(True).when(low.is_in(list(_FALSE))).then(False)
+        if target == pl.Date:
+            return text.str.to_date("%Y-%m-%d", strict=False)
+        if target == pl.String:
+            return pl.when(text == "").then(None).otherwise(text)
+        return text.cast(target, strict=False)
+    return c.cast(target, strict=False)
+
+
+def _problems_for_mask(
+    frame: pl.DataFrame, mask: pl.Series, file: str, column: str, values: pl.Series, reason: str
+) -> list[Problem]:
+    rows = mask.arg_true()
+    if rows.len() == 0:
+        return []
+    out = [
+        Problem(file, int(r) + 1, column, None if values[int(r)] is None else str(values[int(r)]), reason)
+        for r in rows.head(MAX_ROWS_PER_PROBLEM)
+    ]
+    if rows.len() > MAX_ROWS_PER_PROBLEM:
+        out.append(Problem(file, None, column, None,
+                           f"{reason}: {rows.len() - MAX_ROWS_PER_PROBLEM} more rows like the ones above"))
+    return out
+
+
+def _validate_table(raw: pl.DataFrame, table: Table, file: str) -> tuple[pl.DataFrame | None, list[Problem]]:
+    problems: list[Problem] = []
+    missing = [c.name for c in table.columns if c.name not in raw.columns]
+    for name in missing:
+        problems.append(Problem(file, None, name, None, "column missing"))
+    extra = [name for name in raw.columns if name not in {c.name for c in table.columns}]
+    for name in extra:
+        problems.append(Problem(file, None, name, None, "unknown column (check the spelling)"))
+    if missing:
+        return None, problems
+
+    casts = [_cast_expr(c, raw.schema[c.name]).alias(c.name) for c in table.columns]
+    try:
+        typed = raw.select(casts)
+    except Exception as exc:
+        problems.append(Problem(file, None, None, None, f"cannot read the columns' types: {exc}"))
+        return None, problems
+
+    for col in table.columns:
+        raw_values = raw.get_column(col.name)
+        values = typed.get_column(col.name)
+        raw_null = raw_values.is_null()
+        if raw_values.dtype == pl.String:
+            raw_null = raw_null | (raw_values.str.strip_chars() == "")
+        cast_failed = values.is_null() & ~raw_null
+        problems += _problems_for_mask(typed, cast_failed, file, col.name, raw_values,
+                                       f"not a valid {_type_words(col)}")
+        if col.required and not isinstance(col.dtype, pl.List):
+            problems += _problems_for_mask(typed, raw_null, file, col.name, raw_values, "value missing")
+        if col.minimum is not None:
+            problems += _problems_for_mask(typed, (values < col.minimum).fill_null(False), file, col.name,
+                                           raw_values, f"must be at least {col.minimum:g}")
+        if col.maximum is not None:
+            problems += _problems_for_mask(typed, (values > col.maximum).fill_null(False), file, col.name,
+                                           raw_values, f"must be at most {col.maximum:g}")
+        if col.allowed is not None:
+            allowed = list(col.allowed)
+            if isinstance(col.dtype, pl.List):
+                bad = values.list.eval(~pl.element().is_in(allowed)).list.any().fill_null(False)
+            else:
+                bad = (~values.is_in(allowed)).fill_null(False)
+            problems += _problems_for_mask(typed, bad, file, col.name, raw_values,
+                                           f"must be one of {', '.join(allowed)}")
+        if col.unique:
+            dup = values.is_duplicated() & values.is_not_null()
+            problems += _problems_for_mask(typed, dup, file, col.name, raw_values, "duplicate id")
+    return typed, problems
+
+
+def _type_words(col: Column) -> str:
+    if col.dtype == pl.Date:
+        return "date (YYYY-MM-DD)"
+    if col.dtype == pl.Boolean:
+        return "true/false value"
+    if col.dtype in (pl.Int8, pl.Int16, pl.Int32, pl.Int64):
+        return "whole number"
+    if col.dtype == pl.Float64:
+        return "number"
+    return str(col.dtype)
+
+
+def _cross_checks(frames: dict[str, pl.DataFrame], files: dict[str, str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for table in TABLES.values():
+        frame = frames.get(table.name)
+        if frame is None:
+            continue
+        for col in table.columns:
+            if col.references is None:
+                continue
+            ref_table, ref_col = col.references
+            ref = frames.get(ref_table)
+            if ref is None:
+                continue
+            known = ref.get_column(ref_col)
+            values = frame.get_column(col.name)
+            bad = (~values.is_in(known.implode())).fill_null(False) & values.is_not_null()
+            problems += _problems_for_mask(frame, bad, files[table.name], col.name, values,
+                                           f"no such {ref_col} in {ref_table}")
+    procurements = frames.get("procurements")
+    if procurements is not None:
+        file = files["procurements"]
+        bad = (procurements["contract_end"] < procurements["contract_start"]).fill_null(False)
+        problems += _problems_for_mask(procurements, bad, file, "contract_end", procurements["contract_end"],
+                                       "contract ends before it starts")
+        hard = procurements["requirement_type"] == "hard"
+        bad = (hard & (procurements["required_places"] < 1)).fill_null(False)
+        problems += _problems_for_mask(procurements, bad, file, "required_places",
+                                       procurements["required_places"],
+                                       "a hard requirement needs at least 1 place")
+    places, procurements = frames.get("places"), frames.get("procurements")
+    if places is not None and procurements is not None:
+        joined = places.select("place_id", "supplier_id", "procurement_id").join(
+            procurements.select("procurement_id", pl.col("supplier_id").alias("winner")),
+            on="procurement_id", how="left", maintain_order="left",
+        )
+        bad = (joined["supplier_id"] != joined["winner"]).fill_null(False)
+        problems += _problems_for_mask(joined, bad, files["places"], "supplier_id", joined["supplier_id"],
+                                       "not the supplier that won the place's procurement")
+    return problems
+
+
+def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
+    """Read and check every table of a region folder; return the region (or None) and every problem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None, [Problem(str(folder), None, None, None, "not a folder")]
+    manifest, problems = read_manifest(folder)
+    frames: dict[str, pl.DataFrame] = {}
+    files: dict[str, str] = {}
+    for table in TABLES.values():
+        path = find_table_file(folder, table.name)
+        if path is None:
+            if table.optional:
+                frames[table.name] = pl.DataFrame(schema=table.polars_schema)
+                files[table.name] = f"{table.name}.csv"
+                continue
+            problems.append(Problem(f"{table.name}.csv", None, None, None,
+                                    f"missing: no {table.name}.parquet or {table.name}.csv"))
+            continue
+        files[table.name] = path.name
+        raw, read_problems = _read_raw(path, table)
+        problems += read_problems
+        if raw is None:
+            continue
+        typed, table_problems = _validate_table(raw, table, path.name)
+        problems += table_problems
+        if typed is not None:
+            frames[table.name] = typed
+    problems += _cross_checks(frames, files)
+    if problems or manifest is None or len(frames) != len(TABLES):
+        return None, problems
+    return Region(manifest=manifest, **frames), []
+
+
+def load_region(folder: str | Path) -> Region:
+    """Load a validated region, or raise :class:`RegionValidationError` listing every problem."""
+    region, problems = validate_region(folder)
+    if region is None:
+        raise RegionValidationError(problems)
+    logger.info("loaded region %s: %s", region.manifest.region, region.counts())
+    return region
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def write_region(region: Region, folder: str | Path, *, fmt: str = "parquet") -> list[Path]:
+    """Write a region as ``fmt`` files (``parquet`` or ``csv``) plus its manifest.
+
+    Files are first written beside their final names and renamed into place, so that an interrupted
+    write never leaves a folder that mixes old and new tables under their real names.
+    Parquet is written without statistics timestamps, so the same region gives the same bytes.
+    """
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"unknown format {fmt!r}: parquet or csv")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    for name in TABLES:
+        frame = region.table(name)
+        final = folder / f"{name}.{fmt}"
+        tmp = folder / f".{name}.{fmt}.tmp"
+        if fmt == "parquet":
+            frame.write_parquet(tmp, compression="zstd", statistics=False)
+        else:
+            to_text = [
+                pl.col(c).list.join(LIST_SEPARATOR) if isinstance(t, pl.List) else pl.col(c)
+                for c, t in frame.schema.items()
+            ]
+            frame.select(to_text).write_csv(tmp)
+        staged.append((tmp, final))
+    manifest_tmp = folder / f".{MANIFEST}.tmp"
+    manifest_tmp.write_text(region.manifest.to_toml(), encoding="utf-8")
+    staged.append((manifest_tmp, folder / MANIFEST))
+    for tmp, final in staged:
+        tmp.replace(final)
+    # Remove a table left over in the other format, which would otherwise shadow or confuse.
+    other = "csv" if fmt == "parquet" else "parquet"
+    for name in TABLES:
+        (folder / f"{name}.{other}").unlink(missing_ok=True)
+    return [final for _, final in staged]
+
+
+def region_from_frames(manifest: Manifest, frames: dict[str, pl.DataFrame]) -> Region:
+    """Build a :class:`Region` from frames, casting to the schema's column order and types."""
+    cast: dict[str, pl.DataFrame] = {}
+    for name, table in TABLES.items():
+        frame = frames.get(name)
+        if frame is None:
+            frame = pl.DataFrame(schema=table.polars_schema)
+        cast[name] = frame.select([pl.col(c.name).cast(c.dtype) for c in table.columns])
+    return Region(manifest=manifest, **cast)
+
+
+def iter_problem_lines(problems: Iterable[Problem]) -> Iterable[str]:
+    for problem in problems:
+        yield problem.describe()

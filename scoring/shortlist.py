@@ -1,0 +1,464 @@
+"""Fair, explained shortlists: "for this supplier's place, who should we propose?"
+
+:func:`shortlist` answers for one place from the in-memory pool (:func:`scoring.pool.build_pool`):
+
+1. **Eligibility** over the whole pool (:func:`scoring.eligibility.place_eligibility`), counted
+   per failed rule.
+2. **Fresh proposals**: candidates with an open proposal elsewhere, or declined by this place's
+   supplier within the policy's hold-back period, are held back (left out and counted), or,
+   with ``include_held_back=True``, kept and flagged on their line. A ``candidate_mask`` (a
+   labour-market unit's district) narrows the candidates here, so that the rest of the steps,
+   the fair re-ranking included, work inside it.
+3. **Scores** of the eligible candidates (:func:`scoring.score.score_pairs`), column-wise.
+4. **Top k**, re-ranked fairly (:func:`scoring.fair_ranking.fair_rerank`): every priority group
+   with a floor in the policy (``policy.floors``, used as FA*IR's minimum share, and gender-norm
+   breaking for *this* place where the policy enables it) is represented at every prefix of the
+   list. Only the top ``k`` of each membership pattern can appear in a fair top ``k``, so the
+   pool is cut to those first (:func:`scoring.fair_ranking.select_candidates`): no full sort.
+5. **Lines** that say why each candidate stands where it stands ("ranked by score (71.3)" or
+   "moved up to meet the youth minimum at rank 4"), with each term's points.
+
+A :class:`Shortlist` holds sensitive data (priority groups): it is for the municipality's own
+staff. What a supplier receives is built elsewhere, from ids and support needs only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.domain import PriorityGroup
+from scoring.eligibility import (
+    RuleFailure,
+    distance_km,
+    explain_failures,
+    explain_held_back,
+    place_eligibility,
+)
+from scoring.fair_ranking import ByScore, MovedUp, fair_minimums, fair_rerank, select_candidates
+from scoring.policy import Policy
+from scoring.pool import CandidatePool, PlaceTable, check_policy
+from scoring.score import (
+    GROUP_WORDS,
+    TERMS,
+    ScoreBreakdown,
+    breakdown_from_values,
+    explain_pair,
+    group_labels,
+    norm_breaker_pairs,
+    score_pairs,
+)
+
+__all__ = [
+    "PairExplanation",
+    "Shortlist",
+    "ShortlistCounts",
+    "ShortlistLine",
+    "explain_candidate",
+    "shortlist",
+]
+
+#: FA*IR significance level for the per-prefix minimums (Zehlike et al.; the paper's default).
+FAIR_ALPHA = 0.1
+
+
+@dataclass(frozen=True)
+class ShortlistLine:
+    """One line of a shortlist: who, how well, and why here.
+
+    Attributes
+    ----------
+    rank
+        1-based position.
+    candidate_id, candidate_index
+        The candidate's id and pool position.
+    score
+        The match score (the sum of ``breakdown``'s points).
+    breakdown
+        Each term's value, weight, points and words.
+    reason
+        Why the line stands here: ``"ranked by score (71.3)"`` or
+        ``"moved up to meet the youth minimum at rank 4"``.
+    moved_up
+        True when the line stands ahead of better-scored candidates to meet a group minimum.
+    flags
+        Held-back rules that apply (only with ``include_held_back``), e.g.
+        ``"proposed elsewhere (an open proposal)"``.
+    groups
+        Readable names of the priority groups the pair belongs to (sensitive).
+    distance_km
+        Home to workplace, km.
+    """
+
+    rank: int
+    candidate_id: str
+    candidate_index: int
+    score: float
+    breakdown: ScoreBreakdown
+    reason: str
+    moved_up: bool
+    flags: tuple[str, ...]
+    groups: tuple[str, ...]
+    distance_km: float
+
+    @property
+    def points(self) -> dict[str, float]:
+        """Term name → points."""
+        return self.breakdown.points()
+
+    def top_terms(self, count: int = 3) -> list[tuple[str, float]]:
+        """The ``count`` terms contributing most, as (name, points), largest first."""
+        return sorted(self.points.items(), key=lambda item: -item[1])[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "rank": self.rank,
+            "candidate_id": self.candidate_id,
+            "score": round(self.score, 4),
+            "reason": self.reason,
+            "moved_up": self.moved_up,
+            "flags": list(self.flags),
+            "groups": list(self.groups),
+            "distance_km": round(self.distance_km, 2),
+            "terms": {
+                t.name: {"value": round(t.value, 4), "weight": t.weight, "points": round(t.points, 4),
+                         "text": t.text}
+                for t in self.breakdown.terms
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ShortlistCounts:
+    """How the pool narrowed down to the list.
+
+    ``ineligible_by_rule`` counts candidates failing each hard rule (one failing several counts
+    under each); ``held_back_by_rule`` counts *eligible* candidates each held-back rule applies to.
+    """
+
+    pool: int
+    eligible: int
+    held_back: int
+    considered: int
+    ineligible_by_rule: dict[str, int]
+    held_back_by_rule: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "pool": self.pool,
+            "eligible": self.eligible,
+            "held_back": self.held_back,
+            "considered": self.considered,
+            "ineligible_by_rule": dict(self.ineligible_by_rule),
+            "held_back_by_rule": dict(self.held_back_by_rule),
+        }
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    """A ranked, fair, explained shortlist for one place (for the municipality's staff).
+
+    Attributes
+    ----------
+    place_id, place_title, supplier_id
+        The place asked about.
+    policy_id
+        The policy whose rules and weights were used.
+    k
+        The length asked for; ``lines`` is shorter when fewer candidates are eligible.
+    fair
+        Whether the list was re-ranked for the group minimums.
+    min_shares
+        Group name → minimum share used for the re-ranking (empty when not fair).
+    lines
+        The list, best first.
+    shortfalls
+        Group minimums the pool could not meet, in words.
+    counts
+        How the pool narrowed down.
+    """
+
+    place_id: str
+    place_title: str
+    supplier_id: str
+    policy_id: str
+    k: int
+    fair: bool
+    include_held_back: bool
+    min_shares: dict[str, float]
+    lines: tuple[ShortlistLine, ...]
+    shortfalls: tuple[str, ...]
+    counts: ShortlistCounts
+    unknown_competences: tuple[str, ...] = field(default=())
+
+    @property
+    def candidate_ids(self) -> list[str]:
+        """The candidates' ids, best first."""
+        return [line.candidate_id for line in self.lines]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the CLI's ``--json`` (contains sensitive group membership)."""
+        return {
+            "place_id": self.place_id,
+            "place_title": self.place_title,
+            "supplier_id": self.supplier_id,
+            "policy": self.policy_id,
+            "k": self.k,
+            "fair": self.fair,
+            "include_held_back": self.include_held_back,
+            "min_shares": dict(self.min_shares),
+            "counts": self.counts.to_dict(),
+            "shortfalls": list(self.shortfalls),
+            "lines": [line.to_dict() for line in self.lines],
+        }
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    """Why a candidate is, or is not, on a place's list: failed rules, held-back rules, score."""
+
+    candidate_id: str
+    place_id: str
+    eligible: bool
+    failures: tuple[RuleFailure, ...]
+    held_back: tuple[RuleFailure, ...]
+    breakdown: ScoreBreakdown
+
+    def describe(self) -> list[str]:
+        """Plain-English lines."""
+        failed = "; ".join(f.describe() for f in self.failures)
+        head = "eligible" if self.eligible else f"not eligible: {failed}"
+        lines = [f"{self.candidate_id} for {self.place_id}: {head}"]
+        lines += [f"held back: {h.describe()}" for h in self.held_back]
+        lines.append(self.breakdown.describe())
+        return lines
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _fair_groups(
+    pool: CandidatePool, places: PlaceTable, place: int, policy: Policy, cand: npt.NDArray[np.int64]
+) -> tuple[list[str], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Names, (E, G) membership and minimum shares of the groups with a floor above zero."""
+    names: list[str] = []
+    columns: list[np.ndarray] = []
+    shares: list[float] = []
+    for group in policy.groups.enabled:
+        share = float(policy.floors.get(group, 0.0))
+        if share <= 0.0:
+            continue
+        if group == PriorityGroup.GENDER_NORM_BREAKER:
+            # DOMAIN.md: gender-norm breaking belongs to the candidate–place pair.
+            column = norm_breaker_pairs(pool, places, cand, place)
+        else:
+            column = pool.groups[group][cand]
+        names.append(GROUP_WORDS[group.value])
+        columns.append(np.asarray(column, dtype=bool))
+        shares.append(share)
+    groups = np.stack(columns, axis=1) if columns else np.zeros((len(cand), 0), dtype=bool)
+    return names, groups, np.asarray(shares, dtype=np.float64)
+
+
+def _meets_minimums(members: np.ndarray, shares: np.ndarray, k: int, alpha: float) -> bool:
+    """Whether a list with (length, G) ``members`` meets every group's FA*IR minimum at every prefix."""
+    length = members.shape[0]
+    minimums = np.stack([fair_minimums(k, float(s), alpha)[:length] for s in shares])
+    return bool(np.all(minimums <= np.cumsum(members, axis=0).T))
+
+
+def _top_by_score(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best scores, best first, ties to the lower position (no full sort)."""
+    n = len(scores)
+    if n > k:
+        threshold = np.partition(scores, n - k)[n - k]
+        above = np.flatnonzero(scores > threshold)
+        tied = np.flatnonzero(scores == threshold)[: k - len(above)]
+        chosen = np.concatenate([above, tied])
+    else:
+        chosen = np.arange(n)
+    return chosen[np.lexsort((chosen, -scores[chosen]))]
+
+
+def shortlist(
+    pool: CandidatePool,
+    places: PlaceTable,
+    place_id: str,
+    *,
+    k: int = 20,
+    policy: Policy,
+    include_held_back: bool = False,
+    fair: bool = True,
+    alpha: float = FAIR_ALPHA,
+    candidate_mask: npt.NDArray[np.bool_] | None = None,
+) -> Shortlist:
+    """The ranked, fair, explained top ``k`` candidates for one place.
+
+    Parameters
+    ----------
+    pool, places
+        From :func:`scoring.pool.build_pool` (built with the same ``policy``).
+    place_id
+        The place asked about.
+    k
+        Lines wanted, at least 1.
+    policy
+        Hard-rule numbers, score weights, priority groups and their floors.
+    include_held_back
+        Keep candidates that a held-back rule applies to, flagged on their line, instead of
+        leaving them out.
+    fair
+        Re-rank so that every group with a floor meets its FA*IR minimum at every prefix.
+    alpha
+        FA*IR significance level.
+    candidate_mask
+        (n,) bool over the pool: only these candidates can be on the list (a labour-market
+        unit's own district, say). The list is then exactly the top ``k`` of the masked
+        candidates, re-ranked fairly among them, and ``counts`` count inside the mask only.
+        ``None`` (default) means the whole pool.
+
+    Returns
+    -------
+    Shortlist
+        The lines, best first, with reasons, shortfalls and counts.
+
+    Raises
+    ------
+    UnknownEntityError
+        If ``place_id`` is not in ``places``.
+    PoolPolicyMismatchError
+        If the pool was built for a policy with other priority groups.
+    ValueError
+        If ``k`` is below 1, or ``candidate_mask`` is not a bool array of the pool's length.
+
+    Examples
+    --------
+    >>> pool, places = build_pool(region, policy)  # doctest: +SKIP
+    >>> for line in shortlist(pool, places, "P-0001", k=5, policy=policy).lines:  # doctest: +SKIP
+    ...     print(line.rank, line.candidate_id, f"{line.score:.1f}", line.reason)
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k={k!r}: must be an integer >= 1")
+    k = int(k)
+    if candidate_mask is not None:
+        candidate_mask = np.asarray(candidate_mask)
+        if candidate_mask.dtype != np.bool_ or candidate_mask.shape != (pool.size,):
+            raise ValueError(f"candidate_mask: must be a bool array of shape ({pool.size},), "
+                             f"got {candidate_mask.dtype} {candidate_mask.shape}")
+    check_policy(pool, policy)
+    place = places.position(place_id)
+    check = place_eligibility(pool, places, place, policy)
+    held_any = check.held_back["open_proposal_elsewhere"] | check.held_back["declined_by_supplier"]
+    # The rules run over the whole pool (one array operation each); the mask only narrows who
+    # may be listed, so everything after this line, fair re-ranking included, sees the masked pool.
+    eligible = check.eligible if candidate_mask is None else check.eligible & candidate_mask
+    considered_mask = eligible if include_held_back else eligible & ~held_any
+    cand = np.flatnonzero(considered_mask)
+    total, terms = score_pairs(pool, places, cand, place, policy)
+
+    names: list[str] = []
+    shares = np.zeros(0)
+    reasons: list[ByScore | MovedUp]
+    shortfalls: tuple[str, ...] = ()
+    if fair:
+        names, groups, shares = _fair_groups(pool, places, place, policy, cand)
+    plain = _top_by_score(total, k)
+    if fair and len(names) and len(cand) and not _meets_minimums(groups[plain], shares, k, alpha):
+        subset = select_candidates(total, groups, k=k)
+        # The subset already holds the top k of every membership pattern: tell fair_rerank so.
+        ranking = fair_rerank(total[subset], groups[subset], k=k, min_shares=shares, alpha=alpha,
+                              group_names=names, candidates=np.arange(len(subset)))
+        order = subset[ranking.order]
+        reasons = list(ranking.reasons)
+        shortfalls = tuple(s.describe() for s in ranking.shortfalls)
+    else:
+        # Not fair, no floors, or the plain ranking already meets every minimum at every prefix:
+        # then fair_rerank's greedy (best score first while a completion exists) returns exactly
+        # this list, every line "by score", and there is nothing to re-rank.
+        order = plain
+        reasons = [ByScore(float(total[i])) for i in order]
+
+    lines = []
+    distances = distance_km(pool, places, cand[order], place).tolist()
+    for rank, (position, reason, km) in enumerate(zip(order.tolist(), reasons, distances, strict=True), 1):
+        c = int(cand[position])
+        values = {name: float(terms[name][position]) for name in TERMS}
+        breakdown = breakdown_from_values(pool, places, c, place, policy, values, distance=km)
+        flags = tuple(h.describe() for h in explain_held_back(pool, places, c, place, policy)) \
+            if include_held_back else ()
+        lines.append(ShortlistLine(
+            rank=rank,
+            candidate_id=str(pool.ids[c]),
+            candidate_index=c,
+            score=float(total[position]),
+            breakdown=breakdown,
+            reason=_reason_words(reason, float(total[position])),
+            moved_up=isinstance(reason, MovedUp),
+            flags=flags,
+            groups=tuple(group_labels(pool, places, c, place, policy)),
+            distance_km=km,
+        ))
+
+    if candidate_mask is None:
+        pool_count = pool.size
+        ineligible_by_rule = check.failure_counts()
+    else:
+        pool_count = int(np.count_nonzero(candidate_mask))
+        ineligible_by_rule = {rule: int(np.count_nonzero(failed & candidate_mask))
+                              for rule, failed in check.failures.items()}
+    counts = ShortlistCounts(
+        pool=pool_count,
+        eligible=int(np.count_nonzero(eligible)),
+        held_back=int(np.count_nonzero(eligible & held_any)),
+        considered=len(cand),
+        ineligible_by_rule=ineligible_by_rule,
+        held_back_by_rule=check.held_back_counts(eligible),
+    )
+    supplier = int(places.supplier[place])
+    return Shortlist(
+        place_id=place_id,
+        place_title=str(places.titles[place]),
+        supplier_id=places.supplier_ids[supplier] if supplier >= 0 else "",
+        policy_id=policy.id,
+        k=k,
+        fair=fair,
+        include_held_back=include_held_back,
+        min_shares=dict(zip(names, shares.tolist(), strict=True)),
+        lines=tuple(lines),
+        shortfalls=shortfalls,
+        counts=counts,
+    )
+
+
+def _reason_words(reason: ByScore | MovedUp, score: float) -> str:
+    if isinstance(reason, MovedUp):
+        return f"moved up to meet the {reason.group} minimum at rank {reason.rank} (score {score:.1f})"
+    return f"ranked by score ({score:.1f})"
+
+
+def explain_candidate(
+    pool: CandidatePool, places: PlaceTable, candidate_id: str, place_id: str, *, policy: Policy
+) -> PairExplanation:
+    """Why one candidate is, or is not, on one place's list.
+
+    Raises
+    ------
+    UnknownEntityError
+        If either id is unknown.
+    """
+    cand = pool.position(candidate_id)
+    place = places.position(place_id)
+    failures = tuple(explain_failures(pool, places, cand, place, policy))
+    return PairExplanation(
+        candidate_id=candidate_id,
+        place_id=place_id,
+        eligible=not failures,
+        failures=failures,
+        held_back=tuple(explain_held_back(pool, places, cand, place, policy)),
+        breakdown=explain_pair(pool, places, cand, place, policy),
+    )

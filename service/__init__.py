@@ -1,0 +1,1 @@
+"""Platsa's thin shell: the command line, the HTTP service and persistence."""

@@ -1,0 +1,111 @@
+"""``platsa shortlist``: a fair, explained, ranked shortlist of candidates for one place."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import time
+
+from scoring.exceptions import UnknownEntityError
+from scoring.policy import load_policy
+from scoring.pool import build_pool
+from scoring.region import load_region
+from scoring.shortlist import Shortlist, shortlist
+from service.cli import EXIT_OK, EXIT_USAGE
+
+#: Short column names for the score terms in the table.
+_TERM_ABBREVIATIONS = {
+    "competence": "comp", "distance": "dist", "ladder": "ladder", "time_far": "time",
+    "priority_group": "group", "gender_norm": "norm", "wishes": "wish",
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "shortlist",
+        help="rank the best candidates for one place, fairly, with reasons",
+        description=(
+            "Check every candidate of the region against the place's hard rules, score the eligible "
+            "ones, and list the top K, re-ranked so that each priority group with a floor in the policy "
+            "is represented at every rank. Each line shows the score, the terms that make it and why the "
+            "line stands where it stands. Candidates with an open proposal elsewhere or recently declined "
+            "by the same supplier are held back. See docs/shortlists.md. The output holds sensitive data "
+            "(priority groups): it is for the municipality's own staff."
+        ),
+    )
+    p.add_argument("--data", required=True, metavar="DIR", help="region folder (see 'platsa validate')")
+    p.add_argument("--place", required=True, metavar="ID", help="the place to propose candidates for")
+    p.add_argument("-k", type=int, default=20, metavar="K", help="number of candidates (default 20)")
+    p.add_argument("--policy", metavar="POLICY", help="policy id or file (default: the region's own)")
+    p.add_argument("--include-held-back", action="store_true",
+                   help="also list candidates held back (open proposal elsewhere, recent decline), marked")
+    p.add_argument("--no-fair", action="store_true", help="rank by score only, without group minimums")
+    p.add_argument("--json", action="store_true", help="print the shortlist as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.k < 1:
+        print(f"platsa shortlist: -k {args.k}: must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    started = time.perf_counter()
+    region = load_region(args.data)
+    policy = load_policy(args.policy or region.manifest.policy)
+    pool, places = build_pool(region, policy)
+    loaded = time.perf_counter()
+    try:
+        result = shortlist(pool, places, args.place, k=args.k, policy=policy,
+                           include_held_back=args.include_held_back, fair=not args.no_fair)
+    except UnknownEntityError:
+        close = difflib.get_close_matches(args.place, [str(i) for i in places.ids], n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        print(f"platsa shortlist: no place {args.place!r} in {args.data}{hint}; "
+              f"{places.size:,} places are known", file=sys.stderr)
+        return EXIT_USAGE
+    query_ms = (time.perf_counter() - loaded) * 1e3
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return EXIT_OK
+    print(render_table(result))
+    print(f"\n(loaded {pool.size:,} candidates in {loaded - started:.1f} s; shortlist in {query_ms:.1f} ms)")
+    return EXIT_OK
+
+
+def render_table(result: Shortlist) -> str:
+    """The shortlist as a plain-text table a recruiter reads in a terminal."""
+    counts = result.counts
+    out = [
+        f"Shortlist for {result.place_id} ({result.place_title}), supplier {result.supplier_id}, "
+        f"policy {result.policy_id}",
+        f"{counts.pool:,} candidates, {counts.eligible:,} eligible, {counts.held_back:,} of them held back"
+        + (" (listed, marked)" if result.include_held_back else "")
+        + f", {counts.considered:,} considered",
+    ]
+    if result.min_shares:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in result.min_shares.items())
+        out.append(f"group minimums at every rank: {shares}")
+    elif not result.fair:
+        out.append("ranked by score only (no group minimums)")
+    out.append("")
+    if not result.lines:
+        out.append("No candidate can be proposed for this place.")
+    else:
+        header = f"{'rank':>4}  {'candidate':<12} {'score':>6}  {'top terms':<38}  reason"
+        out += [header, "-" * len(header)]
+        for line in result.lines:
+            terms = ", ".join(f"{_TERM_ABBREVIATIONS.get(n, n)} {p:.1f}" for n, p in line.top_terms(3))
+            reason = line.reason + "".join(f"; {flag}" for flag in line.flags)
+            out.append(f"{line.rank:>4}  {line.candidate_id:<12} {line.score:>6.1f}  {terms:<38}  {reason}")
+    failing = {rule: n for rule, n in counts.ineligible_by_rule.items() if n}
+    if failing:
+        out.append("")
+        out.append("not eligible, by rule: " + ", ".join(f"{rule} {n:,}" for rule, n in failing.items()))
+    held = {rule: n for rule, n in counts.held_back_by_rule.items() if n}
+    if held:
+        out.append("held back, by rule: " + ", ".join(f"{rule} {n:,}" for rule, n in held.items()))
+    for shortfall in result.shortfalls:
+        out.append(f"shortfall: {shortfall}")
+    return "\n".join(out)

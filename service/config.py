@@ -1,0 +1,155 @@
+"""The service's settings, read from the environment in one place.
+
+Only :func:`get_settings` reads ``os.environ`` (STYLE.md: only ``service`` reads the environment,
+and it does so here). Every variable has the prefix ``PLATSA_``:
+
+``PLATSA_DATABASE_URL``
+    SQLAlchemy URL of the database; default ``sqlite:///./platsa.db`` (a file beside the working
+    directory). PostgreSQL: ``postgresql+psycopg://user@host:5432/dbname`` (``postgresql://`` is
+    accepted and given the psycopg 3 driver).
+``PLATSA_POLICY_DIR``
+    A folder of extra policy files (``<id>.toml``), searched before the shipped ones.
+``PLATSA_HOST``, ``PLATSA_PORT``
+    Where ``platsa serve`` listens (default ``127.0.0.1:8000``).
+``PLATSA_ENGINE``
+    ``module:attribute`` of the engine factory behind shortlists and rounds (default
+    ``service.engine:CoreEngine``); a deployment can plug in another implementation.
+``PLATSA_JOB_RECOVERY``
+    What happens on start to a round that a crash or restart interrupted: ``resume`` (default; the
+    round is run again from the inputs stored with it) or ``fail`` (it is marked failed, with why).
+``PLATSA_SHORTLIST_CACHE_MB``
+    Memory for answered shortlists, kept per region snapshot (default 64; 0 turns the cache off).
+``PLATSA_SHORTLIST_WARM``
+    ``1`` (default): after a start or an import, a background thread computes every place's
+    region-wide shortlist of the default length into the cache, as far as it has room; ``0``: the
+    cache fills only as lists are asked for.
+``PLATSA_SHORTLIST_FAST_PATH``
+    ``1`` (default): shortlist reads whose key is in the key cache are answered by a small ASGI layer
+    in front of the framework's routing and dependency solving, with the same checks, audit entry
+    and answer (:class:`service.routes.shortlists.ShortlistFastPath`); ``0``: by the route alone.
+``PLATSA_KEY_CACHE_TTL_S``
+    How long a serving process trusts a key it has checked without asking the database again: the
+    longest a key revoked by another process (``platsa admin revoke-key``) keeps working (default
+    2; 0 asks the database on every request).
+``PLATSA_AUDIT_FLUSH_INTERVAL_S``
+    How often queued audit entries of reads (shortlists) are written, one transaction per batch:
+    the most a crash can lose (default 0.05).
+
+The supplier integration's settings (``docs/integration.md``):
+
+``PLATSA_PSEUDONYM_SECRET``
+    Key of the HMAC that turns (supplier, candidate) into the candidate reference a supplier sees.
+    Empty (default): one is generated on first start and kept in the database. Changing it changes
+    every reference suppliers hold.
+``PLATSA_SECRET_KEY``
+    The server key that seals webhook signing secrets at rest: one or more keys of at least 32
+    characters, comma-separated; the first seals, all open (key rotation). Empty (default): the key
+    in ``PLATSA_SECRET_KEY_FILE``.
+``PLATSA_SECRET_KEY_FILE``
+    A file holding the server key, made with a new random key on first start. Default: beside a
+    SQLite database file (``platsa.db.key``); for other databases none, and a key kept in the
+    database itself is used, with a warning (:mod:`service.integration.sealing`).
+``PLATSA_WEBHOOK_ALLOW_HTTP_LOCALHOST``
+    ``1`` accepts ``http://127.0.0.1``/``http://localhost`` webhook URLs (tests, local development);
+    otherwise every webhook URL must be ``https://``.
+``PLATSA_WEBHOOK_TIMEOUT_S``, ``PLATSA_WEBHOOK_BACKOFF_BASE_S``, ``PLATSA_WEBHOOK_BACKOFF_MAX_S``,
+``PLATSA_WEBHOOK_MAX_ATTEMPTS``, ``PLATSA_WEBHOOK_POLL_INTERVAL_S``
+    Delivery: per-attempt timeout, first retry delay (doubled per attempt, capped by the maximum),
+    attempts before a delivery is given up, and how often the worker looks for due work.
+``PLATSA_WEBHOOK_SECRET_GRACE_S``
+    How long a rotated-out signing secret keeps signing, by default (a rotation may say otherwise).
+``PLATSA_REMINDER_DAYS``
+    A proposal still unanswered (open or viewed) this many days after it was made gets one reminder
+    event.
+``PLATSA_IDEMPOTENCY_TTL_HOURS``
+    How long a POST's answer is kept for retries with the same ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy.engine import make_url
+
+PREFIX = "PLATSA_"
+
+
+class Settings(BaseModel):
+    """Everything the service reads from its environment."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    database_url: str = "sqlite:///./platsa.db"
+    policy_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    engine: str = "service.engine:CoreEngine"
+    job_recovery: Literal["resume", "fail"] = "resume"
+    shortlist_cache_mb: float = Field(default=64.0, ge=0)
+    shortlist_warm: bool = True
+    shortlist_fast_path: bool = True
+    key_cache_ttl_s: float = Field(default=2.0, ge=0, le=3600)
+    audit_flush_interval_s: float = Field(default=0.05, gt=0, le=10)
+    #: Largest accepted import upload, bytes.
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    # The supplier integration (service/integration): pseudonyms, webhooks, reminders, idempotency.
+    pseudonym_secret: str = ""
+    # A SecretStr: the key never shows in a repr, a log line or a validation error.
+    secret_key: SecretStr = SecretStr("")
+    secret_key_file: Path | None = None
+    webhook_allow_http_localhost: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    webhook_backoff_base_s: float = Field(default=30.0, gt=0)
+    webhook_backoff_max_s: float = Field(default=6 * 3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100)
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    webhook_secret_grace_s: int = Field(default=24 * 3600, ge=0)
+    reminder_days: int = Field(default=7, ge=0)
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL with an explicit driver: plain ``postgresql://`` means psycopg 3 here."""
+        url = self.database_url
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain):]
+        return url
+
+    @property
+    def secret_key_path(self) -> Path | None:
+        """The server key's file: ``secret_key_file``, or beside a SQLite database file, or None."""
+        if self.secret_key_file is not None:
+            return self.secret_key_file
+        url = make_url(self.sqlalchemy_url)
+        database = url.database or ""
+        if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database + ".key")
+
+    @property
+    def policy_dirs(self) -> tuple[Path, ...]:
+        return (self.policy_dir,) if self.policy_dir is not None else ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``PLATSA_*`` variables (``environ`` defaults to ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            name: env[PREFIX + name.upper()]
+            for name in cls.model_fields
+            if PREFIX + name.upper() in env and env[PREFIX + name.upper()] != ""
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings.from_env()

@@ -1,0 +1,75 @@
+"""The database engine and the migrations applied on start."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+logger = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets request threads read while the job worker writes; NORMAL sync is durable across a
+    # process crash (the kill test), which is what matters for half-stored rounds.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN cannot be
+    # IMMEDIATE), see _sqlite_begin.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A deferred transaction that reads and then writes cannot wait for the write lock: if another
+    # writer committed meanwhile, SQLite fails it at once ("database is locked"). Transactions that
+    # will write therefore take the lock up front, where the busy timeout makes them wait instead.
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+#: Execution option marking an engine whose transactions write (see :func:`writer`).
+WRITE_OPTION = "platsa_writes"
+
+
+def writer(engine: sa.Engine) -> sa.Engine:
+    """The same engine, for transactions that write (on SQLite they take the write lock at BEGIN)."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` (SQLite or PostgreSQL), configured for concurrent requests."""
+    if url.startswith("sqlite"):
+        # No pool limit: a request can hold its connection while it waits for another (audit,
+        # key check), and a bounded pool then deadlocks under many concurrent clients. SQLite
+        # connections are cheap to open.
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=sa.pool.NullPool,
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    # Up to ~100 connections (PostgreSQL's default limit) for as many concurrent requests.
+    return sa.create_engine(url, pool_size=20, max_overflow=75, pool_pre_ping=True)
+
+
+def alembic_config(engine: sa.Engine) -> Config:
+    """An Alembic configuration built in code (no ``alembic.ini`` needed in a deployment)."""
+    config = Config()
+    config.set_main_option("script_location", "service:migrations")
+    # configparser treats "%" as interpolation: double it (URLs carry %-escapes).
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` (idempotent)."""
+    logger.info("applying migrations up to %s", revision)
+    command.upgrade(alembic_config(engine), revision)

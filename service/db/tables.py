@@ -1,0 +1,172 @@
+"""The database tables, as SQLAlchemy Core metadata.
+
+The region's tables mirror :mod:`scoring.schema` column for column: they are built from its
+declarations, so that one declaration drives validation, fixtures and storage. List columns are
+stored as JSON arrays. The migrations in ``service/migrations`` create exactly this metadata; a test
+(``tests/service/test_migrations.py``) compares the two, so a change to ``scoring/schema.py`` without
+a migration fails the suite instead of a deployment.
+
+The service's own tables follow: the region's manifest, API keys, the audit log, allocation rounds,
+their assignments, and background jobs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.types import TypeEngine
+
+from scoring.schema import TABLES, Column, Table
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _sql_type(col: Column) -> TypeEngine[Any]:
+    dtype = col.dtype
+    if isinstance(dtype, pl.List) or dtype == pl.List:
+        return sa.JSON()
+    if dtype == pl.String:
+        return sa.String()
+    if dtype == pl.Boolean:
+        return sa.Boolean()
+    if dtype == pl.Date:
+        return sa.Date()
+    if dtype == pl.Float64:
+        return sa.Float()
+    if dtype == pl.Int64:
+        return sa.BigInteger()
+    if dtype in (pl.Int8, pl.Int16, pl.Int32):
+        return sa.Integer()
+    raise TypeError(f"no SQL type for {col.name}: {dtype}")  # pragma: no cover - schema is fixed
+
+
+#: Columns indexed because access control or lookups filter on them.
+_INDEXED = {"home_district", "supplier_id", "procurement_id", "candidate_id", "place_id"}
+
+
+def _region_table(table: Table) -> sa.Table:
+    columns: list[sa.Column[object]] = []
+    for col in table.columns:
+        is_key = col.name == table.key
+        columns.append(
+            sa.Column(
+                col.name,
+                _sql_type(col),
+                primary_key=is_key,
+                nullable=not (col.required or is_key) or isinstance(col.dtype, pl.List),
+                index=(not is_key) and col.name in _INDEXED,
+            )
+        )
+    if table.name == "proposals":
+        # Service-only: the allocation round whose publication created the proposal (NULL otherwise).
+        columns.append(sa.Column("round_id", sa.String(), nullable=True, index=True))
+    return sa.Table(table.name, metadata, *columns)
+
+
+#: The region's tables by name, in :data:`scoring.schema.TABLES` order (referenced tables first).
+REGION_TABLES: dict[str, sa.Table] = {name: _region_table(t) for name, t in TABLES.items()}
+
+region_meta = sa.Table(
+    "region_meta",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # always 1: one region per database
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("policy", sa.String, nullable=False),
+    sa.Column("reference_date", sa.Date, nullable=False),
+    sa.Column("size", sa.String, nullable=False, server_default=""),
+    sa.Column("seed", sa.Integer, nullable=True),
+    sa.Column("generator", sa.String, nullable=False, server_default=""),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("role", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=True),
+    sa.Column("supplier_id", sa.String, nullable=True),
+    # SHA-256 of a 256-bit random token: a salt adds nothing to a secret with that much entropy.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("token_prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("key_id", sa.Integer, nullable=True),
+    sa.Column("role", sa.String, nullable=False),
+    sa.Column("action", sa.String, nullable=False),  # read | create | update | import | publish
+    sa.Column("resource", sa.String, nullable=False),  # e.g. candidate, shortlist, region
+    sa.Column("resource_id", sa.String, nullable=True),
+    sa.Column("candidate_ids", sa.JSON, nullable=True),  # ids only: never a sensitive value
+    sa.Column("detail", sa.String, nullable=True),
+)
+
+rounds = sa.Table(
+    "rounds",
+    metadata,
+    sa.Column("round_id", sa.String, primary_key=True),
+    sa.Column("status", sa.String, nullable=False),  # queued | running | succeeded | failed
+    sa.Column("policy_id", sa.String, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("pins", sa.JSON, nullable=False),
+    sa.Column("removals", sa.JSON, nullable=False),
+    sa.Column("parent_round_id", sa.String, nullable=True),
+    sa.Column("region_version", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("solver_status", sa.String, nullable=True),
+    sa.Column("objective", sa.Float, nullable=True),
+    sa.Column("gap", sa.Float, nullable=True),
+    sa.Column("summary", sa.JSON, nullable=True),
+    sa.Column("error", sa.String, nullable=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("published_by", sa.Integer, nullable=True),
+)
+
+round_assignments = sa.Table(
+    "round_assignments",
+    metadata,
+    sa.Column("round_id", sa.String, primary_key=True),
+    sa.Column("candidate_id", sa.String, primary_key=True),
+    sa.Column("place_id", sa.String, nullable=False, index=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("pinned", sa.Boolean, nullable=False),
+    sa.Column("explanation", sa.JSON, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("job_id", sa.String, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),  # round
+    sa.Column("subject_id", sa.String, nullable=False, index=True),  # the round's id
+    sa.Column("status", sa.String, nullable=False),  # queued | running | succeeded | failed
+    sa.Column("progress", sa.Float, nullable=False),
+    sa.Column("message", sa.String, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("recovery", sa.String, nullable=True),  # what a restart did to it, in words
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.String, nullable=True),
+)
+
+# The supplier integration keeps its tables in its own module, on this metadata (migration 0002).
+from service.integration import tables as _integration_tables  # noqa: E402, F401

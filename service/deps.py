@@ -1,0 +1,105 @@
+"""Dependencies of the routes, as ``Annotated`` aliases (one import per route module).
+
+``Conn`` is a database connection inside one transaction per request (committed when the route
+returns, rolled back on error). ``Caller`` is the authenticated principal; ``require(...)`` narrows
+it to roles. Object-level checks (which district, which supplier) live beside the queries, in the
+routes, through the helpers here.
+
+The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in its
+thread pool, a hop that costs more than the work. The key check answers from the process's key
+cache and goes to the database (in the pool) only for a key it has not seen lately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.auth import Principal, Role
+from service.errors import Forbidden, ServiceError, Unavailable
+from service.state import ServiceState, Snapshot
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer platsa_...`")
+
+
+class Unauthorized(ServiceError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+
+async def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.platsa
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_conn(state: State, request: Request) -> Iterator[sa.Connection]:
+    # Reads run in a plain transaction; requests that change data take the write lock at once.
+    # Reads that are audited write their entry apart (service.audit.record_apart).
+    db = state.db if request.method in ("GET", "HEAD") else state.writer
+    with db.begin() as conn:
+        yield conn
+
+
+# scope="function": commit before the answer leaves, so that a client's next request sees the write.
+Conn = Annotated[sa.Connection, Depends(get_conn, scope="function")]
+
+
+async def get_caller(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send an API key as `Authorization: Bearer <key>`")
+    # A short connection of its own when the cache cannot answer: the key check must not wait on
+    # the request's transaction.
+    principal = await state.keys.check(state.db, credentials.credentials)
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key")
+    return principal
+
+
+Caller = Annotated[Principal, Depends(get_caller)]
+
+
+def admitted(*roles: Role) -> frozenset[Role]:
+    """The roles that ``require(*roles)`` admits: ``roles`` and admin."""
+    return frozenset({Role.ADMIN, *roles})
+
+
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting only ``roles`` (admin is always admitted)."""
+    allowed = admitted(*roles)
+    names = ", ".join(sorted(r.value for r in allowed))
+
+    async def check(caller: Caller) -> Principal:
+        if caller.role not in allowed:
+            raise Forbidden(f"a {caller.role.value} key may not do this (allowed: {names})")
+        return caller
+
+    return check
+
+
+Staff = Annotated[Principal, Depends(require(Role.COORDINATOR))]
+"""Admin or coordinator."""
+CANDIDATE_READERS = (Role.COORDINATOR, Role.LABOUR_MARKET_UNIT)
+CandidateReader = Annotated[Principal, Depends(require(*CANDIDATE_READERS))]
+PlaceReader = Annotated[
+    Principal, Depends(require(Role.COORDINATOR, Role.LABOUR_MARKET_UNIT, Role.SUPPLIER))
+]
+Admin = Annotated[Principal, Depends(require())]
+AnyRole = Caller
+
+
+async def get_snapshot(state: State) -> Snapshot:
+    snapshot = state.snapshot
+    if snapshot is None:
+        raise Unavailable("no region has been imported yet (POST /v1/region/import, or serve --demo)")
+    return snapshot
+
+
+Loaded = Annotated[Snapshot, Depends(get_snapshot)]

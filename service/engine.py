@@ -1,0 +1,193 @@
+"""The service's one door into the core: shortlists and allocation rounds.
+
+Routes and the job runner talk to an :class:`Engine`; :class:`CoreEngine` implements it with
+:mod:`scoring` (``build_pool``, ``shortlist``) and the allocation round glue
+(``scoring.allocation.run_round``), imported lazily so that the service runs, and says clearly what
+is missing, in a build without them. ``PLATSA_ENGINE`` names another implementation
+(``module:attribute``), which the tests use to make a round slow enough to kill mid-way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.policy import Policy
+from scoring.region import Region
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction_done, message)``: a round reports how far it is."""
+
+
+class EngineUnavailable(RuntimeError):
+    """The core function behind an operation is not part of this build."""
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """Everything a round needs besides the region: stored with the job, so a restart can re-run it."""
+
+    policy_id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    pins: tuple[tuple[str, str], ...] = ()
+    """(candidate_id, place_id) pairs that must be in the result."""
+    removals: tuple[tuple[str, str], ...] = ()
+    """(candidate_id, place_id) pairs that must not be."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    candidate_id: str
+    place_id: str
+    score: float
+    explanation: dict[str, Any]
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """A finished round as the service stores it."""
+
+    assignments: tuple[Assignment, ...]
+    solver_status: str
+    objective: float | None
+    gap: float | None
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PreparedPool:
+    """What :class:`CoreEngine` prepares once per snapshot: the pool, the places, district masks."""
+
+    pool: Any
+    """:class:`scoring.pool.CandidatePool`."""
+    places: Any
+    """:class:`scoring.pool.PlaceTable`."""
+    district_masks: Mapping[str, npt.NDArray[np.bool_]]
+    """District id → (n,) bool: the candidates living there (a labour-market unit's shortlists)."""
+
+
+class Engine(Protocol):
+    """What the service needs from the core."""
+
+    def prepare(self, region: Region, policy: Policy) -> Any:
+        """Build whatever in-memory form queries need (the candidate pool); run once per import."""
+
+    def shortlist(self, prepared: Any, policy: Policy, place_id: str, *, k: int,
+                  district_id: str | None) -> dict[str, Any]:
+        """A ranked shortlist for one place; only ``district_id``'s candidates when it is given."""
+
+    def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
+                  progress: Progress) -> RoundOutcome:
+        """Run an allocation round."""
+
+
+def load_engine(spec: str) -> Engine:
+    """The engine named ``module:attribute`` (a class or a factory taking no arguments)."""
+    module_name, _, attr = spec.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr or "CoreEngine")
+    engine: Engine = factory()
+    return engine
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name != module:  # the module exists but is broken: that is a bug to see
+            raise
+        return None
+
+
+class CoreEngine:
+    """The engine backed by :mod:`scoring` and :mod:`matching`."""
+
+    def prepare(self, region: Region, policy: Policy) -> Any:
+        pool_module = _optional("scoring.pool")
+        if pool_module is None:
+            logger.warning("scoring.pool is not in this build: shortlists are unavailable")
+            return None
+        pool, places = pool_module.build_pool(region, policy)
+        masks = {d: pool.district == i for i, d in enumerate(pool.district_ids)}
+        return PreparedPool(pool, places, masks)
+
+    def shortlist(self, prepared: Any, policy: Policy, place_id: str, *, k: int,
+                  district_id: str | None) -> dict[str, Any]:
+        module = _optional("scoring.shortlist")
+        if module is None or prepared is None:
+            raise EngineUnavailable("shortlists need scoring.shortlist, which is not in this build")
+        if district_id is None:
+            out: dict[str, Any] = module.shortlist(prepared.pool, prepared.places, place_id, k=k,
+                                                   policy=policy).to_dict()
+            return out
+        # A labour-market unit sees only its district's candidates: exactly their top k, re-ranked
+        # fairly among themselves. A district the region does not have has no candidates.
+        mask = prepared.district_masks.get(district_id)
+        if mask is None:
+            mask = np.zeros(prepared.pool.size, dtype=bool)
+        out = module.shortlist(prepared.pool, prepared.places, place_id, k=k, policy=policy,
+                               candidate_mask=mask).to_dict()
+        out["district_id"] = district_id
+        return out
+
+    def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
+                  progress: Progress) -> RoundOutcome:
+        module = _optional("scoring.allocation")
+        if module is None or not hasattr(module, "run_round") or prepared is None:
+            raise EngineUnavailable("allocation rounds need scoring.allocation, which is not in this build")
+        # The policy may differ from the one the pool was built with: rebuild so that its groups
+        # and thresholds are the round's.
+        if policy.id != region.manifest.policy:
+            prepared = self.prepare(region, policy)
+        pool, places = prepared.pool, prepared.places
+        known = set(module.RoundParams.__dataclass_fields__)
+        params = module.RoundParams(
+            **{k: v for k, v in inputs.params.items() if k in known},
+            pins=tuple(inputs.pins), forbidden=tuple(inputs.removals),
+        )
+        result = module.run_round(pool, places, policy, params,
+                                  progress=lambda stage, fraction: progress(fraction, stage))
+        return outcome_from_result(result, pinned=set(inputs.pins))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN -> None
+
+
+def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOutcome:
+    """Turn ``scoring.allocation.RoundResult`` into what the service stores."""
+    assignments = []
+    for row in result.assignments.to_dicts():
+        terms = {k.removeprefix("term_"): v for k, v in row.items() if k.startswith("term_")}
+        pair = (row["candidate_id"], row["place_id"])
+        explanation = {"terms": terms, "supplier_id": row.get("supplier_id"),
+                       "home_district": row.get("home_district")}
+        assignments.append(Assignment(row["candidate_id"], row["place_id"], float(row["score"]),
+                                      explanation, bool(row.get("pinned", False)) or pair in pinned))
+    summary = {
+        "method": result.method,
+        "num_assigned": result.num_assigned,
+        "total_score": _number(result.total_score),
+        "bound": _number(result.bound),
+        "districts": result.districts.to_dicts(),
+        "groups": result.groups.to_dicts(),
+        "infeasibility": list(result.infeasibility),
+        "violations": list(result.violations),
+        "constraints_ignored": list(result.constraints_ignored),
+        "unassigned": result.unassigned.height,
+        "unassigned_by_reason": (
+            {str(r["reason"]): int(r["len"]) for r in
+             result.unassigned.group_by("reason").len().to_dicts()}
+            if result.unassigned.height else {}
+        ),
+    }
+    return RoundOutcome(tuple(assignments), str(result.status), _number(result.objective),
+                        _number(result.gap), summary)

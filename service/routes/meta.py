@@ -1,0 +1,39 @@
+"""Health, the caller's key, and the region the service holds."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from service.deps import Caller, Loaded, State
+from service.errors import problem_responses
+from service.models import Me, RegionInfo
+
+router = APIRouter(tags=["meta"])
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    region_loaded: bool = Field(examples=[True])
+
+
+@router.get("/health", summary="Is the service up", response_model=Health)
+def health(state: State) -> Health:
+    return Health(status="ok", region_loaded=state.snapshot is not None)
+
+
+@router.get("/v1/me", summary="The caller's key", response_model=Me, responses=problem_responses(401))
+def me(caller: Caller) -> Me:
+    return Me(key_id=caller.key_id, name=caller.name, role=caller.role.value,
+              district_id=caller.district_id, supplier_id=caller.supplier_id)
+
+
+@router.get("/v1/region", summary="The region the service holds", response_model=RegionInfo,
+            responses=problem_responses(401, 503))
+def region_info(caller: Caller, snapshot: Loaded) -> RegionInfo:
+    manifest = snapshot.region.manifest
+    return RegionInfo(region=manifest.region, policy=manifest.policy,
+                      reference_date=manifest.reference_date, version=snapshot.version,
+                      counts=snapshot.region.counts())
+
+

@@ -1,0 +1,56 @@
+"""Policies and their distribution keys: public rules, readable by every role."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from scoring.policy import Policy, builtin_policy_ids
+from service.deps import Caller, State
+from service.errors import problem_responses
+from service.models import DistributionKeys, DistrictKey, PolicySummary
+from service.routes._common import PathId
+
+router = APIRouter(prefix="/v1/policies", tags=["policies"])
+
+
+def _ids(state: State) -> list[str]:
+    ids = set(builtin_policy_ids())
+    for folder in state.settings.policy_dirs:
+        ids.update(p.stem for p in folder.glob("*.toml"))
+    return sorted(ids)
+
+
+@router.get("", summary="List the policies", response_model=list[PolicySummary],
+            responses=problem_responses(401))
+def list_policies(caller: Caller, state: State) -> list[PolicySummary]:
+    active = state.snapshot.policy.id if state.snapshot is not None else None
+    out = []
+    for policy_id in _ids(state):
+        policy = state.policy(policy_id)
+        out.append(PolicySummary(id=policy.id, name=policy.name, municipality=policy.municipality,
+                                 active=policy.id == active))
+    return out
+
+
+@router.get("/{policy_id}", summary="One policy, every field", response_model=Policy,
+            responses=problem_responses(401, 404, 422))
+def get_policy(policy_id: PathId, caller: Caller, state: State) -> Any:
+    return state.policy(policy_id)
+
+
+@router.get("/{policy_id}/distribution-keys", summary="A policy's geographic distribution keys",
+            response_model=DistributionKeys, responses=problem_responses(401, 404, 422))
+def distribution_keys(
+    policy_id: PathId, caller: Caller, state: State,
+    total: Annotated[int | None, Query(ge=0, le=1_000_000,
+                                       description="Also give each district's bounds for this many places.")
+                     ] = None,
+) -> DistributionKeys:
+    policy = state.policy(policy_id)
+    dist = policy.distribution
+    bounds = dist.bounds(total) if total is not None else {}
+    keys = [DistrictKey(district_id=d, share=share, lower=bounds.get(d, (None, None))[0],
+                        upper=bounds.get(d, (None, None))[1]) for d, share in dist.keys.items()]
+    return DistributionKeys(policy_id=policy.id, tolerance=dist.tolerance, total=total, keys=keys)

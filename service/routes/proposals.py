@@ -1,0 +1,91 @@
+"""Proposals: what publishing a round created, and what came before.
+
+Coordinators see all; a labour-market unit those of its district's candidates; a supplier those to
+its own places, with the candidate described without id or sensitive data (DOMAIN.md). The supplier
+integration (answering proposals, webhooks) builds on this table.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from service import audit
+from service.auth import Principal, Role
+from service.db.tables import REGION_TABLES
+from service.deps import Conn, State, require
+from service.errors import NotFound, problem_responses
+from service.models import EXAMPLES, Page, SupplierCandidateView
+from service.routes._common import Limit, Offset, PathId, page
+
+router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+_t = REGION_TABLES["proposals"]
+_cands = REGION_TABLES["candidates"]
+_places = REGION_TABLES["places"]
+ProposalReader = Annotated[
+    Principal, Depends(require(Role.COORDINATOR, Role.LABOUR_MARKET_UNIT, Role.SUPPLIER))
+]
+_SUPPLIER_FIELDS = list(SupplierCandidateView.model_fields)
+
+
+class Proposal(BaseModel):
+    """A proposal of a candidate to a place. ``candidate_id`` is null for a supplier's key, which gets
+    ``candidate`` (a profile without id or sensitive data) instead."""
+
+    proposal_id: str = Field(examples=[EXAMPLES["proposals"]["proposal_id"]])
+    place_id: str = Field(examples=["P-0001"])
+    candidate_id: str | None = Field(examples=["C-000001"])
+    created_on: Any = Field(examples=["2026-09-01"])
+    status: str = Field(examples=["open"])
+    decided_on: Any = Field(default=None, examples=[None])
+    decline_reason: str | None = Field(default=None, examples=[None])
+    round_id: str | None = Field(default=None, examples=["r-1a2b3c4d"])
+    candidate: SupplierCandidateView | None = None
+
+
+def _query(caller: Principal) -> sa.Select[Any]:
+    cols = [_t.c.proposal_id, _t.c.place_id, _t.c.candidate_id, _t.c.created_on, _t.c.status,
+            _t.c.decided_on, _t.c.decline_reason, _t.c.round_id]
+    query = sa.select(*cols)
+    if caller.role == Role.SUPPLIER:
+        query = sa.select(*cols, *[_cands.c[f] for f in _SUPPLIER_FIELDS]).select_from(
+            _t.join(_places, _places.c.place_id == _t.c.place_id)
+            .join(_cands, _cands.c.candidate_id == _t.c.candidate_id)
+        ).where(_places.c.supplier_id == caller.supplier_id)
+    elif caller.role == Role.LABOUR_MARKET_UNIT:
+        query = query.select_from(_t.join(_cands, _cands.c.candidate_id == _t.c.candidate_id)).where(
+            _cands.c.home_district == caller.district_id)
+    return query
+
+
+def _shape(row: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    if caller.role != Role.SUPPLIER:
+        return row
+    out = {k: row[k] for k in ("proposal_id", "place_id", "created_on", "status", "decided_on",
+                               "decline_reason", "round_id")}
+    return {**out, "candidate_id": None, "candidate": {f: row[f] for f in _SUPPLIER_FIELDS}}
+
+
+@router.get("", summary="List proposals", response_model=Page[Proposal],
+            responses=problem_responses(401, 403, 422))
+def list_proposals(caller: ProposalReader, conn: Conn, state: State, limit: Limit = 50,
+                   offset: Offset = 0) -> Page[Any]:
+    result = page(conn, _query(caller), _t.c.proposal_id, limit, offset)
+    result.items = [_shape(r, caller) for r in result.items]
+    audit.record_apart(state.writer, caller, "read", "proposal", None, detail="list",
+                 candidate_ids=[r["candidate_id"] for r in result.items if r.get("candidate_id")])
+    return result
+
+
+@router.get("/{proposal_id}", summary="One proposal", response_model=Proposal,
+            responses=problem_responses(401, 403, 404, 422))
+def get_proposal(proposal_id: PathId, caller: ProposalReader, conn: Conn, state: State) -> dict[str, Any]:
+    row = conn.execute(_query(caller).where(_t.c.proposal_id == proposal_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no proposal {proposal_id!r} that this key may see")
+    audit.record_apart(state.writer, caller, "read", "proposal", proposal_id,
+                       candidate_ids=[row["candidate_id"]])
+    return _shape(dict(row), caller)

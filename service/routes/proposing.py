@@ -1,0 +1,122 @@
+"""The municipality's side of proposals: propose by hand, withdraw, read a proposal's history.
+
+A labour-market unit proposes candidates it shortlisted for a place (its own district's candidates
+only; another district's answer like unknown ones); a coordinator may propose anyone. Publishing an
+allocation round proposes too (``service/routes/rounds.py``, through
+:func:`service.integration.lifecycle.proposals_created`). The municipality withdraws a proposal;
+the supplier hears of it by webhook.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, status
+
+from service import audit, store
+from service.auth import Principal, Role
+from service.db.tables import REGION_TABLES
+from service.deps import CandidateReader, State, get_conn
+from service.errors import FieldError, InvalidInput, NotFound, problem_responses
+from service.integration import lifecycle
+from service.integration.models import (
+    MunicipalEvent,
+    MunicipalProposal,
+    ProposalConflictProblem,
+    ProposalsCreated,
+    ProposeCandidates,
+    TransitionProblem,
+    Withdraw,
+)
+from service.integration.tables import proposal_events
+from service.routes._common import PathId
+
+router = APIRouter(tags=["proposals"])
+
+_proposals = REGION_TABLES["proposals"]
+_places = REGION_TABLES["places"]
+_cands = REGION_TABLES["candidates"]
+#: Commits before the answer is sent (see ``service/routes/supplier.py``).
+Conn = Annotated[sa.Connection, Depends(get_conn, scope="function")]
+
+
+def _own_candidates(caller: Principal) -> list[sa.ColumnElement[bool]]:
+    if caller.role == Role.LABOUR_MARKET_UNIT:
+        return [_cands.c.home_district == caller.district_id]
+    return []
+
+
+@router.post("/v1/places/{place_id}/proposals", summary="Propose shortlisted candidates to a place",
+             status_code=status.HTTP_201_CREATED, response_model=ProposalsCreated,
+             responses={**problem_responses(401, 403, 404, 422),
+                        409: {"model": ProposalConflictProblem,
+                              "description": "A candidate already holds an open proposal; `conflicts` "
+                                             "lists every one and nothing was proposed."}})
+def propose(place_id: PathId, body: ProposeCandidates, caller: CandidateReader, conn: Conn,
+            state: State) -> dict[str, Any]:
+    """A candidate holds at most one open proposal unless ``allow_multiple_open``; a placed candidate
+    cannot be proposed. The supplier's webhooks get ``proposal.created``."""
+    store.lock_region(conn)  # a re-import waits for this proposal, or this proposal for the re-import
+    if conn.execute(sa.select(_places.c.place_id).where(_places.c.place_id == place_id)).first() is None:
+        raise NotFound(f"no place {place_id!r}")
+    wanted = list(dict.fromkeys(body.candidate_ids))
+    found = {r.candidate_id: r.placed for r in conn.execute(
+        sa.select(_cands.c.candidate_id, _cands.c.placed)
+        .where(_cands.c.candidate_id.in_(wanted), *_own_candidates(caller)))}
+    errors = [FieldError(location=f"body.candidate_ids.{i}", type="reference",
+                         message=f"no candidate {c!r} that this key may see")
+              for i, c in enumerate(body.candidate_ids) if c not in found]
+    errors += [FieldError(location=f"body.candidate_ids.{i}", type="placed",
+                          message=f"candidate {c!r} is already placed")
+               for i, c in enumerate(body.candidate_ids) if found.get(c)]
+    if errors:
+        raise InvalidInput(f"{len(errors)} candidate(s) cannot be proposed", errors)
+    ids = lifecycle.create_proposals(conn, [(c, place_id) for c in wanted], caller, settings=state.settings,
+                                     allow_multiple_open=body.allow_multiple_open)
+    audit.record(conn, caller, "create", "proposal", place_id, candidate_ids=wanted,
+                 detail=f"{len(ids)} proposal(s) by hand")
+    state.request_reload()
+    return {"place_id": place_id,
+            "proposals": [{"proposal_id": p, "candidate_id": c} for p, c in zip(ids, wanted, strict=True)]}
+
+
+def _proposal(conn: sa.Connection, caller: Principal, proposal_id: str) -> dict[str, Any]:
+    row = conn.execute(
+        sa.select(_proposals).join(_cands, _cands.c.candidate_id == _proposals.c.candidate_id)
+        .where(_proposals.c.proposal_id == proposal_id, *_own_candidates(caller))).mappings().first()
+    if row is None:
+        raise NotFound(f"no proposal {proposal_id!r} that this key may see")
+    return {
+        "proposal_id": row["proposal_id"], "candidate_id": row["candidate_id"], "place_id": row["place_id"],
+        "status": row["status"], "created_on": row["created_on"], "decided_on": row["decided_on"],
+        "decline_reason": row["decline_reason"],
+        "allowed_actions": lifecycle.allowed_actions(row["status"], lifecycle.MUNICIPALITY_ACTIONS),
+    }
+
+
+@router.post("/v1/proposals/{proposal_id}/withdraw", summary="Withdraw a proposal (the municipality)",
+             response_model=MunicipalProposal,
+             responses={**problem_responses(401, 403, 404, 422),
+                        409: {"model": TransitionProblem, "description": "The proposal is closed."}})
+def withdraw(proposal_id: PathId, caller: CandidateReader, conn: Conn, state: State,
+             body: Withdraw | None = None) -> dict[str, Any]:
+    store.lock_region(conn)
+    current = _proposal(conn, caller, proposal_id)
+    reason = body.reason if body is not None else "other"
+    lifecycle.apply(conn, proposal_id, lifecycle.Action.WITHDRAW, caller, settings=state.settings,
+                    data={"reason": reason})
+    audit.record(conn, caller, "update", "proposal", proposal_id, candidate_ids=[current["candidate_id"]],
+                 detail=f"withdrawn: {reason}")
+    state.request_reload()
+    return _proposal(conn, caller, proposal_id)
+
+
+@router.get("/v1/proposals/{proposal_id}/events", summary="A proposal's history: every change, who, when",
+            response_model=list[MunicipalEvent], responses=problem_responses(401, 403, 404, 422))
+def list_events(proposal_id: PathId, caller: CandidateReader, conn: Conn) -> list[dict[str, Any]]:
+    _proposal(conn, caller, proposal_id)
+    rows = conn.execute(sa.select(proposal_events).where(proposal_events.c.proposal_id == proposal_id)
+                        .order_by(proposal_events.c.event_seq)).mappings().all()
+    return [{k: r[k] for k in ("event_id", "type", "at", "actor_role", "actor_key_id", "from_status",
+                               "to_status", "data")} for r in rows]

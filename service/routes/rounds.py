@@ -1,0 +1,366 @@
+"""Allocation rounds as jobs: create (202 + job), follow, review, re-run with pins, compare, publish.
+
+Only publishing turns a round's assignments into proposals, all or nothing, under the same rule as
+proposals made by hand (a candidate holds at most one open proposal unless the coordinator says
+otherwise: :func:`service.integration.lifecycle.find_conflicts`). Rounds are for coordinators (and
+admins).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from service import audit, store
+from service.db.tables import jobs, round_assignments, rounds
+from service.deps import Conn, Loaded, Staff, State
+from service.engine import RoundInputs
+from service.errors import Conflict, FieldError, InvalidInput, NotFound, problem_responses
+from service.integration import lifecycle
+from service.integration.models import ProposalConflict, ProposalConflictProblem
+from service.jobs import create_round
+from service.models import Id, Page, UtcDatetime
+from service.routes._common import Limit, Offset, PathId, page
+
+router = APIRouter(tags=["rounds"])
+
+
+class RoundParams(BaseModel):
+    """Solver settings of a round (``docs/allocation.md``); every field has a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    objective: Literal["score", "max_placed"] = Field(
+        default="max_placed", description="Place as many as possible, then best score; or best score.")
+    method: Literal["optimal", "greedy", "serial_dictatorship", "deferred_acceptance"] = "optimal"
+    use_keys: bool = Field(default=True, description="Keep each district within its distribution key.")
+    use_floors: bool = Field(default=True, description="Meet the policy's priority-group floors.")
+    on_infeasible: Literal["report", "penalise"] = "report"
+    include_held_back: bool = False
+    time_limit_s: float = Field(default=60.0, gt=0, le=600, allow_inf_nan=False)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class Pair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_id: Id = Field(examples=["C-000001"])
+    place_id: Id = Field(examples=["P-0001"])
+
+
+class RoundCreate(BaseModel):
+    """A new round. ``policy_id`` defaults to the region's policy."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"params": {"objective": "max_placed", "time_limit_s": 30},
+         "pins": [{"candidate_id": "C-000001", "place_id": "P-0001"}], "removals": []}]})
+
+    policy_id: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    params: RoundParams = RoundParams()
+    pins: list[Pair] = Field(default_factory=list, max_length=10_000,
+                             description="Pairs that must be in the result.")
+    removals: list[Pair] = Field(default_factory=list, max_length=10_000,
+                                 description="Pairs that must not be in the result.")
+
+
+class Rerun(BaseModel):
+    """Re-run a round with more pairs pinned or removed (added to the round's own)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"pins": [{"candidate_id": "C-000002", "place_id": "P-0003"}],
+         "removals": [{"candidate_id": "C-000001", "place_id": "P-0001"}]}]})
+
+    pins: list[Pair] = Field(default_factory=list, max_length=10_000)
+    removals: list[Pair] = Field(default_factory=list, max_length=10_000)
+
+
+class Job(BaseModel):
+    """A background job: how far it is, and how it ended."""
+
+    job_id: str = Field(examples=["j-5f0c2a9e1b3d"])
+    kind: str = Field(examples=["round"])
+    subject_id: str = Field(description="The round's id.", examples=["r-1a2b3c4d5e6f"])
+    status: Literal["queued", "running", "succeeded", "failed"] = Field(examples=["running"])
+    progress: float = Field(description="0..1 within the current stage.", examples=[0.4])
+    message: str = Field(description="The current stage.", examples=["solving"])
+    attempts: int = Field(examples=[1])
+    recovery: str | None = Field(description="What a restart did to this job, if anything.",
+                                 examples=["resumed after an interrupted run (attempt 2 next)"])
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    error: str | None = Field(examples=[None])
+
+
+class Round(BaseModel):
+    """A round: its inputs, status, and (when it succeeded) the solver's verdict and summary."""
+
+    round_id: str = Field(examples=["r-1a2b3c4d5e6f"])
+    status: Literal["queued", "running", "succeeded", "failed"] = Field(examples=["succeeded"])
+    policy_id: str = Field(examples=["gothenburg"])
+    params: dict[str, Any] = Field(examples=[{"objective": "max_placed"}])
+    pins: list[list[str]] = Field(examples=[[["C-000001", "P-0001"]]])
+    removals: list[list[str]] = Field(examples=[[]])
+    parent_round_id: str | None = Field(examples=[None])
+    region_version: int = Field(examples=[1])
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
+    solver_status: str | None = Field(examples=["optimal"])
+    objective: float | None = Field(examples=[412.0])
+    gap: float | None = Field(examples=[0.0])
+    summary: dict[str, Any] | None = Field(
+        description="Per-district counts against the keys, per-group counts against the floors.",
+        examples=[{"districts": [{"district_id": "angered", "assigned": 66, "within": True}],
+                   "groups": [{"group": "youth", "floor": 0.2, "share": 0.24, "met": True}]}])
+    error: str | None = Field(examples=[None])
+    published_at: UtcDatetime | None
+    job: Job | None = None
+
+
+class RoundAccepted(BaseModel):
+    round_id: str = Field(examples=["r-1a2b3c4d5e6f"])
+    job: Job
+
+
+class AssignmentOut(BaseModel):
+    candidate_id: str = Field(examples=["C-000001"])
+    place_id: str = Field(examples=["P-0001"])
+    score: float = Field(examples=[71.5])
+    pinned: bool = Field(examples=[False])
+    explanation: dict[str, Any] = Field(examples=[{"terms": {"competence": 36.0, "distance": 12.1}}])
+
+
+class Comparison(BaseModel):
+    """How two rounds differ, candidate by candidate."""
+
+    round_a: str
+    round_b: str
+    same: int = Field(description="Candidates with the same place in both.", examples=[400])
+    moved: list[dict[str, str]] = Field(
+        examples=[[{"candidate_id": "C-1", "place_a": "P-1", "place_b": "P-2"}]])
+    only_a: list[dict[str, str]] = Field(examples=[[{"candidate_id": "C-2", "place_id": "P-3"}]])
+    only_b: list[dict[str, str]] = Field(examples=[[]])
+    objective_a: float | None = Field(examples=[412.0])
+    objective_b: float | None = Field(examples=[410.5])
+
+
+class PublishRound(BaseModel):
+    """How a publication treats candidates who already hold an open proposal (issue 5)."""
+
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"on_open_proposal": "refuse"}]})
+
+    on_open_proposal: Literal["refuse", "allow", "skip"] = Field(
+        default="refuse",
+        description="`refuse` (default): publish nothing if any candidate holds an open proposal or is "
+                    "placed, and list them all (409). `allow`: propose them anyway (a second open "
+                    "proposal; still never two to one place, never a placed candidate). `skip`: propose "
+                    "the others and list the skipped ones.")
+
+
+class Published(BaseModel):
+    round_id: str = Field(examples=["r-1a2b3c4d5e6f"])
+    proposals_created: int = Field(examples=[412])
+    published_at: UtcDatetime
+    skipped: list[ProposalConflict] = Field(
+        default_factory=list, description="Assignments not proposed (`on_open_proposal: skip`), and why.",
+        examples=[[]])
+
+
+def _job_of(conn: sa.Connection, round_id: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(jobs).where(jobs.c.subject_id == round_id)
+                       .order_by(jobs.c.created_at.desc())).mappings().first()
+    return dict(row) if row else None
+
+
+def _round(conn: sa.Connection, round_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(rounds).where(rounds.c.round_id == round_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no round {round_id!r}")
+    return {**row, "job": _job_of(conn, round_id)}
+
+
+def _check_pairs(snapshot: Any, pairs: dict[str, list[Pair]]) -> None:
+    cands = set(snapshot.region.candidates.get_column("candidate_id").to_list())
+    places = set(snapshot.region.places.get_column("place_id").to_list())
+    errors = []
+    for name, items in pairs.items():
+        for i, pair in enumerate(items):
+            if pair.candidate_id not in cands:
+                errors.append(FieldError(location=f"body.{name}.{i}.candidate_id", type="reference",
+                                         message=f"no candidate {pair.candidate_id!r}"))
+            if pair.place_id not in places:
+                errors.append(FieldError(location=f"body.{name}.{i}.place_id", type="reference",
+                                         message=f"no place {pair.place_id!r}"))
+    if errors:
+        raise InvalidInput(f"{len(errors)} invalid pair(s)", errors)
+
+
+def _start(conn: sa.Connection, state: Any, snapshot: Any, caller: Any, inputs: RoundInputs,
+           response: Response, parent: str | None = None) -> dict[str, Any]:
+    round_id, job_id = create_round(conn, inputs, region_version=snapshot.version,
+                                    created_by=caller.key_id, parent_round_id=parent)
+    job = dict(conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().one())
+    conn.commit()  # the job must be visible before the worker looks for it
+    state.jobs.submit(job_id)
+    response.headers["Location"] = f"/v1/jobs/{job_id}"
+    return {"round_id": round_id, "job": job}
+
+
+_ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "The round is queued; follow its job."}}
+
+
+@router.post("/v1/rounds", summary="Start an allocation round (answers at once with its job)",
+             status_code=status.HTTP_202_ACCEPTED, response_model=RoundAccepted,
+             responses={**_ACCEPTED, **problem_responses(401, 403, 404, 422, 503)})
+def create(body: RoundCreate, caller: Staff, conn: Conn, state: State, snapshot: Loaded,
+           response: Response) -> dict[str, Any]:
+    policy = state.policy(body.policy_id or snapshot.policy.id)  # 404 for an unknown policy
+    _check_pairs(snapshot, {"pins": body.pins, "removals": body.removals})
+    inputs = RoundInputs(
+        policy_id=policy.id, params=body.params.model_dump(),
+        pins=tuple((p.candidate_id, p.place_id) for p in body.pins),
+        removals=tuple((p.candidate_id, p.place_id) for p in body.removals),
+    )
+    return _start(conn, state, snapshot, caller, inputs, response)
+
+
+@router.get("/v1/rounds", summary="List rounds, newest first", response_model=Page[Round],
+            responses=problem_responses(401, 403, 422))
+def list_rounds(caller: Staff, conn: Conn, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
+    result = page(conn, sa.select(rounds), rounds.c.created_at.desc(), limit, offset)
+    result.items = [{**r, "job": _job_of(conn, r["round_id"])} for r in result.items]
+    return result
+
+
+@router.get("/v1/rounds/{round_id}", summary="One round: status, solver verdict, summary",
+            response_model=Round, responses=problem_responses(401, 403, 404, 422))
+def get_round(round_id: PathId, caller: Staff, conn: Conn) -> dict[str, Any]:
+    return _round(conn, round_id)
+
+
+@router.get("/v1/rounds/{round_id}/assignments", summary="A round's assignments, with explanations",
+            response_model=Page[AssignmentOut], responses=problem_responses(401, 403, 404, 422))
+def list_assignments(round_id: PathId, caller: Staff, conn: Conn, state: State, limit: Limit = 50,
+                     offset: Offset = 0) -> Page[Any]:
+    _round(conn, round_id)
+    query = sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id,
+                      round_assignments.c.score, round_assignments.c.pinned,
+                      round_assignments.c.explanation).where(round_assignments.c.round_id == round_id)
+    result = page(conn, query, round_assignments.c.candidate_id, limit, offset)
+    audit.record_apart(state.writer, caller, "read", "round_assignments", round_id,
+                 candidate_ids=[r["candidate_id"] for r in result.items])
+    return result
+
+
+@router.post("/v1/rounds/{round_id}/rerun", summary="Re-run a round with pairs pinned or removed",
+             status_code=status.HTTP_202_ACCEPTED, response_model=RoundAccepted,
+             responses={**_ACCEPTED, **problem_responses(401, 403, 404, 409, 422, 503)})
+def rerun(round_id: PathId, body: Rerun, caller: Staff, conn: Conn, state: State, snapshot: Loaded,
+          response: Response) -> dict[str, Any]:
+    parent = _round(conn, round_id)
+    if parent["region_version"] != snapshot.version:
+        raise Conflict("the region was replaced since this round: start a new round")
+    _check_pairs(snapshot, {"pins": body.pins, "removals": body.removals})
+    removals = {(p[0], p[1]) for p in parent["removals"]}
+    removals |= {(p.candidate_id, p.place_id) for p in body.removals}
+    pins = [(p[0], p[1]) for p in parent["pins"]] + [(p.candidate_id, p.place_id) for p in body.pins]
+    pins = list(dict.fromkeys(p for p in pins if p not in removals))
+    inputs = RoundInputs(policy_id=parent["policy_id"], params=parent["params"],
+                         pins=tuple((a, b) for a, b in pins),
+                         removals=tuple(sorted((a, b) for a, b in removals)))
+    return _start(conn, state, snapshot, caller, inputs, response, parent=round_id)
+
+
+def _pairs_of(conn: sa.Connection, round_id: str) -> dict[str, str]:
+    rows = conn.execute(sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id)
+                        .where(round_assignments.c.round_id == round_id))
+    return {r.candidate_id: r.place_id for r in rows}
+
+
+@router.get("/v1/rounds/{round_id}/compare/{other_id}", summary="Compare two rounds",
+            response_model=Comparison, responses=problem_responses(401, 403, 404, 409, 422))
+def compare(round_id: PathId, other_id: PathId, caller: Staff, conn: Conn) -> Comparison:
+    a, b = _round(conn, round_id), _round(conn, other_id)
+    for r in (a, b):
+        if r["status"] != "succeeded":
+            raise Conflict(f"round {r['round_id']!r} is {r['status']}, not succeeded")
+    pa, pb = _pairs_of(conn, round_id), _pairs_of(conn, other_id)
+    moved = [{"candidate_id": c, "place_a": pa[c], "place_b": pb[c]}
+             for c in sorted(pa.keys() & pb.keys()) if pa[c] != pb[c]]
+    return Comparison(
+        round_a=round_id, round_b=other_id,
+        same=sum(1 for c in pa.keys() & pb.keys() if pa[c] == pb[c]),
+        moved=moved,
+        only_a=[{"candidate_id": c, "place_id": pa[c]} for c in sorted(pa.keys() - pb.keys())],
+        only_b=[{"candidate_id": c, "place_id": pb[c]} for c in sorted(pb.keys() - pa.keys())],
+        objective_a=a["objective"], objective_b=b["objective"],
+    )
+
+
+@router.post("/v1/rounds/{round_id}/publish", summary="Publish a round: its assignments become proposals",
+             response_model=Published,
+             responses={**problem_responses(401, 403, 404, 422, 503),
+                        409: {"model": ProposalConflictProblem,
+                              "description": "The round is not publishable (not succeeded, published "
+                                             "already, or of an earlier region), or some of its "
+                                             "candidates hold open proposals or are placed: `conflicts` "
+                                             "lists every one, and nothing was published."}})
+def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot: Loaded,
+            body: PublishRound | None = None) -> Published:
+    """All or nothing: either every assignment becomes an open proposal, or (409) none does.
+
+    A candidate holds at most one open proposal (issue 5), so by default a round whose candidates
+    got an open proposal since it ran (or that was run with ``include_held_back``, or pinned them)
+    is refused with every conflict listed. ``on_open_proposal`` says otherwise: ``allow`` proposes
+    them anyway (never two open proposals to one place, never a placed candidate), ``skip`` publishes
+    the other assignments and lists the skipped ones in the answer.
+    """
+    options = body or PublishRound()
+    version = store.lock_region(conn)  # a re-import cannot replace the region under this publication
+    # Lock the round's row where the database can, so that two publishes cannot both pass the check.
+    query = sa.select(rounds).where(rounds.c.round_id == round_id).with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"no round {round_id!r}")
+    if row["status"] != "succeeded":
+        raise Conflict(f"round {round_id!r} is {row['status']}: only a succeeded round can be published")
+    if row["published_at"] is not None:
+        raise Conflict(f"round {round_id!r} was already published")
+    if row["region_version"] != version:
+        raise Conflict("the region was replaced since this round: its pairs may no longer exist")
+    now = dt.datetime.now(dt.UTC)
+    pairs = sorted(_pairs_of(conn, round_id).items())
+    conflicts = lifecycle.find_conflicts(conn, pairs, allow_multiple_open=options.on_open_proposal == "allow")
+    if conflicts and options.on_open_proposal != "skip":
+        advice = ('publish with {"on_open_proposal": "skip"} to propose the others, '
+                  if options.on_open_proposal == "allow" else
+                  'publish with {"on_open_proposal": "allow"} to propose them anyway, "skip" to propose '
+                  "the others, ")
+        raise lifecycle.OpenProposalExists(conflicts, advice + "or re-run the round with these pairs removed")
+    skipped = {c["candidate_id"] for c in conflicts}
+    # Ids follow the round's pairs, skipped ones included: a proposal's id names its assignment.
+    proposals = [(f"PR-{round_id}-{i:05d}", (c, p)) for i, (c, p) in enumerate(pairs, start=1)
+                 if c not in skipped]
+    lifecycle.insert_proposals(conn, proposals, caller, settings=state.settings, round_id=round_id, now=now)
+    conn.execute(rounds.update().where(rounds.c.round_id == round_id).values(
+        published_at=now, published_by=caller.key_id))
+    audit.record(conn, caller, "publish", "round", round_id, candidate_ids=[c for _, (c, _) in proposals],
+                 detail=f"{len(proposals)} proposal(s); {len(skipped)} skipped (open proposal or placed)"
+                        if skipped else f"{len(proposals)} proposal(s)")
+    state.request_reload()
+    return Published(round_id=round_id, proposals_created=len(proposals), published_at=now,
+                     skipped=[ProposalConflict.model_validate(c) for c in conflicts])
+
+
+@router.get("/v1/jobs/{job_id}", summary="A job's progress and outcome", response_model=Job,
+            responses=problem_responses(401, 403, 404, 422))
+def get_job(job_id: PathId, caller: Staff, conn: Conn) -> dict[str, Any]:
+    row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no job {job_id!r}")
+    return dict(row)

@@ -1,0 +1,178 @@
+"""Shortlists: a ranked list of candidates for one place, with why each is there.
+
+The hot read of the service. Nothing on its path waits for the database: the caller's key comes
+from the key cache, the place is checked against the loaded snapshot, the answer comes from the
+snapshot's shortlist cache (computed in a worker thread on a miss, encoded once), and the audit
+entry is queued for the background writer (:class:`service.audit.AuditQueue`).
+
+Two doors lead to the same answer. The route (:func:`get_shortlist`) is the documented operation,
+with FastAPI's validation, dependencies and problem answers. :class:`ShortlistFastPath`, an ASGI
+layer in front of the app, answers the common request without FastAPI's routing and dependency
+solving, which cost most of a cached answer's time (``benchmarks/README.md``): a GET with no query
+or only ``k``, an active key whose role may read shortlists, a place of the loaded snapshot. It
+makes the same checks (the key through the same key cache, :meth:`service.auth.KeyCache.check`),
+takes the same cached answer (or the same shared computation), queues the same audit entry, and
+sends the same bytes and headers. Every other request (no key, an unknown or revoked key, a refused
+role, an unknown place, an invalid ``k``, an error on the way) goes on to the route untouched, so
+that every refusal is answered in one place, by the route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Hashable, Iterable
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.auth import Role
+from service.cache import DEFAULT_K, CachedShortlist, answer_shortlist, cache_key
+from service.deps import CANDIDATE_READERS, CandidateReader, Loaded, State, admitted
+from service.engine import EngineUnavailable
+from service.errors import NotFound, Unavailable, problem_responses
+from service.routes._common import PathId
+from service.state import ServiceState, Snapshot
+
+router = APIRouter(tags=["shortlists"])
+
+MAX_K = 200
+
+SHORTLIST_EXAMPLE = {
+    "place_id": "P-0001", "place_title": "Lokalvårdare", "supplier_id": "S-0001", "policy": "gothenburg",
+    "k": 10, "fair": True, "include_held_back": False, "min_shares": {"youth": 0.2},
+    "counts": {"pool": 1000, "eligible": 140, "held_back": 3, "considered": 137},
+    "shortfalls": [],
+    "lines": [{"rank": 1, "candidate_id": "C-000001", "score": 71.5, "reason": "best score",
+               "moved_up": False, "flags": [], "groups": ["youth"], "distance_km": 3.2,
+               "terms": {"competence": {"value": 0.9, "weight": 40, "points": 36.0,
+                                        "text": "has 1 of 1 required competences"}}}],
+}
+
+#: Shortlists computed at once. The computation holds the GIL most of the time: two threads keep
+#: the CPU busy while the event loop still gets its turn to answer cached lists, and further misses
+#: queue in order instead of all slowing down together.
+COMPUTING_AT_ONCE = 2
+
+
+def _answer(state: ServiceState, snapshot: Snapshot, place_id: str, k: int,
+            district: str | None) -> CachedShortlist:
+    try:
+        return answer_shortlist(state.engine, snapshot.prepared, snapshot.policy, place_id, k, district)
+    except EngineUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+
+
+async def _cached_answer(state: ServiceState, snapshot: Snapshot, key: Hashable, place_id: str, k: int,
+                         district: str | None) -> CachedShortlist:
+    """The snapshot's cached answer, or one computation in a worker thread shared by all who ask."""
+    cache = snapshot.shortlists
+    answer = cache.get(key)
+    if answer is not None:
+        return answer
+    computing = cache.computing.get(key)
+    if computing is None:
+        computing = asyncio.ensure_future(anyio.to_thread.run_sync(
+            _answer, state, snapshot, place_id, k, district, limiter=cache.limiter(COMPUTING_AT_ONCE)))
+        cache.computing[key] = computing
+
+        def done(future: asyncio.Future[CachedShortlist]) -> None:
+            cache.computing.pop(key, None)
+            if not future.cancelled() and future.exception() is None:  # exception(): marks it seen
+                cache.put(key, future.result())
+
+        computing.add_done_callback(done)
+    # shield: a client that goes away must not cancel the computation others wait for.
+    return await asyncio.shield(computing)
+
+
+@router.get("/v1/places/{place_id}/shortlist", summary="A ranked shortlist of candidates for a place",
+            response_model=dict[str, Any],
+            responses={200: {"content": {"application/json": {"example": SHORTLIST_EXAMPLE}}},
+                       **problem_responses(401, 403, 404, 422, 503)})
+async def get_shortlist(
+    place_id: PathId, caller: CandidateReader, state: State, snapshot: Loaded,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many candidates.")] = DEFAULT_K,
+) -> Response:
+    """Coordinators get the region's best candidates; a labour-market unit exactly the best of its
+    own district's candidates."""
+    if place_id not in snapshot.place_ids:
+        raise NotFound(f"no place {place_id!r} that this key may see")
+    district = caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
+    answer = await _cached_answer(state, snapshot, cache_key(place_id, k, district), place_id, k, district)
+    state.audit.add(caller, "read", "shortlist", place_id, candidate_ids=answer.candidate_ids)
+    return Response(answer.body, media_type="application/json")
+
+
+# The fast path's view of a request: exactly what the route's path, PathId and k admit, or less.
+_PATH = re.compile(r"/v1/places/([^/]+)/shortlist")
+_PLACE_ID = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+_QUERY = re.compile(rb"k=([1-9][0-9]{0,2})")
+_READERS = admitted(*CANDIDATE_READERS)
+_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The token of the first ``Authorization`` header, read as FastAPI's ``HTTPBearer`` reads it."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+class ShortlistFastPath:
+    """ASGI middleware answering ``GET /v1/places/{id}/shortlist`` as the route would, or passing on.
+
+    See the module docstring for what it answers; it is switched off by
+    ``PLATSA_SHORTLIST_FAST_PATH=0``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+            match = _PATH.fullmatch(scope["path"])
+            answer = None if match is None else await self._answer(scope, match.group(1))
+            if answer is not None:
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-length", b"%d" % len(answer.body)), _CONTENT_TYPE]})
+                await send({"type": "http.response.body", "body": answer.body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _answer(scope: Scope, place_id: str) -> CachedShortlist | None:
+        """The answer, audited, or None when the route must answer."""
+        state: ServiceState | None = getattr(getattr(scope.get("app"), "state", None), "platsa", None)
+        if state is None or not state.settings.shortlist_fast_path:
+            return None
+        snapshot = state.snapshot
+        if snapshot is None or place_id not in snapshot.place_ids or not _PLACE_ID.fullmatch(place_id):
+            return None
+        k = DEFAULT_K
+        if scope["query_string"]:
+            asked = _QUERY.fullmatch(scope["query_string"])
+            if asked is None or int(asked.group(1)) > MAX_K:
+                return None
+            k = int(asked.group(1))
+        token = _bearer_token(scope["headers"])
+        if token is None:
+            return None
+        try:
+            caller = await state.keys.check(state.db, token)
+            if caller is None or caller.role not in _READERS:
+                return None
+            district = caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
+            answer = await _cached_answer(state, snapshot, cache_key(place_id, k, district), place_id, k,
+                                          district)
+            state.audit.add(caller, "read", "shortlist", place_id, candidate_ids=answer.candidate_ids)
+        except Exception:
+            # Nothing sent and nothing audited: the route meets the same error and answers it (a
+            # problem, logged when it is a bug) in the one place that does.
+            return None
+        return answer

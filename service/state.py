@@ -1,0 +1,138 @@
+"""What one server process holds: settings, the database engine, the loaded region and its pool.
+
+The region and the engine's prepared pool are rebuilt from the database on start and after every
+import, under a lock; requests read an immutable snapshot, so a shortlist never sees half an import.
+Each snapshot carries its own cache of answered shortlists (:mod:`service.cache`), so a rebuild
+(an import, a new proposal, any write to region data) invalidates them all at once. The process also
+holds the cache of checked API keys (:class:`service.auth.KeyCache`) and the queue of audit entries
+of reads (:class:`service.audit.AuditQueue`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from scoring.policy import Policy, load_policy
+from scoring.region import Region
+from service import store
+from service.audit import AuditQueue
+from service.auth import KeyCache
+from service.cache import DEFAULT_K, CachedShortlist, ShortlistCache, answer_shortlist, warm
+from service.config import Settings
+from service.db.engine import writer
+from service.engine import Engine, EngineUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of the region, its active policy, and what the engine prepared from them."""
+
+    region: Region
+    version: int
+    policy: Policy
+    prepared: Any
+    place_ids: frozenset[str]
+    """The places a shortlist can be asked for (checked without the database)."""
+    shortlists: ShortlistCache = field(compare=False)
+    """Shortlists answered from this snapshot."""
+
+
+class ServiceState:
+    """The process-wide state behind the app (one per app instance)."""
+
+    def __init__(self, settings: Settings, db: sa.Engine, engine: Engine) -> None:
+        self.settings = settings
+        self.db = db
+        self.engine = engine
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self.writer = writer(db)
+        """``db`` for transactions that write."""
+        self.jobs: Any = None  # the JobRunner, set by the app's lifespan
+        self.keys = KeyCache(ttl_s=settings.key_cache_ttl_s)
+        self.audit = AuditQueue(self.writer, interval_s=settings.audit_flush_interval_s)
+        """Audit entries of reads, written in batches (started and stopped by the app's lifespan)."""
+        self._reload_wanted = threading.Event()
+        self._reloader: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._warmer: threading.Thread | None = None
+
+    def close(self) -> None:
+        """Stop background work on snapshots (the cache warming); called when the app stops."""
+        self._closed.set()
+        if self._warmer is not None:
+            self._warmer.join(timeout=30)
+
+    def request_reload(self) -> None:
+        """Rebuild the snapshot soon, in the background (after a write to region data).
+
+        Writes come in bursts; one rebuild after the burst serves them all, and requests keep the
+        previous snapshot meanwhile.
+        """
+        self._reload_wanted.set()
+        if self._reloader is None or not self._reloader.is_alive():
+            self._reloader = threading.Thread(target=self._reload_loop, name="platsa-reload", daemon=True)
+            self._reloader.start()
+
+    def _reload_loop(self) -> None:
+        while self._reload_wanted.wait(timeout=5.0):
+            time.sleep(0.2)  # let a burst of writes finish
+            self._reload_wanted.clear()
+            try:
+                self.reload()
+            except Exception:  # keep serving the previous snapshot; the next write retries
+                logger.exception("rebuilding the region snapshot failed")
+
+    def policy(self, policy_id: str) -> Policy:
+        return load_policy(policy_id, search_dirs=self.settings.policy_dirs)
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
+
+    def reload(self) -> Snapshot | None:
+        """Read the region from the database and prepare the engine's pool for it."""
+        with self._lock:
+            with self.db.connect() as conn:
+                loaded = store.load_region(conn)
+            if loaded is None:
+                self._snapshot = None
+                return None
+            region, version = loaded
+            policy = self.policy(region.manifest.policy)
+            prepared = self.engine.prepare(region, policy)
+            place_ids = frozenset(region.places.get_column("place_id").to_list())
+            cache = ShortlistCache(int(self.settings.shortlist_cache_mb * 1024 * 1024))
+            self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache)
+            logger.info("region version %d loaded: %s", version, region.counts())
+            if self.settings.shortlist_warm and cache.max_bytes > 0 and not self._closed.is_set():
+                order = region.places.get_column("place_id").to_list()
+                self._warmer = threading.Thread(target=self._warm, args=(self._snapshot, order),
+                                                name="platsa-warm-shortlists", daemon=True)
+                self._warmer.start()
+            return self._snapshot
+
+    def _warm(self, snapshot: Snapshot, place_ids: list[str]) -> None:
+        """Fill ``snapshot``'s shortlist cache while it is current (:func:`service.cache.warm`)."""
+
+        def compute(place_id: str) -> CachedShortlist:
+            return answer_shortlist(self.engine, snapshot.prepared, snapshot.policy, place_id,
+                                    DEFAULT_K, None)
+
+        def wanted() -> bool:
+            return self._snapshot is snapshot and not self._closed.is_set()
+
+        try:
+            warm(snapshot.shortlists, compute, place_ids, k=DEFAULT_K, wanted=wanted)
+        except EngineUnavailable:
+            pass  # no shortlists in this build: requests say so
+        except Exception:  # the cache fills on demand instead
+            logger.exception("warming the shortlist cache failed")

@@ -1,0 +1,461 @@
+"""Follow-up on a hand-built region: every key figure and every requirement status rule, by hand.
+
+The region (year 2026, Gothenburg policy: groups youth, foreign-born, disability; quality minimum
+3 months; smallest published cell 5):
+
+procurements                             places (slots, start)          placements
+p1 hard 2, s1, 2026-2027, service         pl1 employment (2, 2026-01-01)  m1 c1 2026-01-01 ongoing, hired 01-01 permanent
+p2 hard 3, s2, 2025-06 to 2026-12-31      pl2 internship (3, 2025-12-01)  m2 c2 03-01..08-31 completed, hired 03-01 fixed
+p3 hard 1, s3, 2026, works                pl3 trainee    (1, 2026-06-01)  m3 c3 04-01..09-30 hired 10-01 permanent
+p4 dialogue, s1, 2026, service            pl4 apprentice (1, 2026-05-01)  m4 c4 04-15..05-14 ended early by supplier
+p5 dialogue, s2, Jan-Mar 2026 (3 months)  pl5 internship (1, 2026-02-01)  m5 c7 2025-12-01..2026-02-28 hired 03-01 fixed
+p6 none, goods; p9 none, service 2026; p8 2024 (outside the year)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from openpyxl import load_workbook
+
+from scoring.followup import (
+    anti_creaming_share,
+    build_report,
+    key_figures,
+    outcomes,
+    placement_groups,
+    report_tables,
+    requirement_status,
+    socioeconomic_estimate,
+    suppress_small_cells,
+    time_to_start,
+    yearly_target,
+)
+from scoring.policy import Policy, load_policy
+from scoring.region import Manifest, Region, region_from_frames
+from scoring.reports import render_text, write_report
+
+d = dt.date
+YEAR = 2026
+MANIFEST = Manifest(region="gothenburg", policy="gothenburg", reference_date=d(2026, 9, 1))
+
+
+def _procurement(pid: str, ptype: str, sup: str, start: dt.date, end: dt.date, staff: int, req: str,
+                 places: int = 0, penalty: int = 0) -> dict[str, object]:
+    return {"procurement_id": pid, "title": f"Upphandling {pid}", "procurement_type": ptype, "supplier_id": sup,
+            "contract_start": start, "contract_end": end, "value_sek": 2_000_000, "executed_locally": True,
+            "staff_needed": staff, "requirement_type": req, "required_places": places, "penalty_sek": penalty}
+
+
+def _place(pid: str, sup: str, proc: str, ptype: str, slots: int, start: dt.date, months: float = 6.0) -> dict[str, object]:
+    return {"place_id": pid, "supplier_id": sup, "procurement_id": proc, "placement_type": ptype, "ssyk_code": "9111",
+            "title": "Lokalvårdare", "competences_required": [], "competences_wanted": [], "district_id": "centrum",
+            "lat": 57.70, "lon": 11.97, "slots": slots, "start_date": start, "duration_months": months,
+            "lowest_ladder_step": 2, "supervisor_offered": True, "hours_per_week": 40}
+
+
+def _candidate(cid: str, home: str, step: int, born: int, foreign: bool, disability: bool, support: str) -> dict[str, object]:
+    return {"candidate_id": cid, "home_district": home, "lat": 57.75, "lon": 12.0, "work_ladder_step": step,
+            "competences": [], "commute_limit_km": 20.0, "wished_placement_types": [], "wished_hours": 40,
+            "support_needs": [], "available_from": d(2025, 9, 1), "registered_since": d(2025, 1, 10), "gender": "F",
+            "birth_year": born, "foreign_born": foreign, "disability": disability, "income_support": support,
+            "placed": False}
+
+
+def _proposal(pid: str, cid: str, place: str, created: dt.date, status: str, decided: dt.date | None = None) -> dict[str, object]:
+    return {"proposal_id": pid, "candidate_id": cid, "place_id": place, "created_on": created, "status": status,
+            "decided_on": decided, "decline_reason": "other" if status == "declined" else None}
+
+
+def _placement(mid: str, pr: str, cid: str, place: str, start: dt.date, end: dt.date | None, reason: str,
+               by: str | None = None, hired: dt.date | None = None, contract: str | None = None) -> dict[str, object]:
+    return {"placement_id": mid, "proposal_id": pr, "candidate_id": cid, "place_id": place, "started_on": start,
+            "ended_on": end, "end_reason": reason, "ended_by": by, "hired_on": hired, "contract_type": contract}
+
+
+def hand_frames() -> dict[str, pl.DataFrame]:
+    procurements = [
+        _procurement("p1", "service", "s1", d(2026, 1, 1), d(2027, 12, 31), 12, "hard", 2, 100_000),
+        _procurement("p2", "service", "s2", d(2025, 6, 1), d(2026, 12, 31), 5, "hard", 3, 50_000),
+        _procurement("p3", "works", "s3", d(2026, 1, 1), d(2026, 12, 31), 3, "hard", 1, 75_000),
+        _procurement("p4", "service", "s1", d(2026, 1, 1), d(2026, 12, 31), 4, "dialogue"),
+        _procurement("p5", "service", "s2", d(2026, 1, 1), d(2026, 3, 31), 4, "dialogue"),  # 3 months: no qualify
+        _procurement("p6", "goods", "s3", d(2026, 1, 1), d(2026, 12, 31), 4, "none"),
+        _procurement("p8", "service", "s3", d(2024, 1, 1), d(2024, 12, 31), 4, "hard", 1, 10_000),
+        _procurement("p9", "service", "s3", d(2026, 1, 1), d(2026, 12, 31), 6, "none"),
+    ]
+    places = [
+        _place("pl1", "s1", "p1", "employment", 2, d(2026, 1, 1), 12.0),
+        _place("pl2", "s2", "p2", "internship", 3, d(2025, 12, 1), 6.0),
+        _place("pl3", "s3", "p3", "trainee", 1, d(2026, 6, 1)),
+        _place("pl4", "s1", "p4", "apprenticeship", 1, d(2026, 5, 1)),
+        _place("pl5", "s2", "p5", "internship", 1, d(2026, 2, 1)),
+    ]
+    candidates = [
+        _candidate("c1", "angered", 1, 2004, True, False, "social_assistance"),   # youth, foreign-born
+        _candidate("c2", "centrum", 2, 1980, False, True, "activity_support"),    # disability
+        _candidate("c3", "angered", 4, 1990, False, False, "other"),              # no group
+        _candidate("c4", "centrum", 1, 1995, True, False, "social_assistance"),   # foreign-born
+        _candidate("c5", "angered", 4, 1985, False, False, "social_assistance"),
+        _candidate("c6", "centrum", 1, 2001, False, False, "activity_support"),   # youth (25)
+        _candidate("c7", "angered", 2, 1970, False, False, "other"),
+        _candidate("c8", "centrum", 3, 1975, False, False, "other"),
+    ]
+    proposals = [
+        _proposal("pr1", "c1", "pl1", d(2025, 12, 2), "hired", d(2025, 12, 20)),
+        _proposal("pr2", "c2", "pl1", d(2026, 2, 1), "hired", d(2026, 3, 1)),
+        _proposal("pr3", "c3", "pl2", d(2026, 3, 1), "hired", d(2026, 10, 1)),
+        _proposal("pr4", "c4", "pl2", d(2026, 3, 15), "internship"),
+        _proposal("pr5", "c5", "pl4", d(2026, 4, 1), "declined", d(2026, 4, 10)),
+        _proposal("pr6", "c6", "pl5", d(2026, 5, 1), "open"),
+        _proposal("pr7", "c7", "pl2", d(2025, 11, 1), "hired", d(2026, 3, 1)),
+        _proposal("pr8", "c8", "pl3", d(2026, 6, 1), "hired", d(2026, 7, 1)),  # no placement recorded
+    ]
+    placements = [
+        _placement("m1", "pr1", "c1", "pl1", d(2026, 1, 1), None, "ongoing", hired=d(2026, 1, 1), contract="permanent"),
+        _placement("m2", "pr2", "c2", "pl1", d(2026, 3, 1), d(2026, 8, 31), "completed", hired=d(2026, 3, 1),
+                   contract="fixed_term"),
+        _placement("m3", "pr3", "c3", "pl2", d(2026, 4, 1), d(2026, 9, 30), "hired", hired=d(2026, 10, 1),
+                   contract="permanent"),
+        _placement("m4", "pr4", "c4", "pl2", d(2026, 4, 15), d(2026, 5, 14), "ended_early", by="supplier"),
+        _placement("m5", "pr7", "c7", "pl2", d(2025, 12, 1), d(2026, 2, 28), "hired", hired=d(2026, 3, 1),
+                   contract="fixed_term"),
+    ]
+    return {
+        "districts": pl.DataFrame({"district_id": ["angered", "centrum"], "name": ["Angered", "Centrum"],
+                                   "municipality": ["Göteborg"] * 2, "lat": [57.79, 57.70], "lon": [12.05, 11.97]}),
+        "occupations": pl.DataFrame({"ssyk_code": ["9111"], "name_sv": ["Städare"], "name_en": ["Cleaners"],
+                                     "share_women": [0.71]}),
+        "suppliers": pl.DataFrame({"supplier_id": ["s1", "s2", "s3"], "name": ["Ett AB", "Två AB", "Tre AB"],
+                                   "org_number": ["556677-8899"] * 3}),
+        "procurements": pl.DataFrame(procurements),
+        "places": pl.DataFrame(places),
+        "candidates": pl.DataFrame(candidates),
+        "proposals": pl.DataFrame(proposals),
+        "placements": pl.DataFrame(placements),
+    }
+
+
+def build(frames: dict[str, pl.DataFrame] | None = None) -> Region:
+    return region_from_frames(MANIFEST, frames or hand_frames())
+
+
+def with_placements(changes: dict[str, dict[str, object]]) -> Region:
+    """The hand region with some placements' fields changed (placement id → {column: value})."""
+    frames = hand_frames()
+    rows = frames["placements"].to_dicts()
+    for row in rows:
+        row.update(changes.get(row["placement_id"], {}))
+    frames["placements"] = pl.DataFrame(rows, schema=frames["placements"].schema)
+    return build(frames)
+
+
+@pytest.fixture(scope="module")
+def region() -> Region:
+    return build()
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy("gothenburg")
+
+
+def status_of(table: pl.DataFrame, pid: str) -> dict[str, object]:
+    return table.filter(pl.col("procurement_id") == pid).row(0, named=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Requirement status
+# ---------------------------------------------------------------------------------------------
+
+
+def test_requirement_status_rules(region: Region, policy: Policy) -> None:
+    table = requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31))
+    # p8's contract (2024) does not overlap the period: no row.
+    assert table["procurement_id"].to_list() == ["p1", "p2", "p3", "p4", "p5", "p6", "p9"]
+    assert table["status"].to_list() == ["met", "partly_met", "not_met", "met", "not_met", "not_applicable",
+                                         "not_applicable"]
+
+    p1 = status_of(table, "p1")  # hard 2: m1 and m2 started in 2026
+    assert (p1["required_places"], p1["started_in_period"], p1["delivered"], p1["shortfall"]) == (2, 2, 2, 0)
+    assert (p1["possible_breach"], p1["final"], p1["possible_penalty_sek"]) == (False, False, 0)
+    assert p1["evidence"] == ("2 of 2 required place(s) delivered (2 placement(s) started in the period). "
+                              "Provisional: the contract runs until 2027-12-31.")
+
+    p2 = status_of(table, "p2")  # hard 3: m3 counts; m4 ended by the supplier after 1.0 month < 3 months
+    assert (p2["started_in_period"], p2["not_counted"], p2["delivered"], p2["shortfall"]) == (2, 1, 1, 2)
+    assert p2["possible_breach"] is True and p2["breach_placements"] == ["m4"]
+    assert p2["final"] is True and p2["possible_penalty_sek"] == 2 * 50_000
+    assert p2["evidence"] == (
+        "1 of 3 required place(s) delivered (2 placement(s) started in the period; 1 not counted, ended early "
+        "by the supplier before the agreed minimum of 3 months: m4). Possible breach: the supplier ended 1 "
+        "agreed placement(s) early under a hard requirement: m4.")
+
+    p3 = status_of(table, "p3")  # hard 1, nothing started (pr8 says hired, but no placement is recorded)
+    assert (p3["delivered"], p3["shortfall"], p3["possible_penalty_sek"]) == (0, 1, 75_000)
+
+    p4 = status_of(table, "p4")  # dialogue: pr5 declined is an answer
+    assert p4["evidence"].startswith("Dialogue held: the supplier answered 1 of 1 proposal(s)")
+    p5 = status_of(table, "p5")  # dialogue: pr6 is still open
+    assert p5["evidence"] == "No dialogue shown: none of the 1 proposal(s) made in the period was answered."
+    assert p5["qualifies"] is False
+    assert status_of(table, "p6")["evidence"] == "No employment requirement in the contract."
+
+
+def test_dialogue_without_any_proposal_is_not_met(policy: Policy) -> None:
+    frames = hand_frames()
+    frames["proposals"] = frames["proposals"].filter(pl.col("proposal_id") != "pr5")
+    table = requirement_status(build(frames), policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31))
+    p4 = status_of(table, "p4")
+    assert p4["status"] == "not_met"
+    assert p4["evidence"] == "No dialogue shown: no proposal was made to the supplier's places in the period."
+
+
+def test_supplier_ending_after_the_minimum_counts_but_is_a_possible_breach(policy: Policy) -> None:
+    # m4 ended by the supplier after 4 months (≥ 3): delivered, yet still flagged.
+    region = with_placements({"m4": {"ended_on": d(2026, 8, 14)}})
+    p2 = status_of(requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31)), "p2")
+    assert (p2["delivered"], p2["not_counted"], p2["status"], p2["breach_placements"]) == (2, 0, "partly_met", ["m4"])
+
+
+def test_candidate_ending_early_counts_and_is_no_breach(policy: Policy) -> None:
+    region = with_placements({"m4": {"ended_by": "candidate"}})
+    p2 = status_of(requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31)), "p2")
+    assert (p2["delivered"], p2["possible_breach"], p2["breach_placements"]) == (2, False, [])
+
+
+def test_agreed_minimum_is_the_shorter_of_place_and_policy(policy: Policy) -> None:
+    # A 1-month place: the supplier ending it after 1.0 month is not early against its agreement.
+    frames = hand_frames()
+    frames["places"] = frames["places"].with_columns(
+        pl.when(pl.col("place_id") == "pl2").then(1.0).otherwise(pl.col("duration_months")).alias("duration_months"))
+    table = requirement_status(build(frames), policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31))
+    assert status_of(table, "p2")["delivered"] == 2
+
+
+def test_hard_requirement_met_exactly_and_period_excludes_earlier_starts(region: Region, policy: Policy) -> None:
+    # First half of 2026 only: m2 (03-01), m3 (04-01), m4 (04-15) start in it; m1 (01-01) too.
+    table = requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 6, 30))
+    assert status_of(table, "p1")["status"] == "met"
+    # m5 started in 2025: never delivered in a 2026 period.
+    assert status_of(table, "p2")["started_in_period"] == 2
+    with pytest.raises(ValueError, match="ends"):
+        requirement_status(region, policy, period_start=d(2026, 2, 1), period_end=d(2026, 1, 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Key figures
+# ---------------------------------------------------------------------------------------------
+
+
+def test_key_figures_headline(region: Region, policy: Policy) -> None:
+    f = key_figures(region, policy, year=YEAR)
+    assert f.procurements_active == 7            # p1-p6, p9
+    assert f.qualifying_procurements == 5        # p1, p2, p3, p4, p9 (p5 is 3 months, p6 goods)
+    assert f.qualifying_with_requirement == 4    # p9 carries none
+    assert f.share_qualifying_with_requirement == pytest.approx(0.8)
+    assert f.requirements_not_qualifying == 1    # p5
+    assert f.proposals_made == 6                 # pr2-pr6, pr8 (pr1, pr7 in 2025)
+    assert f.proposals_answered == 5             # all but pr6
+    assert f.proposals_hired_without_placement == 1  # pr8
+    assert f.placements_started == 4 and f.people_placed == 4  # m1-m4
+    assert f.people_by_placement_type == {"employment": 2, "apprenticeship": 0, "trainee": 0, "internship": 2,
+                                          "other_occupation": 0}
+    assert f.people_hired == 4                   # c1, c2, c3 and c7 (hired in 2026 after a 2025 start)
+    assert f.hired_by_contract_type == {"permanent": 2, "fixed_term": 2, "apprenticeship": 0, "trainee": 0}
+    assert (f.completed, f.ended_early, f.ongoing_at_year_end) == (1, 1, 1)
+    assert f.ended_early_by == {"supplier": 1, "candidate": 0, "municipality": 0}
+
+
+def test_time_to_start(region: Region) -> None:
+    t = time_to_start(region, year=YEAR)
+    # m1 30 days (12-02 → 01-01), m2 28, m3 31, m4 31.
+    assert (t.placements, t.median_days, t.mean_days) == (4, 30.5, 30.0)
+    assert time_to_start(region, year=2030).median_days is None
+
+
+def test_yearly_target(region: Region, policy: Policy) -> None:
+    y = yearly_target(region, policy, year=YEAR)
+    # s1, s2, s3 carry requirements in 2026; slots of places starting in 2026: pl1 2 + pl3 1 + pl4 1 + pl5 1.
+    assert (y.companies_with_requirement, y.target_places, y.places_requisitioned, y.met) == (3, 1.5, 5, True)
+    assert y.verdict == "met: 5 place(s) requisitioned in 2026 ≥ 0.5 × 3 companies with a requirement = 1.5"
+    strict = policy.model_copy(update={"follow_up": policy.follow_up.model_copy(
+        update={"yearly_places_per_company": 2.0})})
+    y2 = yearly_target(region, strict, year=YEAR)
+    assert (y2.target_places, y2.met) == (6.0, False)
+    assert y2.verdict.startswith("not met: 5 place(s) requisitioned in 2026 < 2 × 3")
+
+
+def test_anti_creaming(region: Region) -> None:
+    a = anti_creaming_share(region, year=YEAR)
+    # placed c1 (1), c2 (2), c3 (4), c4 (1): 3 of 4 low; pool c1, c2, c4, c6, c7: 5 of 8.
+    assert (a.placed, a.placed_low_steps, a.pool, a.pool_low_steps) == (4, 3, 8, 5)
+    assert a.placed_share == 0.75 and a.pool_share == 0.625 and a.ratio == pytest.approx(1.2)
+
+
+def test_by_group_counts_overlapping_groups(region: Region, policy: Policy) -> None:
+    t = key_figures(region, policy, year=YEAR).by_group
+    assert t.columns == ["group", "people", "placements", "ongoing", "completed", "ended_early", "hired",
+                         "share_of_placed", "pool_share"]
+    assert t.rows() == [
+        # c1 is youth and foreign-born: counted in both.
+        ("youth", 1, 1, 1, 0, 0, 1, 0.25, 0.25),            # pool: c1, c6 of 8
+        ("foreign_born", 2, 2, 1, 0, 1, 1, 0.5, 0.25),      # c1, c4
+        ("disability", 1, 1, 0, 1, 0, 1, 0.25, 0.125),      # c2
+        ("none", 1, 1, 0, 0, 0, 1, 0.25, 0.5),              # c3; pool c3, c5, c7, c8
+    ]
+
+
+def test_groups_at_start_and_gender_norm_per_pair(region: Region) -> None:
+    # Östersund adds far from the labour market and gender-norm breakers (seed 001).
+    ostersund = load_policy("ostersund-alt1")
+    cohort = region.placements.filter(pl.col("started_on").dt.year() == YEAR).sort("placement_id")
+    groups = placement_groups(region, ostersund, cohort)
+    assert groups.columns == ["placement_id", "far_from_labour_market", "youth", "foreign_born", "disability",
+                              "gender_norm_breaker"]
+    # Registered 2025-01-10: 11 months at m1's start (aged 22: > 6), 13-15 months for the others (> 12).
+    assert groups["far_from_labour_market"].to_list() == [True, True, True, True]
+    # Every candidate is a woman; cleaners are 71 % women: nobody breaks the norm there.
+    assert groups["gender_norm_breaker"].to_list() == [False] * 4
+    frames = hand_frames()
+    frames["occupations"] = frames["occupations"].with_columns(share_women=pl.lit(0.10))
+    men_only = placement_groups(build(frames), ostersund, cohort)
+    assert men_only["gender_norm_breaker"].to_list() == [True] * 4
+    by_group = key_figures(build(frames), ostersund, year=YEAR).by_group
+    assert dict(by_group.select("group", "people").iter_rows()) == {
+        "far_from_labour_market": 4, "youth": 1, "foreign_born": 2, "disability": 1, "gender_norm_breaker": 4,
+        "none": 0}
+
+
+def test_by_district_supplier_and_type(region: Region, policy: Policy) -> None:
+    f = key_figures(region, policy, year=YEAR)
+    assert f.by_district.select("district_id", "people", "hired", "share_of_placed", "key_share").rows() == [
+        ("angered", 2, 2, 0.5, 0.16), ("centrum", 2, 1, 0.5, 0.07)]
+    assert f.by_supplier.select("supplier_id", "placements", "hired", "proposals", "proposals_answered",
+                                "ended_early_by_supplier").rows() == [
+        ("s1", 2, 2, 2, 2, 0), ("s2", 2, 1, 3, 2, 1), ("s3", 0, 0, 1, 1, 0)]
+    assert f.by_placement_type.select("placement_type", "people", "completed", "ended_early", "hired").rows() == [
+        ("employment", 2, 1, 0, 2), ("apprenticeship", 0, 0, 0, 0), ("trainee", 0, 0, 0, 0),
+        ("internship", 2, 0, 1, 1), ("other_occupation", 0, 0, 0, 0)]
+
+
+def test_outcomes(region: Region) -> None:
+    t = outcomes(region, as_of=d(2026, 12, 31))
+    assert t.height == 8
+    m4 = t.filter(pl.col("proposal_id") == "pr4").row(0, named=True)
+    assert (m4["placement_id"], m4["days_to_start"], m4["months_in_place"], m4["ended_by"]) == ("m4", 31, 1.0, "supplier")
+    m1 = t.filter(pl.col("proposal_id") == "pr1").row(0, named=True)
+    assert m1["months_in_place"] == 12.0  # ongoing, counted to as_of
+    open_one = t.filter(pl.col("proposal_id") == "pr6").row(0, named=True)
+    assert open_one["placement_id"] is None and open_one["months_in_place"] == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Socio-economic estimate
+# ---------------------------------------------------------------------------------------------
+
+
+def test_socioeconomic_estimate_exact(region: Region, policy: Policy) -> None:
+    est = socioeconomic_estimate(region, policy, year=YEAR)
+    assert est.per_person.rows() == [
+        ("c1", "social_assistance", 12.0, 175_000, 175_000.0),  # employment all year
+        ("c2", "activity_support", 6.0, 43_000, 21_500.0),      # March-August
+        ("c3", "other", 3.0, 0, 0.0),                           # hired 1 October after an internship
+        ("c7", "other", 10.0, 0, 0.0),                          # hired 1 March, started in 2025
+    ]  # c4's internship ended early without a hire: no paid work
+    assert est.total_sek == 196_500.0 and est.people_in_work == 4
+    assert est.by_income_support.rows() == [
+        ("social_assistance", 1, 12.0, 175_000, 175_000.0), ("activity_support", 1, 6.0, 43_000, 21_500.0),
+        ("other", 2, 13.0, 0, 0.0)]
+    assert any("175,000 SEK a year" in a and "Payoff" in a for a in est.assumptions)
+    assert any("22,500 SEK a month" in a for a in est.assumptions)
+
+
+def test_six_months_on_social_assistance_is_87500(region: Region, policy: Policy) -> None:
+    est = socioeconomic_estimate(region, policy, year=YEAR, as_of=d(2026, 6, 30))
+    c1 = est.per_person.filter(pl.col("candidate_id") == "c1").row(0, named=True)
+    assert (c1["months_in_work"], c1["gain_sek"]) == (6.0, 87_500.0)
+
+
+def test_estimate_follows_the_policy(region: Region, policy: Policy) -> None:
+    richer = policy.model_copy(update={"follow_up": policy.follow_up.model_copy(
+        update={"social_assistance_to_work_sek": 200_000, "activity_support_to_work_sek": 60_000})})
+    est = socioeconomic_estimate(region, richer, year=YEAR)
+    assert est.total_sek == 200_000 + 30_000
+    assert any("200,000 SEK a year" in a for a in est.assumptions)
+
+
+def test_overlapping_placements_count_once(policy: Policy) -> None:
+    # c1 also takes m2's place for the same months: the months are not counted twice.
+    region = with_placements({"m2": {"candidate_id": "c1"}})
+    est = socioeconomic_estimate(region, policy, year=YEAR)
+    assert est.per_person.filter(pl.col("candidate_id") == "c1")["months_in_work"].item() == 12.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Small cells, roles and files
+# ---------------------------------------------------------------------------------------------
+
+
+def test_suppress_small_cells() -> None:
+    t = pl.DataFrame({"district": ["a", "b", "c", "d"], "people": [12, 3, 0, 7], "hired": [6, 1, 0, 5],
+                      "share": [0.55, 0.14, 0.0, 0.31]})
+    out = suppress_small_cells(t, 5)
+    # people: 3 suppressed, then 7 as the secondary cell (a total would give the 3 back); hired: 1, then 5.
+    assert out["people"].to_list() == [12, None, 0, None]
+    assert out["hired"].to_list() == [6, None, 0, None]
+    assert out["share"].to_list() == [0.55, None, 0.0, None]
+    assert out["suppressed"].to_list() == [[], ["people", "hired", "share"], [], ["people", "hired", "share"]]
+    assert out.height == t.height  # nothing dropped
+    primary = suppress_small_cells(t, 5, count_columns=["people"], derived_columns=[], secondary=False)
+    assert primary["people"].to_list() == [12, None, 0, 7] and primary["hired"].to_list() == [6, 1, 0, 5]
+
+
+def test_researcher_tables_hold_no_people_and_no_small_cells(region: Region, policy: Policy) -> None:
+    report = build_report(region, policy, year=YEAR)
+    tables = report_tables(report, "researcher")
+    assert "outcomes" not in tables and "estimate_per_person" not in tables and "requirements" not in tables
+    for name, table in tables.items():
+        assert "candidate_id" not in table.columns, name
+    by_group = tables["by_group"]
+    assert by_group["people"].to_list() == [None, None, None, None]  # 1, 2, 1, 1 < 5
+    assert by_group["pool_share"].to_list() == [0.25, 0.25, 0.125, 0.5]  # the pool is not a small cell
+    figures = tables["key_figures"]
+    people = figures.filter(pl.col("figure") == "people_placed").row(0, named=True)
+    assert people["value"] is None and people["suppressed"] == ["value"]
+    assert figures.filter(pl.col("figure") == "procurements_active")["value"].item() == 7.0
+    text = render_text(report, role="researcher")
+    assert "people placed: <5" in text and "c1" not in text
+    assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "by_supplier",
+                                                      "by_placement_type", "estimate_by_support", "assumptions"}
+    with pytest.raises(ValueError, match="unknown role"):
+        report_tables(report, "supplier")  # type: ignore[arg-type]
+
+
+def test_write_report_files(tmp_path: Path, region: Region, policy: Policy) -> None:
+    report = build_report(region, policy, year=YEAR)
+    paths = write_report(report, tmp_path)
+    names = {p.name for p in paths}
+    assert {"key_figures.csv", "requirements.csv", "outcomes.csv", "follow-up.xlsx",
+            "placements_by_group_district.png"} <= names
+    req = pl.read_csv(tmp_path / "requirements.csv")
+    assert req.filter(pl.col("procurement_id") == "p2")["breach_placements"].item() == "m4"
+    book = load_workbook(tmp_path / "follow-up.xlsx")
+    assert {"About", "Key figures", "Requirements", "By group", "Outcomes", "Assumptions"} <= set(book.sheetnames)
+    sheet = book["Requirements"]
+    assert [c.value for c in sheet[1]][:2] == ["procurement_id", "title"]
+    assert sheet.max_row == 1 + 7
+    assert (tmp_path / "placements_by_group_district.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="unknown format"):
+        write_report(report, tmp_path, ("pdf",))
+
+
+def test_render_text(region: Region, policy: Policy) -> None:
+    text = render_text(build_report(region, policy, year=YEAR))
+    assert "qualifying with a requirement: 4 (80.0 %)" in text
+    assert "p2  Två AB" in text and "POSSIBLE BREACH" in text
+    assert "total: 196,500 SEK for 4 people in work" in text
+    assert "Yearly target (seed 001): met: 5 place(s)" in text

@@ -1,0 +1,77 @@
+"""``platsa shortlist`` on generated fixtures: table, JSON, and the error paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fixtures import generate_region
+from scoring.region import write_region
+from service.cli import EXIT_OK, EXIT_USAGE, main
+
+
+@pytest.fixture(scope="module")
+def regions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for region, size in (("gothenburg", "tiny"), ("ostersund", "small")):
+        folder = tmp_path_factory.mktemp(f"{region}-{size}")
+        write_region(generate_region(region, size, seed=7), folder)
+        out[size] = folder
+    return out
+
+
+def test_table_on_tiny(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["shortlist", "--data", str(regions["tiny"]), "--place", "P02", "-k", "3"])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert out.startswith("Shortlist for P02 (Lokalvårdare), supplier S01, policy gothenburg")
+    assert "12 candidates, 6 eligible, 1 of them held back, 5 considered" in out
+    assert "group minimums at every rank: youth 20%, foreign-born 40%, disability 15%" in out
+    rows = [line for line in out.splitlines() if line[:4].strip().isdigit()]
+    assert [row.split()[0] for row in rows] == ["1", "2", "3"]
+    assert "ranked by score" in rows[0]
+    assert "held back, by rule: open_proposal_elsewhere 1" in out
+
+
+def test_json_on_small(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["shortlist", "--data", str(regions["small"]), "--place", "P000003", "-k", "20", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == EXIT_OK
+    assert data["policy"] == "ostersund-alt1"
+    assert data["min_shares"] == {"far from the labour market": 0.6, "gender-norm breaker": 0.1}
+    assert len(data["lines"]) == 20
+    assert [line["rank"] for line in data["lines"]] == list(range(1, 21))
+    for line in data["lines"]:
+        assert sum(t["points"] for t in line["terms"].values()) == pytest.approx(line["score"], abs=1e-3)
+        assert line["flags"] == []
+
+
+def test_options_on_small(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["shortlist", "--data", str(regions["small"]), "--place", "P000003", "-k", "50"]
+    assert main([*args, "--json", "--no-fair", "--policy", "gothenburg"]) == EXIT_OK
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["fair"] is False and plain["min_shares"] == {} and plain["policy"] == "gothenburg"
+    scores = [line["score"] for line in plain["lines"]]
+    assert scores == sorted(scores, reverse=True)
+    assert main([*args, "--json", "--include-held-back"]) == EXIT_OK
+    held = json.loads(capsys.readouterr().out)
+    assert held["counts"]["considered"] == held["counts"]["eligible"]
+    assert main([*args, "--include-held-back"]) == EXIT_OK
+    assert "(listed, marked)" in capsys.readouterr().out
+
+
+def test_unknown_place_exits_2(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["shortlist", "--data", str(regions["tiny"]), "--place", "P000001"])
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert captured.out == ""
+    assert "no place 'P000001'" in captured.err
+    assert "did you mean P01" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_bad_k_exits_2(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["shortlist", "--data", str(regions["tiny"]), "--place", "P01", "-k", "0"]) == EXIT_USAGE
+    assert "must be at least 1" in capsys.readouterr().err

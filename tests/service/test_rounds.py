@@ -1,0 +1,72 @@
+"""Rounds as jobs: create (202), follow, review, re-run with pins and removals, compare, publish."""
+
+from __future__ import annotations
+
+from scoring.schema import SENSITIVE_COLUMNS
+from tests.service.conftest import Api, wait_for_job
+
+
+def _pairs(client, round_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    items = client.get(f"/v1/rounds/{round_id}/assignments").json()["items"]
+    return {a["candidate_id"]: a["place_id"] for a in items}
+
+
+def test_round_review_rerun_compare_publish(api: Api) -> None:
+    with api.client("coordinator") as client:
+        started = client.post("/v1/rounds", json={"pins": [{"candidate_id": "c6", "place_id": "pl2"}]})
+        assert started.status_code == 202, started.text
+        job_id = started.json()["job"]["job_id"]
+        assert started.headers["location"] == f"/v1/jobs/{job_id}"
+        job = wait_for_job(client, job_id)
+        assert (job["status"], job["progress"], job["attempts"]) == ("succeeded", 1.0, 1)
+        first = started.json()["round_id"]
+        rnd = client.get(f"/v1/rounds/{first}").json()
+        assert (rnd["status"], rnd["solver_status"], rnd["objective"]) == ("succeeded", "greedy", 4.0)
+        assert _pairs(client, first) == {"c1": "pl1", "c2": "pl1", "c3": "pl2", "c6": "pl2"}
+
+        again = client.post(f"/v1/rounds/{first}/rerun",
+                            json={"removals": [{"candidate_id": "c1", "place_id": "pl1"}]})
+        assert again.status_code == 202
+        second = again.json()["round_id"]
+        assert wait_for_job(client, again.json()["job"]["job_id"])["status"] == "succeeded"
+        assert client.get(f"/v1/rounds/{second}").json()["parent_round_id"] == first
+        # c1 may not go to pl1 any more, so pl1 takes the next free ones and c1 goes to pl2.
+        assert _pairs(client, second) == {"c1": "pl2", "c2": "pl1", "c3": "pl1", "c6": "pl2"}
+
+        diff = client.get(f"/v1/rounds/{first}/compare/{second}").json()
+        assert diff["same"] == 2
+        assert diff["moved"] == [{"candidate_id": "c1", "place_a": "pl1", "place_b": "pl2"},
+                                 {"candidate_id": "c3", "place_a": "pl2", "place_b": "pl1"}]
+        assert diff["only_a"] == diff["only_b"] == []
+
+        # Nothing is proposed until a round is published.
+        before = client.get("/v1/proposals").json()["total"]
+        published = client.post(f"/v1/rounds/{second}/publish")
+        assert published.status_code == 200, published.text
+        assert published.json()["proposals_created"] == 4
+        assert client.post(f"/v1/rounds/{second}/publish").status_code == 409
+        assert client.get("/v1/proposals").json()["total"] == before + 4
+
+        bad = client.post("/v1/rounds", json={"pins": [{"candidate_id": "nobody", "place_id": "nowhere"}],
+                                              "params": {"time_limit_s": -1, "colour": "blue"}})
+        assert bad.status_code == 422
+        assert {e["location"] for e in bad.json()["errors"]} == {"body.params.time_limit_s",
+                                                                 "body.params.colour"}
+        unknown = client.post("/v1/rounds", json={"pins": [{"candidate_id": "nobody", "place_id": "pl1"}]})
+        assert [e["location"] for e in unknown.json()["errors"]] == ["body.pins.0.candidate_id"]
+
+    # A supplier sees the proposals to its own places, without candidate ids or sensitive data.
+    with api.client("supplier_s2") as client:
+        items = client.get("/v1/proposals").json()["items"]
+        mine = [p for p in items if p["round_id"] == second]
+        assert {p["place_id"] for p in items} == {"pl2"} and len(mine) == 2
+        for proposal in mine:
+            assert proposal["candidate_id"] is None
+            assert not SENSITIVE_COLUMNS & set(proposal["candidate"])
+            assert "groups" not in proposal["candidate"]
+    with api.client("lmu_centrum") as client:
+        mine = [p for p in client.get("/v1/proposals").json()["items"] if p["round_id"] == second]
+        assert {p["candidate_id"] for p in mine} == {"c2"}
+    with api.client("admin") as client:
+        entries = client.get("/v1/audit", params={"resource_id": second}).json()["items"]
+        assert "publish" in [e["action"] for e in entries]
