@@ -2,11 +2,61 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Iterator
+from typing import Any
 
-from tests.service.conftest import Api, region_zip, service_region
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from service.config import Settings
+from service.db.tables import REGION_TABLES, region_meta
+from tests.service.conftest import (
+    TEST_ENGINE,
+    Api,
+    ThreadServer,
+    add_keys,
+    free_port,
+    new_database,
+    region_zip,
+    service_region,
+)
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def own_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            database_urls: dict[str, str]) -> Iterator[Api]:
+    """A server of its own, with the test region imported, that no other test writes to.
+
+    The shared ``api`` server rebuilds its in-memory region in the background after a write (within
+    about a second, ``ServiceState.request_reload``), so ``GET /v1/region`` there can change in the
+    middle of a test because of an earlier test's write (``test_candidate_lifecycle_is_audited``
+    adds a candidate).
+    """
+    url = new_database(request.param, tmp_path_factory, database_urls, "basics")
+    tokens = add_keys(url)
+    settings = Settings(database_url=url, port=free_port(), engine=TEST_ENGINE)
+    with ThreadServer(settings):
+        api = Api(request.param, f"http://127.0.0.1:{settings.port}", url, tokens)
+        with api.client("admin") as client:
+            answer = client.post("/v1/region/import", content=region_zip(),
+                                 headers={"Content-Type": "application/zip"})
+            assert answer.status_code == 201, answer.text
+        yield api
+
+
+def stored_region(api: Api) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the region's tables, and its version row, as the database holds them."""
+    db = api.db()
+    tables = {**REGION_TABLES, "region_meta": region_meta}
+    with db.connect() as conn:
+        stored = {name: [dict(r) for r in conn.execute(
+                      sa.select(table).order_by(*table.primary_key.columns)).mappings()]
+                  for name, table in tables.items()}
+    db.dispose()
+    return stored
 
 
 def test_health_and_me(api: Api) -> None:
@@ -95,11 +145,13 @@ def test_researcher_sees_suppressed_aggregates(api: Api) -> None:
         assert client.get("/v1/candidates").status_code == 403
 
 
-def test_invalid_import_lists_every_problem_and_changes_nothing(api: Api) -> None:
+def test_invalid_import_lists_every_problem_and_changes_nothing(own_api: Api) -> None:
+    api = own_api
     frames = service_region()
     frames["candidates"] = frames["candidates"].with_columns(
         home_district=frames["candidates"]["home_district"].replace({"centrum": "nowhere"}))
     frames["places"] = frames["places"].with_columns(slots=frames["places"]["slots"] * 0)
+    stored_before = stored_region(api)
     with api.client("coordinator") as client:
         before = client.get("/v1/region").json()
         answer = client.post("/v1/region/import", content=region_zip(frames),
@@ -116,6 +168,9 @@ def test_invalid_import_lists_every_problem_and_changes_nothing(api: Api) -> Non
         assert garbage.status_code == 422
         assert client.post("/v1/region/import", content=b"{}",
                            headers={"Content-Type": "application/json"}).status_code == 415
+        assert client.get("/v1/region").json() == before
+    # The served region is only rebuilt from the database after a write, so check the database too.
+    assert stored_region(api) == stored_before
 
 
 def test_multipart_import_of_table_files(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
