@@ -12,9 +12,9 @@ per-request work (and one TLS context per client, built while the other clients 
 server latency. Connections are opened and warmed with one unmeasured request each before the clock
 starts.
 
-Each pool is served twice: with the shortlist cache (``PLATSA_SHORTLIST_CACHE_MB=64``, the default)
-and without it (``0``: every request computes its list, the path before the cache), so that each
-run has a same-run baseline. ``repeat %`` is the share of a run's requests for a place that this
+Each pool is served twice: with the shortlist cache (``PLATSA_SHORTLIST_CACHE_MB`` at the service's
+default, 128) and without it (``0``: every request computes its list, the path before the cache),
+so that each run has a same-run baseline. ``repeat %`` is the share of a run's requests for a place that this
 server had already been asked for (by earlier runs too). With the cache on, the server also fills it
 in the background after start (every place's default list, ``PLATSA_SHORTLIST_WARM``): the clients
 start once the server process has gone idle (its CPU time, read from ``/proc``, grows by less than
@@ -24,12 +24,20 @@ The bare cost of :func:`scoring.shortlist.shortlist` on the same pool, in this p
 too. Other ``PLATSA_*`` variables in the environment reach the server (``PLATSA_SHORTLIST_WARM=0``,
 ``PLATSA_SHORTLIST_FAST_PATH=0`` measure without the warming or the fast path).
 
+``platsa serve`` lets uvicorn pick its HTTP parser and event loop (``http="auto"``, ``loop="auto"``):
+httptools and uvloop, which ``uvicorn[standard]`` brings. ``--uvicorn plain`` serves the pools
+again with both hidden from the server process, so that uvicorn falls back to its pure-Python h11
+parser on asyncio, as with a plain ``uvicorn`` install: the same-run baseline of that dependency.
+The ``server`` column says what the server process ran (the extension modules it has mapped, read
+from ``/proc``).
+
 Run::
 
     python benchmarks/bench_service.py            # both pools, 1/10/100 clients, cache on and off
     python benchmarks/bench_service.py --pools medium --cache on --requests 1000
     python benchmarks/bench_service.py --pools medium --same-places   # later runs: cached lists only
-    python benchmarks/bench_service.py --pools large --cache on --cache-mb 128  # room for every place
+    python benchmarks/bench_service.py --pools large --cache on --cache-mb 64   # the cache of before
+    python benchmarks/bench_service.py --pools medium --cache on --uvicorn standard plain
 
 Prints a table and writes ``benchmarks/results/service.json``.
 """
@@ -60,11 +68,15 @@ from scoring.policy import load_policy  # noqa: E402
 from scoring.pool import build_pool  # noqa: E402
 from scoring.shortlist import shortlist  # noqa: E402
 from service.auth import Role, create_key  # noqa: E402
+from service.config import Settings  # noqa: E402
 from service.db import make_engine, migrate  # noqa: E402
 from service.store import replace_region  # noqa: E402
 
 POOLS = {"medium": "10k", "large": "100k"}
-CACHE_MB = {"on": "64", "off": "0"}
+CACHE_MB = {"on": f"{Settings().shortlist_cache_mb:g}", "off": "0"}
+#: Code run in the server process before ``platsa serve``: ``plain`` makes ``import httptools`` and
+#: ``import uvloop`` fail there, so that uvicorn's "auto" picks h11 and asyncio.
+UVICORN = {"standard": "", "plain": "sys.modules['httptools'] = sys.modules['uvloop'] = None; "}
 
 
 def free_port() -> int:
@@ -103,10 +115,24 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(url: str, port: int, cache_mb: str) -> tuple[subprocess.Popen[bytes], float]:
+def server_parts(pid: int) -> str:
+    """The HTTP parser and event loop process ``pid`` runs, from the extension modules it has mapped.
+
+    uvicorn's ``http="auto"`` and ``loop="auto"`` take httptools and uvloop when they import, and
+    the pure-Python h11 on asyncio otherwise. ``?`` where there is no ``/proc``.
+    """
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return "?"
+    http = "httptools" if "/httptools/" in maps else "h11"
+    return f"{http}/{'uvloop' if '/uvloop/' in maps else 'asyncio'}"
+
+
+def start_server(url: str, port: int, cache_mb: str, uvicorn: str) -> tuple[subprocess.Popen[bytes], float]:
     """The server, once its region is loaded and it has gone idle; and the seconds it took to go idle."""
     env = {**os.environ, "PLATSA_DATABASE_URL": url, "PLATSA_SHORTLIST_CACHE_MB": cache_mb}
-    code = "import sys; from service.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = f"import sys; {UVICORN[uvicorn]}from service.cli import main; sys.exit(main(sys.argv[1:]))"
     process = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
                                 "--log-level", "warning"], env=env)
     deadline = time.monotonic() + 600
@@ -160,7 +186,7 @@ class Connection:
 
 
 async def load(port: int, token: str, places: list[str], clients: int, total: int, seed: int,
-               asked: set[str], server_pid: int | None = None) -> dict[str, float]:
+               asked: set[str], server_pid: int | None = None) -> dict[str, float | None]:
     """``total`` requests from ``clients`` connections; ``asked`` holds the places asked so far."""
     per_client = max(1, total // clients)
     rng = random.Random(seed)
@@ -213,8 +239,13 @@ def main() -> None:
     parser.add_argument("--cache", nargs="+", default=list(CACHE_MB), choices=list(CACHE_MB),
                         help="serve with the shortlist cache on, off (the baseline), or both")
     parser.add_argument("--cache-mb", default=CACHE_MB["on"],
-                        help="PLATSA_SHORTLIST_CACHE_MB of the cache-on server (default: the service's 64)")
-    parser.add_argument("--requests", type=int, default=1000, help="requests per (pool, cache, clients) run")
+                        help=f"PLATSA_SHORTLIST_CACHE_MB of the cache-on server (default: the service's "
+                             f"{CACHE_MB['on']})")
+    parser.add_argument("--uvicorn", nargs="+", default=["standard"], choices=list(UVICORN),
+                        help="standard: uvicorn as installed (httptools, uvloop); plain: without them "
+                             "(h11, asyncio), the baseline of uvicorn[standard]; or both")
+    parser.add_argument("--requests", type=int, default=1000,
+                        help="requests per (pool, uvicorn, cache, clients) run")
     parser.add_argument("--same-places", action="store_true",
                         help="every run draws the same places (one seed), so that runs after the first "
                              "ask only for lists the server has already answered")
@@ -226,11 +257,13 @@ def main() -> None:
         for size in args.pools:
             url, token, places, bare[POOLS[size]] = prepare(size, Path(tmp))
             print(f"{POOLS[size]:>5} bare shortlist(): {bare[POOLS[size]]:.2f} ms", flush=True)
-            for cache in args.cache:
+            for uvicorn, cache in ((u, c) for u in args.uvicorn for c in args.cache):
                 port = free_port()
-                server, warm_s = start_server(url, port, args.cache_mb if cache == "on" else CACHE_MB[cache])
-                print(f"{POOLS[size]:>5} cache {cache:>3}: idle {warm_s:.1f} s after the region was loaded",
-                      flush=True)
+                server, warm_s = start_server(url, port, args.cache_mb if cache == "on" else CACHE_MB[cache],
+                                              uvicorn)
+                parts = server_parts(server.pid)
+                print(f"{POOLS[size]:>5} {parts} cache {cache:>3}: idle {warm_s:.1f} s after the region "
+                      "was loaded", flush=True)
                 asked: set[str] = set()
                 try:
                     for clients in args.clients:
@@ -239,10 +272,10 @@ def main() -> None:
                         seed = 11 if args.same_places else 11 + clients
                         measured = asyncio.run(load(port, token, places, clients, total, seed, asked,
                                                     server.pid))
-                        row = {"pool": POOLS[size], "size": size, "cache": cache, "warm_s": round(warm_s, 1),
-                               **measured}
+                        row = {"pool": POOLS[size], "size": size, "uvicorn": uvicorn, "server": parts,
+                               "cache": cache, "warm_s": round(warm_s, 1), **measured}
                         rows.append(row)
-                        print(f"{row['pool']:>5} cache {cache:>3} {clients:>4} clients: "
+                        print(f"{row['pool']:>5} {parts} cache {cache:>3} {clients:>4} clients: "
                               f"{row['requests_per_s']:>7} req/s  p50 {row['p50_ms']:>7} ms  "
                               f"p99 {row['p99_ms']:>7} ms  repeat {row['repeat_pct']:>5} %  "
                               f"server {row['server_cpu_us_per_request']} µs/req  "
@@ -250,9 +283,9 @@ def main() -> None:
                 finally:
                     server.terminate()
                     server.wait(timeout=30)
-    off = {(r["pool"], r["clients"]): r for r in rows if r["cache"] == "off"}
+    off = {(r["pool"], r["uvicorn"], r["clients"]): r for r in rows if r["cache"] == "off"}
     for r in rows:
-        base = off.get((r["pool"], r["clients"]))
+        base = off.get((r["pool"], r["uvicorn"], r["clients"]))
         if r["cache"] == "on" and base is not None:
             r["p99_vs_cache_off"] = round(r["p99_ms"] / base["p99_ms"], 3)
     result = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -268,14 +301,14 @@ def main() -> None:
               "runs": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print("\n| pool | cache | warm s | clients | requests | repeat % | req/s | p50 ms | p99 ms "
+    print("\n| pool | server | cache | warm s | clients | requests | repeat % | req/s | p50 ms | p99 ms "
           "| p99 vs cache off | server µs/req | errors | load avg |"
-          "\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['pool']} | {r['cache']} | {r['warm_s']} | {r['clients']} | {r['requests']} | "
-              f"{r['repeat_pct']} | {r['requests_per_s']} | {r['p50_ms']} | {r['p99_ms']} | "
-              f"{r.get('p99_vs_cache_off', '')} | {r['server_cpu_us_per_request']} | {r['errors']} | "
-              f"{r['load_average']} |")
+        print(f"| {r['pool']} | {r['server']} | {r['cache']} | {r['warm_s']} | {r['clients']} | "
+              f"{r['requests']} | {r['repeat_pct']} | {r['requests_per_s']} | {r['p50_ms']} | "
+              f"{r['p99_ms']} | {r.get('p99_vs_cache_off', '')} | {r['server_cpu_us_per_request']} | "
+              f"{r['errors']} | {r['load_average']} |")
 
 
 if __name__ == "__main__":

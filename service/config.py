@@ -18,7 +18,8 @@ and it does so here). Every variable has the prefix ``PLATSA_``:
     What happens on start to a round that a crash or restart interrupted: ``resume`` (default; the
     round is run again from the inputs stored with it) or ``fail`` (it is marked failed, with why).
 ``PLATSA_SHORTLIST_CACHE_MB``
-    Memory for answered shortlists, kept per region snapshot (default 64; 0 turns the cache off).
+    Memory for answered shortlists, kept per region snapshot (default 128: room for every place's
+    default list of a 10 000-place region, about 93 MB; 0 turns the cache off).
 ``PLATSA_SHORTLIST_WARM``
     ``1`` (default): after a start or an import, a background thread computes every place's
     region-wide shortlist of the default length into the cache, as far as it has room; ``0``: the
@@ -90,7 +91,7 @@ class Settings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     engine: str = "service.engine:CoreEngine"
     job_recovery: Literal["resume", "fail"] = "resume"
-    shortlist_cache_mb: float = Field(default=64.0, ge=0)
+    shortlist_cache_mb: float = Field(default=128.0, ge=0)
     shortlist_warm: bool = True
     shortlist_fast_path: bool = True
     key_cache_ttl_s: float = Field(default=2.0, ge=0, le=3600)
