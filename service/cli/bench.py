@@ -367,6 +367,10 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
                            "--baseline-sample", "1000")),
     PerfScript("allocation", "bench_allocation.py", "allocation.json",
                quick_args=("--sizes", "2000x200x10")),
+    # --baseline: the place-by-place graph of before, the same-run baseline (and its "same" check).
+    PerfScript("round_build", "bench_round_build.py", "round_build.json",
+               full_args=("--sizes", "medium", "large", "county", "--baseline"),
+               quick_args=("--sizes", "small", "--baseline")),
     PerfScript("service", "bench_service.py", "service.json",
                quick_args=("--pools", "medium", "--clients", "1", "10", "--requests", "50")),
 )

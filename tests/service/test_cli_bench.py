@@ -157,3 +157,26 @@ def test_perf_quick_runs_a_real_script(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == EXIT_OK, capsys.readouterr()
     (record,) = json.loads(out.read_text())["scripts"]
     assert record["status"] == "ran" and record["result"]["results"][0]["size"] == "small"
+
+
+@pytest.mark.skipif(not (REPO / "benchmarks").is_dir(), reason="needs the checkout")
+def test_every_benchmark_script_is_configured() -> None:
+    # A script missing from PERF_SCRIPTS would only ever show as "skipped" in `platsa bench perf`.
+    scripts = {path.name for path in (REPO / "benchmarks").glob("bench_*.py")}
+    assert scripts == {spec.script for spec in bench.PERF_SCRIPTS}
+    assert all(spec.quick_args for spec in bench.PERF_SCRIPTS)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REPO / "benchmarks" / "bench_round_build.py").is_file(), reason="needs the checkout")
+def test_perf_quick_runs_the_round_build_with_its_baseline(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "perf.json"
+    code = main(["bench", "perf", "--quick", "--only", "round_build", "--bench-dir", str(REPO / "benchmarks"),
+                 "--out", str(out)])
+    assert code == EXIT_OK, capsys.readouterr()
+    (record,) = json.loads(out.read_text())["scripts"]
+    assert record["status"] == "ran"
+    runs = {row["variant"]: row for row in record["result"]["results"]}
+    assert set(runs) == {"new", "old"} and {row["size"] for row in runs.values()} == {"small"}
+    assert runs["new"]["edges_sha1"] == runs["old"]["edges_sha1"]  # the baseline finds the same graph
