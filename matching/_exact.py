@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy import optimize, sparse
 
 from matching import _network as net
+from matching import _repair
 from matching.exceptions import SolverError
 from matching.problem import SCORE_SCALE, AllocationProblem
 
@@ -47,6 +48,8 @@ _CORE_WINDOW = 2  # score units of reduced cost (no floor prices) kept in the co
 _MAX_BOX_DOUBLINGS = 6
 _INT63 = 2**62
 _MAX_SCALE_K = 64  # finer multipliers cost cost-scaling phases in the flow solver
+_REPAIR_PARTNERS = 3  # flows on each side of the floors the primal repair combines
+_POLISH_ROUNDS = 3
 _DISP = False
 _PRESOLVE = False
 
@@ -284,7 +287,6 @@ class _Certificate:
     flow: I64
     kind: npt.NDArray[np.int8]
     pi: I64
-    min_outside_rc: int | None  # smallest reduced cost of a pair outside the core
 
 
 def _certify(prep: Prepared, oracle: _Oracle, mu: I64, sol: net.FlowSolution) -> _Certificate:
@@ -310,21 +312,23 @@ def _certify(prep: Prepared, oracle: _Oracle, mu: I64, sol: net.FlowSolution) ->
     rc = -c_all + pi[lay.candidate0 + prep.cand] - pi[lay.place0 + prep.place]
     used = np.zeros(prep.edges.size, bool)
     used[core[sol.pair_flow().astype(bool)]] = True
-    outside = np.ones(prep.edges.size, bool)
-    outside[core] = False
-    min_out = int(rc[outside].min()) if outside.any() else None
-    return _Certificate(mu, rc, used, tail, head, cap, cost, sol.flow, kind, pi, min_out)
+    return _Certificate(mu, rc, used, tail, head, cap, cost, sol.flow, kind, pi)
 
 
-def _marginals(cert: _Certificate, num_nodes: int) -> tuple[int | None, int | None]:
+def _marginals(prep: Prepared, cert: _Certificate, core: I64) -> tuple[int | None, int | None]:
     """Cost of placing one person fewer / one more than the optimal flow (``None``: impossible).
 
     One fewer: push a unit through the bypass and cancel one along T -> S; one more: the
     reverse. Both are shortest paths in the residual graph without the bypass, found by Dijkstra
-    on the reduced costs (non-negative thanks to the potentials).
+    on the reduced costs (non-negative thanks to the potentials). The graph is the core's; a path
+    through pairs outside the core costs at least the distance to its first such pair plus that
+    pair's reduced cost, and that pair's reduced cost plus the distance from its last one, so the
+    smaller of the core path and that bound is valid for the whole round.
     """
     from scipy.sparse.csgraph import dijkstra
 
+    lay = prep.layout
+    num_nodes = lay.num_nodes
     real = cert.kind != 3
     fwd = real & (cert.flow < cert.capacity)
     bwd = real & (cert.flow > 0)
@@ -339,16 +343,24 @@ def _marginals(cert: _Certificate, num_nodes: int) -> tuple[int | None, int | No
     first[1:] = (t[1:] != t[:-1]) | (h[1:] != h[:-1])
     graph = sparse.csr_matrix((red[first].astype(np.float64), (t[first], h[first])),
                               shape=(num_nodes, num_nodes))
-    dist = dijkstra(graph, directed=True, indices=[net.SINK, net.SOURCE])
+    dist_from = dijkstra(graph, directed=True, indices=[net.SINK, net.SOURCE])
+    outside = _outside(prep, core)
+    if outside.any():
+        dist_to = dijkstra(graph.T.tocsr(), directed=True, indices=[net.SOURCE, net.SINK])
+        cand = prep.cand[outside]
+        district_node = lay.district0 + prep.problem.candidate_district[cand]
+        cand_node = lay.candidate0 + cand
+        place_node = lay.place0 + prep.place[outside]
+        rc_out = np.maximum(cert.rc[outside], 0).astype(np.float64)
     out: list[int | None] = []
-    for src, dst, d in ((net.SINK, net.SOURCE, dist[0, net.SOURCE]),
-                        (net.SOURCE, net.SINK, dist[1, net.SINK])):
-        reduced = float(d)
-        if cert.min_outside_rc is not None:
-            # A path through a pair outside the core costs at least that pair's reduced cost
-            # (all reduced costs are >= 0), so this keeps the marginal a valid lower bound for
-            # the whole round, not only for the core.
-            reduced = min(reduced, float(max(cert.min_outside_rc, 0)))
+    for i, (src, dst) in enumerate(((net.SINK, net.SOURCE), (net.SOURCE, net.SINK))):
+        reduced = float(dist_from[i, dst])
+        if outside.any():
+            # A candidate absent from the core network hangs off its district at reduced cost 0.
+            reach = np.minimum(dist_from[i, cand_node], dist_from[i, district_node])
+            via_first = float((reach + rc_out).min())
+            via_last = float((rc_out + dist_to[i, place_node]).min())
+            reduced = min(reduced, max(via_first, via_last))
         out.append(None if not np.isfinite(reduced) else
                    int(np.rint(reduced)) + int(cert.pi[dst]) - int(cert.pi[src]))
     return out[0], out[1]
@@ -479,6 +491,60 @@ def primal_value(prep: Prepared, x_active: BoolArray) -> tuple[Fraction, bool]:
     return value, ok
 
 
+def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolArray] | None,
+             deadline: float) -> tuple[Fraction, BoolArray] | None:
+    """The best assignment the primal repair finds among ``flows`` and the incumbent.
+
+    Each flow missing a floor is repaired towards each flow meeting them (the best few of
+    each); then the best assignment is polished against every flow. See ``matching._repair``.
+    """
+    if prep.penalty_w is not None or not prep.num_groups:
+        return incumbent
+    size = prep.edges.size
+    unique: dict[bytes, I64] = {}
+    for ix in flows:
+        unique.setdefault(np.sort(ix).tobytes(), ix)
+    met: list[tuple[Fraction, BoolArray]] = []
+    missed: list[tuple[Fraction, BoolArray]] = []
+    for ix in unique.values():
+        x = np.zeros(size, bool)
+        x[ix] = True
+        value, ok = primal_value(prep, x)
+        (met if ok else missed).append((value, x))
+    met.sort(key=lambda t: -t[0])
+    missed.sort(key=lambda t: -t[0])
+    best = incumbent
+    if met and (best is None or met[0][0] > best[0]):
+        best = met[0]
+    partners = met[:_REPAIR_PARTNERS] + ([incumbent] if incumbent is not None else [])
+    for _, x0 in missed[:_REPAIR_PARTNERS]:
+        for _, x1 in partners:
+            y = _repair.repair(prep, x0, x1, deadline)
+            if y is None:
+                continue
+            value, ok = primal_value(prep, y)
+            if ok and (best is None or value > best[0]):
+                best = (value, y)
+    logger.debug("repair: %d flows (%d meet the floors), best met %s, repaired %s", len(unique),
+                 len(met), float(met[0][0]) if met else None,
+                 None if best is None else float(best[0]))
+    if best is None:
+        return None
+    for _ in range(_POLISH_ROUNDS):  # polish: move towards any flow while keeping the floors
+        improved = False
+        for _, x in (missed + met)[: 2 * _REPAIR_PARTNERS]:
+            y = _repair.repair(prep, best[1], x, deadline)
+            if y is None:
+                continue
+            value, ok = primal_value(prep, y)
+            if ok and value > best[0]:
+                best, improved = (value, y), True
+        logger.debug("repair: polished to %s", float(best[0]))
+        if not improved:
+            break
+    return best
+
+
 # ============================================================================ the MIP
 @dataclass
 class _MipResult:
@@ -504,6 +570,8 @@ def _solve_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: float,
     dist_fixed = np.bincount(p.candidate_district[prep.cand[fixed1]], minlength=p.num_districts)
     penal = prep.penalty_w is not None
     nd, ng = p.num_districts, prep.num_groups
+    if n_range[0] == n_range[1] and not penal:
+        return _solve_fixed_count_mip(prep, free, fixed1, time_limit, int(n_range[0]))
     # Variable layout: [x_free | N | K_g | under_d, over_d, short_g (penalised only)].
     # N (number assigned) and K_g (assigned counting for g) are explicit integers so that the
     # solver branches on them: a floor row q*K_g >= p*N with N fixed rounds K_g up, which closes
@@ -598,6 +666,54 @@ def _solve_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: float,
     x = r2.x[:nf] > 0.5
     status = "optimal" if r2.status == 0 else "feasible"
     return _MipResult(status, x, None)
+
+
+def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: float,
+                           n: int) -> _MipResult:
+    """The exact MIP with exactly ``n`` placed (hard rules): floors become plain count rows.
+
+    With ``n`` fixed, floor ``g`` reads ``count_g >= ceil(p_g n / q_g)``; no count variables
+    are needed, and HiGHS solves this form far faster than the general one (which carries
+    ``N`` and ``K_g`` as integer variables for a varying ``n``).
+    """
+    p = prep.problem
+    nf = free.size
+    if nf == 0:
+        return _MipResult("infeasible", np.zeros(0, bool), None)
+    cols = np.arange(nf)
+    cand_f = prep.cand[free]
+    place_f = prep.place[free]
+    dist_f = p.candidate_district[cand_f].astype(np.int64)
+    cand_fixed = np.bincount(prep.cand[fixed1], minlength=p.num_candidates)
+    place_fixed = np.bincount(prep.place[fixed1], minlength=p.num_places)
+    dist_fixed = np.bincount(p.candidate_district[prep.cand[fixed1]], minlength=p.num_districts)
+    uc, cinv = np.unique(cand_f, return_inverse=True)
+    up_, pinv = np.unique(place_f, return_inverse=True)
+    nd = p.num_districts
+    place_n = float(n - fixed1.size - prep.num_pins)
+    rows = [sparse.csr_matrix((np.ones(nf), (cinv, cols)), shape=(uc.size, nf)),
+            sparse.csr_matrix((np.ones(nf), (pinv, cols)), shape=(up_.size, nf)),
+            sparse.csr_matrix((np.ones(nf), (dist_f, cols)), shape=(nd, nf)),
+            sparse.csr_matrix(np.ones((1, nf)))]
+    lo = [np.full(uc.size, -np.inf), np.full(up_.size, -np.inf),
+          (prep.lower - dist_fixed).astype(float), np.array([place_n])]
+    hi = [(1 - cand_fixed[uc]).astype(float), (prep.slots[up_] - place_fixed[up_]).astype(float),
+          (np.maximum(prep.upper, 0) - dist_fixed).astype(float), np.array([place_n])]
+    for g, (pp, q) in enumerate(prep.pq):
+        pins_g = (int(prep.a_pin[g]) + pp * prep.num_pins) // q  # pinned members of g
+        need = -(-pp * n // q) - pins_g - int(prep.in_group[g][fixed1].sum())
+        rows.append(sparse.csr_matrix(prep.in_group[g][free].astype(float)[None, :]))
+        lo.append(np.array([float(need)]))
+        hi.append(np.array([np.inf]))
+    cons = optimize.LinearConstraint(sparse.vstack(rows, format="csr"), np.concatenate(lo),
+                                     np.concatenate(hi))
+    # n is fixed, so the placement weight M is a constant: optimise the score alone.
+    res = _milp(-prep.score_w[free].astype(float), [cons], np.ones(nf),
+                optimize.Bounds(0.0, 1.0), time.perf_counter() + max(time_limit, 0.1))
+    if res is None or res.x is None:
+        return _MipResult("infeasible" if res is not None and res.status == 2 else "unknown",
+                          np.zeros(nf, bool), None)
+    return _MipResult("optimal" if res.status == 0 else "feasible", res.x > 0.5, None)
 
 
 def _milp(c: npt.NDArray[np.float64], constraints: list[optimize.LinearConstraint],
@@ -771,19 +887,19 @@ class _CountBound:
 
 def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
                  stats: dict[str, int], target: Fraction | None = None
-                 ) -> tuple[_CountBound, list[BoolArray]]:
+                 ) -> tuple[_CountBound, list[I64]]:
     """Minimise the fixed-count Lagrangian for ``n`` placed; price every pair at the end.
 
     Stops early once a priced bound falls below ``target`` (c-units): ``n`` cannot beat it.
 
     Returns the bound (valid for the whole round: every pair outside the core is priced out)
-    and the feasible assignments met on the way (candidates for the incumbent).
+    and every assignment met on the way (active pair positions; material for the repair).
     """
     k = prep.scale_k
     q = np.array([q for _, q in prep.pq], np.int64)
     cap = _mu_cap(prep) * q
     oracle = _CountOracle(prep, n, core)
-    feasible: list[BoolArray] = []
+    flows: list[I64] = []
     lam = np.minimum(lam0, cap)
     while True:  # pricing loop
         cuts: list[tuple[int, I64, I64]] = []
@@ -802,11 +918,8 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
                     best = None
                     continue
                 stats["count_flows"] += oracle.num_solves
-                return _CountBound(n, None, None, False), feasible
-            x_act = np.zeros(prep.edges.size, bool)
-            x_act[oracle.core[sol.pair_flow().astype(bool)]] = True
-            if (grad >= 0).all():
-                feasible.append(x_act)
+                return _CountBound(n, None, None, False), flows
+            flows.append(oracle.core[sol.pair_flow().astype(bool)])
             improved = best is None or val < best[0]
             if improved:
                 best = (val, lam, sol)
@@ -817,7 +930,7 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
                 cert = _certify(prep, oracle, lam, sol)
                 if not (cert.rc[_outside(prep, oracle.core)] < 0).any():
                     stats["count_flows"] += oracle.num_solves
-                    return _CountBound(n, val, cert, False), feasible
+                    return _CountBound(n, val, cert, False), flows
             cuts.append((val, grad, lam))
             if not improved:
                 radius = np.maximum(radius // 2, 1)
@@ -844,7 +957,7 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
     grad = np.array([int(prep.in_group[g][cert.used].sum()) for g in range(prep.num_groups)],
                     np.int64) - oracle.need
     exact = bool((grad >= 0).all() and not (lam * grad).any())
-    return _CountBound(n, val, cert, exact), feasible
+    return _CountBound(n, val, cert, exact), flows
 
 
 def _outside(prep: Prepared, core: I64) -> BoolArray:
@@ -931,10 +1044,12 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
             return ExactOutcome("feasible", prep.edges[lb_x], lb, bound, stats)
         n = max(todo, key=lambda n: (estimate(n), -abs(n - n_star), -n))
         done.add(n)
-        cb, feasible = _count_bound(prep, n, core, lam, deadline, counters,
-                                    None if lb is None else k * (lb + 1))
-        for x_act in feasible:
-            offer(x_act)
+        cb, flows = _count_bound(prep, n, core, lam, deadline, counters,
+                                 None if lb is None else k * (lb + 1))
+        better = _improve(prep, flows, None if lb is None or lb_x is None else (lb, lb_x),
+                          deadline)
+        if better is not None:
+            offer(better[1])
         logger.debug("fixed count n=%d: bound %s, exact %s, incumbent %s, %d flows so far", n,
                      None if cb.value is None else float(Fraction(cb.value, k)) / SCORE_SCALE,
                      cb.exact, None if lb is None else float(lb) / SCORE_SCALE,
@@ -1018,6 +1133,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     lb: Fraction | None = None
     lb_x: BoolArray | None = None
     kelley_iters = pricing_rounds = 0
+    seen: list[I64] = []  # every flow met: material for the primal repair
     t_lag = time.perf_counter()
     cert: _Certificate | None = None
     while True:  # pricing loop: Lagrangian on the core, then price every active edge
@@ -1035,6 +1151,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
                                     Fraction(0), stats, timings)
             x_act = np.zeros(prep.edges.size, bool)
             x_act[oracle.core[sol.pair_flow().astype(bool)]] = True
+            seen.append(np.flatnonzero(x_act))
             n_x = int(x_act.sum()) + prep.num_pins
             # Cut of the rounded dual: integral counts add rounding(n) slack to each floor row.
             r_vec = np.array([(q * (-(-p * n_x // q)) - p * n_x) if prep.penalty_w is None
@@ -1136,11 +1253,17 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
         opt, _ = primal_value(prep, used)
         timings["total"] = time.perf_counter() - t0
         return ExactOutcome("optimal", prep.edges[used], opt, opt, stats, timings)
+    t_rep = time.perf_counter()
+    better = _improve(prep, seen, (lb, lb_x) if lb is not None and lb_x is not None else None,
+                      deadline)
+    if better is not None:
+        lb, lb_x = better
+    timings["repair"] = time.perf_counter() - t_rep
     ub_c = d_mu
     n_star = int(used.sum()) + prep.num_pins
     threshold = float(k * lb) if lb is not None else -math.inf
     t_marg = time.perf_counter()
-    d_minus, d_plus = _marginals(cert, prep.layout.num_nodes)
+    d_minus, d_plus = _marginals(prep, cert, oracle.core)
     rb = _rounded_bound(prep, ub_c, n_star, d_minus, d_plus, mu, threshold)
     timings["rounded_bound"] = time.perf_counter() - t_marg
     bound_w = Fraction(rb.value, k)

@@ -1,0 +1,163 @@
+"""Primal repair: the best assignment between two assignments of the round, by flow cycles.
+
+Two assignments ``x0`` and ``x1`` that both meet slots and district keys are two flows in the
+round's network. Their difference is a circulation (with the return arc ``T -> S`` carrying the
+change in the number placed), and it splits into *conformal* cycles: each cycle uses arcs only in
+the direction the difference does. Adding any subset of these cycles to ``x0`` gives a flow that
+lies, arc by arc, between ``x0`` and ``x1``, so it meets the same slots and keys. Each cycle
+changes the objective and every floor row by a fixed amount, so the best subset that meets the
+floors is a tiny knapsack with one row per floor (docs/allocation.md, "Primal repair").
+
+The Lagrangian search produces exactly such pairs: flows just below and just above the floor
+prices, one missing a few people of a group, one over-filling it. Their cycles are mostly single
+swaps, and the knapsack usually lands within a few w-units of the Lagrangian bound, often on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize
+
+if TYPE_CHECKING:
+    from matching._exact import Prepared
+
+I64 = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_MAX_CYCLES = 50_000  # beyond this, the knapsack is left to the exact model
+
+
+def floor_slack(prep: Prepared, x_active: BoolArray) -> I64:
+    """``q_g count_g - p_g n`` per active floor (pins included); negative: the floor is missed."""
+    sel = np.flatnonzero(x_active)
+    return np.array([int(prep.a_coef(sel, g).sum()) + int(prep.a_pin[g])
+                     for g in range(prep.num_groups)], np.int64)
+
+
+def _cycles(prep: Prepared, x0: BoolArray, x1: BoolArray) -> list[list[tuple[int, int]]]:
+    """Conformal cycles of the circulation ``x1 - x0``, each as its pair arcs ``(edge, sign)``.
+
+    ``sign`` is ``+1`` for a pair the cycle adds to ``x0`` and ``-1`` for one it removes.
+    """
+    p = prep.problem
+    nd = p.num_districts
+    s_node, t_node = 0, 1
+    d0 = 2
+    c0 = d0 + nd
+    q0 = c0 + p.num_candidates
+    out: dict[int, list[list[int]]] = defaultdict(list)  # node -> [head, amount, edge, sign]
+
+    def add(tail: int, head: int, amount: int, edge: int = -1, sign: int = 0) -> None:
+        out[tail].append([head, amount, edge, sign])
+
+    gained = np.flatnonzero(x1 & ~x0)
+    lost = np.flatnonzero(x0 & ~x1)
+    for e in gained.tolist():
+        add(c0 + int(prep.cand[e]), q0 + int(prep.place[e]), 1, e, 1)
+    for e in lost.tolist():
+        add(q0 + int(prep.place[e]), c0 + int(prep.cand[e]), 1, e, -1)
+    cand_in = np.zeros(p.num_candidates, np.int64)
+    np.add.at(cand_in, prep.cand[gained], 1)
+    np.subtract.at(cand_in, prep.cand[lost], 1)
+    home = p.candidate_district
+    for c in np.flatnonzero(cand_in > 0).tolist():
+        add(d0 + int(home[c]), c0 + c, 1)
+    for c in np.flatnonzero(cand_in < 0).tolist():
+        add(c0 + c, d0 + int(home[c]), 1)
+    dist = np.bincount(home[prep.cand[gained]], minlength=nd) - np.bincount(
+        home[prep.cand[lost]], minlength=nd)
+    for d in np.flatnonzero(dist).tolist():
+        if dist[d] > 0:
+            add(s_node, d0 + d, int(dist[d]))
+        else:
+            add(d0 + d, s_node, int(-dist[d]))
+    place = np.bincount(prep.place[gained], minlength=p.num_places) - np.bincount(
+        prep.place[lost], minlength=p.num_places)
+    for q in np.flatnonzero(place).tolist():
+        if place[q] > 0:
+            add(q0 + q, t_node, int(place[q]))
+        else:
+            add(t_node, q0 + q, int(-place[q]))
+    dn = int(gained.size) - int(lost.size)
+    if dn > 0:
+        add(t_node, s_node, dn)
+    elif dn < 0:
+        add(s_node, t_node, -dn)
+
+    cycles: list[list[tuple[int, int]]] = []
+    for start in sorted(out):
+        while True:
+            arcs = out[start]
+            while arcs and arcs[-1][1] == 0:
+                arcs.pop()
+            if not arcs:
+                break
+            # Walk along arcs with flow left until a node repeats: that closes a cycle.
+            path: list[list[int]] = []
+            at: dict[int, int] = {start: 0}
+            node = start
+            while True:
+                arcs = out[node]
+                while arcs and arcs[-1][1] == 0:
+                    arcs.pop()
+                if not arcs:  # cannot happen in a circulation
+                    raise AssertionError("the difference of two flows is not a circulation")
+                arc = arcs[-1]
+                path.append(arc)
+                node = arc[0]
+                if node in at:
+                    cycle = path[at[node]:]
+                    amount = min(a[1] for a in cycle)
+                    for a in cycle:
+                        a[1] -= amount
+                    # Pair arcs have amount 1: every cycle holds one, so each is used once.
+                    cycles.append([(a[2], a[3]) for a in cycle if a[2] >= 0])
+                    break
+                at[node] = len(path)
+            if len(cycles) > _MAX_CYCLES:
+                return cycles
+    return cycles
+
+
+def repair(prep: Prepared, x0: BoolArray, x1: BoolArray, deadline: float
+           ) -> BoolArray | None:
+    """The best assignment ``x0 + (some cycles of x1 - x0)`` that meets every floor, or ``None``.
+
+    Both must meet slots and district keys (any two flows of the round's network do); the
+    result then does too. Hard floors only.
+    """
+    if prep.penalty_w is not None or time.perf_counter() > deadline:
+        return None
+    cycles = _cycles(prep, x0, x1)
+    if not cycles or len(cycles) > _MAX_CYCLES:
+        return None
+    ng = prep.num_groups
+    value = np.empty(len(cycles))
+    rows = np.zeros((ng, len(cycles)))
+    for j, cyc in enumerate(cycles):
+        e = np.array([a for a, _ in cyc], np.int64)
+        sign = np.array([b for _, b in cyc], np.int64)
+        value[j] = float(sign @ prep.weight[e])
+        for g in range(ng):
+            rows[g, j] = float(sign @ prep.a_coef(e, g))
+    need = -floor_slack(prep, x0).astype(float)  # rows @ y >= need
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return None
+    res = optimize.milp(
+        -value, integrality=np.ones(len(cycles)), bounds=optimize.Bounds(0, 1),
+        constraints=[optimize.LinearConstraint(rows, need, np.inf)] if ng else [],
+        options={"time_limit": min(remaining, 10.0), "mip_rel_gap": 0.0},
+    )
+    if res.x is None:
+        return None
+    out = x0.copy()
+    for j in np.flatnonzero(res.x > 0.5).tolist():
+        for edge, step in cycles[j]:
+            out[edge] = step > 0
+    return out
