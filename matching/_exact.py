@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -35,6 +36,7 @@ _CORE_PER_SLOT = 2
 _MAX_KELLEY = 6  # the fixed-count phase refines what this search leaves
 _MAX_COUNT_KELLEY = 15  # flows per number placed in the fixed-count phase
 _COUNT_TOL_W = 5  # w-units: the fixed-count search stops when its model proves this
+_COUNT_TOL_FINE_W = 1  # ... or this, while the bound may still fall below the incumbent
 _MAX_COUNTS = 2000  # numbers placed the fixed-count phase examines at most
 _SAMPLE_TOL_W = 100  # w-units: the sampled sub-round only gives a start
 _SAMPLE_MAX_KELLEY = 10
@@ -48,7 +50,7 @@ _CORE_WINDOW = 2  # score units of reduced cost (no floor prices) kept in the co
 _MAX_BOX_DOUBLINGS = 6
 _INT63 = 2**62
 _MAX_SCALE_K = 64  # finer multipliers cost cost-scaling phases in the flow solver
-_REPAIR_PARTNERS = 3  # flows on each side of the floors the primal repair combines
+_REPAIR_PARTNERS = 6  # flows on each side of the floors the primal repair combines
 _POLISH_ROUNDS = 3
 _DISP = False
 _PRESOLVE = False
@@ -886,11 +888,15 @@ class _CountBound:
 
 
 def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
-                 stats: dict[str, int], target: Fraction | None = None
+                 stats: dict[str, int], target: Fraction | None = None,
+                 improve: Callable[[list[I64]], Fraction | None] | None = None
                  ) -> tuple[_CountBound, list[I64]]:
     """Minimise the fixed-count Lagrangian for ``n`` placed; price every pair at the end.
 
     Stops early once a priced bound falls below ``target`` (c-units): ``n`` cannot beat it.
+    Once the search is within ``_COUNT_TOL_W`` of the dual optimum, ``improve`` (the primal
+    repair on the flows so far) may raise the target; while the cutting-plane model says the
+    bound can still fall below it, the search goes on (closing ``n`` here saves its MIP).
 
     Returns the bound (valid for the whole round: every pair outside the core is priced out)
     and every assignment met on the way (active pair positions; material for the repair).
@@ -901,6 +907,7 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
     oracle = _CountOracle(prep, n, core)
     flows: list[I64] = []
     lam = np.minimum(lam0, cap)
+    repaired = False
     while True:  # pricing loop
         cuts: list[tuple[int, I64, I64]] = []
         evaluated: set[tuple[int, ...]] = set()
@@ -938,8 +945,18 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
             lo_box = np.maximum(best[1] - radius, 0)
             hi_box = np.minimum(best[1] + radius, cap)
             nxt, model = _kelley_step(cuts, lo_box, hi_box)
-            if best[0] - model < k * _COUNT_TOL_W or time.perf_counter() > deadline:
-                break  # the model proves the bound this close to the dual optimum
+            if time.perf_counter() > deadline:
+                break
+            if best[0] - model < k * _COUNT_TOL_W and improve is not None and not repaired:
+                repaired = True
+                lb_new = improve(flows)
+                if lb_new is not None:
+                    target = k * (lb_new + 1)
+            if best[0] - model < k * _COUNT_TOL_W and (
+                    not repaired or target is None or model >= target
+                    or best[0] - model < k * _COUNT_TOL_FINE_W):
+                break  # the model proves the bound this close to the dual optimum, and (once
+                # repaired) that going on cannot bring it below the incumbent
             if tuple(nxt.tolist()) in evaluated:
                 if radius.max() <= 1:
                     break
@@ -1017,6 +1034,13 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
         if ok and (lb is None or value > lb):
             lb, lb_x = value, x_act
 
+    def repair(flows: list[I64]) -> Fraction | None:
+        better = _improve(prep, flows, None if lb is None or lb_x is None else (lb, lb_x),
+                          deadline)
+        if better is not None:
+            offer(better[1])
+        return lb
+
     def estimate(n: int) -> int:
         j = n - n_star
         marginal = d_plus if j > 0 else d_minus
@@ -1045,11 +1069,8 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
         n = max(todo, key=lambda n: (estimate(n), -abs(n - n_star), -n))
         done.add(n)
         cb, flows = _count_bound(prep, n, core, lam, deadline, counters,
-                                 None if lb is None else k * (lb + 1))
-        better = _improve(prep, flows, None if lb is None or lb_x is None else (lb, lb_x),
-                          deadline)
-        if better is not None:
-            offer(better[1])
+                                 None if lb is None else k * (lb + 1), repair)
+        repair(flows)
         logger.debug("fixed count n=%d: bound %s, exact %s, incumbent %s, %d flows so far", n,
                      None if cb.value is None else float(Fraction(cb.value, k)) / SCORE_SCALE,
                      cb.exact, None if lb is None else float(lb) / SCORE_SCALE,
