@@ -28,6 +28,11 @@ and it does so here). Every variable has the prefix ``PLATSA_``:
     ``1`` (default): shortlist reads whose key is in the key cache are answered by a small ASGI layer
     in front of the framework's routing and dependency solving, with the same checks, audit entry
     and answer (:class:`service.routes.shortlists.ShortlistFastPath`); ``0``: by the route alone.
+``PLATSA_GC_FREEZE``
+    ``1`` (default): once a region snapshot is loaded and its shortlist cache warmed, the objects
+    the process holds are collected once and then frozen out of later garbage collections
+    (:meth:`service.state.ServiceState.freeze`), and given back to the collector at the next
+    rebuild; ``0``: the collector sees every object, as Python does by default.
 ``PLATSA_KEY_CACHE_TTL_S``
     How long a serving process trusts a key it has checked without asking the database again: the
     longest a key revoked by another process (``platsa admin revoke-key``) keeps working (default
@@ -94,6 +99,7 @@ class Settings(BaseModel):
     shortlist_cache_mb: float = Field(default=128.0, ge=0)
     shortlist_warm: bool = True
     shortlist_fast_path: bool = True
+    gc_freeze: bool = True
     key_cache_ttl_s: float = Field(default=2.0, ge=0, le=3600)
     audit_flush_interval_s: float = Field(default=0.05, gt=0, le=10)
     #: Largest accepted import upload, bytes.

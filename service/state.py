@@ -6,10 +6,16 @@ Each snapshot carries its own cache of answered shortlists (:mod:`service.cache`
 (an import, a new proposal, any write to region data) invalidates them all at once. The process also
 holds the cache of checked API keys (:class:`service.auth.KeyCache`) and the queue of audit entries
 of reads (:class:`service.audit.AuditQueue`).
+
+Once a snapshot is in place (and its cache warmed), everything the process then holds is frozen out
+of the garbage collector's reach (:meth:`ServiceState.freeze`): a full collection of the serving
+process walked every object of the libraries, the region and the cache, and held every request for
+125–165 ms (``benchmarks/README.md``, "HTTP service").
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -66,10 +72,15 @@ class ServiceState:
         self._warmer: threading.Thread | None = None
 
     def close(self) -> None:
-        """Stop background work on snapshots (the cache warming); called when the app stops."""
+        """Stop background work on snapshots (the cache warming); called when the app stops.
+
+        What was frozen is handed back to the collector, so that a stopped app's snapshot can go.
+        """
         self._closed.set()
         if self._warmer is not None:
             self._warmer.join(timeout=30)
+        with self._lock:
+            self._unfreeze()
 
     def request_reload(self) -> None:
         """Rebuild the snapshot soon, in the background (after a write to region data).
@@ -99,12 +110,20 @@ class ServiceState:
         return self._snapshot
 
     def reload(self) -> Snapshot | None:
-        """Read the region from the database and prepare the engine's pool for it."""
+        """Read the region from the database and prepare the engine's pool for it.
+
+        The new snapshot is frozen (:meth:`freeze`) once it is in place, or, when its cache is
+        warmed, once the warming is done.
+        """
         with self._lock:
+            # The previous snapshot was frozen with everything else; were it to stay frozen, the
+            # collector could never free what it holds in reference cycles once it is dropped.
+            self._unfreeze()
             with self.db.connect() as conn:
                 loaded = store.load_region(conn)
             if loaded is None:
                 self._snapshot = None
+                self._freeze()
                 return None
             region, version = loaded
             policy = self.policy(region.manifest.policy)
@@ -118,7 +137,48 @@ class ServiceState:
                 self._warmer = threading.Thread(target=self._warm, args=(self._snapshot, order),
                                                 name="platsa-warm-shortlists", daemon=True)
                 self._warmer.start()
+            else:
+                self._freeze()
             return self._snapshot
+
+    def freeze(self, snapshot: Snapshot) -> None:
+        """Leave every object the process now holds out of later garbage collections, if
+        ``snapshot`` is still the current one (``PLATSA_GC_FREEZE``).
+
+        A full collection walks every tracked object; most of the ~200 000 of a serving process are
+        the libraries' (functions, types, their dicts) and live as long as it does, and the
+        snapshot and its warmed cache live until the next rebuild. Frozen (:func:`gc.freeze`), they
+        are left out of collections, and the pause of a full collection, every request waiting,
+        goes with them (``benchmarks/README.md``, "HTTP service"). One collection first, so that
+        no garbage is frozen with them.
+
+        Concurrency: the rebuild runs in the background while requests are served. The freeze is
+        process-wide, so it and the unfreeze that starts every rebuild (:meth:`reload`) both run
+        under the snapshot lock, and the freeze only for the current snapshot: a warming that
+        finishes after a rebuild has begun waits for it, then finds its snapshot replaced and leaves
+        the freeze to the new snapshot's warming. Requests keep running meanwhile; objects they hold
+        at the freeze are frozen too, and freed as usual once no longer referenced (only garbage in
+        reference cycles waits for the next rebuild). The freeze belongs to the process, not to
+        this state: a process serves one app.
+        """
+        with self._lock:
+            if self._snapshot is snapshot:
+                self._freeze()
+
+    def _freeze(self) -> None:
+        """:meth:`freeze`, with the lock held."""
+        if not self.settings.gc_freeze or self._closed.is_set():
+            return
+        started = time.perf_counter()
+        gc.collect()
+        gc.freeze()
+        logger.info("%d objects frozen out of garbage collection (collected first in %.0f ms)",
+                    gc.get_freeze_count(), (time.perf_counter() - started) * 1000)
+
+    def _unfreeze(self) -> None:
+        """Give every frozen object back to the collector (their next collection may free them)."""
+        if self.settings.gc_freeze:
+            gc.unfreeze()
 
     def _warm(self, snapshot: Snapshot, place_ids: list[str]) -> None:
         """Fill ``snapshot``'s shortlist cache while it is current (:func:`service.cache.warm`)."""
@@ -136,3 +196,4 @@ class ServiceState:
             pass  # no shortlists in this build: requests say so
         except Exception:  # the cache fills on demand instead
             logger.exception("warming the shortlist cache failed")
+        self.freeze(snapshot)
