@@ -1172,7 +1172,8 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
                                     Fraction(0), stats, timings)
             x_act = np.zeros(prep.edges.size, bool)
             x_act[oracle.core[sol.pair_flow().astype(bool)]] = True
-            seen.append(np.flatnonzero(x_act))
+            if mu.any():  # the flow without floor prices is far from the rest: slow to repair
+                seen.append(np.flatnonzero(x_act))
             n_x = int(x_act.sum()) + prep.num_pins
             # Cut of the rounded dual: integral counts add rounding(n) slack to each floor row.
             r_vec = np.array([(q * (-(-p * n_x // q)) - p * n_x) if prep.penalty_w is None
