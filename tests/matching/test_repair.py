@@ -8,8 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from matching import SolveParams, Status, solve
-from matching import _exact, _repair
+from matching import SolveParams, Status, _exact, _repair, solve
 from tests.matching.conftest import reference_milp
 from tests.matching.test_properties import _binding_round, check_invariants, check_rules
 
