@@ -11,11 +11,14 @@ from __future__ import annotations
 import io
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,18 +202,60 @@ def add_keys(database_url: str) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-        database_urls: dict[str, str]) -> Iterator[Api]:
-    """A server with the test region imported and one key per role, per database backend."""
-    backend = request.param
-    url = new_database(backend, tmp_path_factory, database_urls, "api")
+@contextmanager
+def server_with_region(backend: str, tmp_path_factory: pytest.TempPathFactory,
+                       urls: dict[str, str], name: str,
+                       settings: Callable[[str], Settings] | None = None) -> Iterator[Api]:
+    """A server on a database of its own, the test region imported, one key per role.
+
+    ``settings`` builds the server's settings from the database URL (default: a free port and the
+    test engine).
+    """
+    url = new_database(backend, tmp_path_factory, urls, name)
     tokens = add_keys(url)
-    settings = Settings(database_url=url, port=free_port(), engine=TEST_ENGINE)
-    with ThreadServer(settings):
-        api = Api(backend, f"http://127.0.0.1:{settings.port}", url, tokens)
+    config = settings(url) if settings is not None else Settings(
+        database_url=url, port=free_port(), engine=TEST_ENGINE)
+    with ThreadServer(config):
+        api = Api(backend, f"http://127.0.0.1:{config.port}", url, tokens)
         with api.client("admin") as client:
             answer = client.post("/v1/region/import", content=region_zip(),
                                  headers={"Content-Type": "application/zip"})
             assert answer.status_code == 201, answer.text
+        yield api
+
+
+@contextmanager
+def serve_process(database_url: str, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``platsa serve`` in a process of its own, once its ``/health`` answers; stopped after."""
+    environ = {**os.environ, "PLATSA_DATABASE_URL": database_url, **env}
+    code = "import sys; from service.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
+                                "--log-level", "warning"], env=environ)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "the server exited on start"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+        database_urls: dict[str, str]) -> Iterator[Api]:
+    """A server with the test region imported and one key per role, per database backend."""
+    with server_with_region(request.param, tmp_path_factory, database_urls, "api") as api:
         yield api

@@ -9,16 +9,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from service.config import Settings
 from service.db.tables import REGION_TABLES, region_meta
 from tests.service.conftest import (
-    TEST_ENGINE,
     Api,
-    ThreadServer,
-    add_keys,
-    free_port,
-    new_database,
     region_zip,
+    server_with_region,
     service_region,
 )
 
@@ -35,15 +30,7 @@ def own_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     middle of a test because of an earlier test's write (``test_candidate_lifecycle_is_audited``
     adds a candidate).
     """
-    url = new_database(request.param, tmp_path_factory, database_urls, "basics")
-    tokens = add_keys(url)
-    settings = Settings(database_url=url, port=free_port(), engine=TEST_ENGINE)
-    with ThreadServer(settings):
-        api = Api(request.param, f"http://127.0.0.1:{settings.port}", url, tokens)
-        with api.client("admin") as client:
-            answer = client.post("/v1/region/import", content=region_zip(),
-                                 headers={"Content-Type": "application/zip"})
-            assert answer.status_code == 201, answer.text
+    with server_with_region(request.param, tmp_path_factory, database_urls, "basics") as api:
         yield api
 
 

@@ -6,18 +6,13 @@ import; the benchmark (``benchmarks/README.md``, "HTTP service") measures the di
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from service.cli import EXIT_OK, main
-from tests.service.conftest import free_port
+from tests.service.conftest import free_port, serve_process
 
 
 def test_serve_lets_uvicorn_pick_its_fastest_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,26 +37,8 @@ def test_auto_picks_httptools() -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc/<pid>/maps")
 def test_a_running_server_is_served_by_httptools_on_uvloop(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "PLATSA_DATABASE_URL": f"sqlite:///{tmp_path / 'platsa.db'}"}
-    code = "import sys; from service.cli import main; sys.exit(main(sys.argv[1:]))"
-    process = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
-                                "--log-level", "warning"], env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the server exited on start"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    with serve_process(f"sqlite:///{tmp_path / 'platsa.db'}", free_port()) as process:
         # The extension modules the serving process has loaded, as bench_service.py reads them.
         maps = Path(f"/proc/{process.pid}/maps").read_text()
         assert "/httptools/" in maps
         assert "/uvloop/" in maps
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -20,11 +20,7 @@ from service.integration.tables import proposal_events, webhook_deliveries
 from tests.service.conftest import (
     TEST_ENGINE,
     Api,
-    ThreadServer,
-    add_keys,
-    new_database,
-    region_zip,
-    service_region,
+    server_with_region,
     wait_for_job,
 )
 from tests.service.integration_support import integration_settings
@@ -35,15 +31,8 @@ PROBLEM = "application/problem+json"
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def own_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
             database_urls: dict[str, str]) -> Iterator[Api]:
-    url = new_database(request.param, tmp_path_factory, database_urls, "publication")
-    tokens = add_keys(url)
-    settings = integration_settings(url, engine=TEST_ENGINE)
-    with ThreadServer(settings):
-        api = Api(request.param, f"http://127.0.0.1:{settings.port}", url, tokens)
-        with api.client("admin") as client:
-            answer = client.post("/v1/region/import", content=region_zip(service_region()),
-                                 headers={"Content-Type": "application/zip"})
-            assert answer.status_code == 201, answer.text
+    with server_with_region(request.param, tmp_path_factory, database_urls, "publication",
+                            lambda url: integration_settings(url, engine=TEST_ENGINE)) as api:
         yield api
 
 

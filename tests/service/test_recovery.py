@@ -6,10 +6,8 @@ the round's job is running, so nothing of the service's shutdown code runs.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,32 +19,22 @@ import sqlalchemy as sa
 from service.config import Settings
 from service.db import make_engine
 from service.db.tables import jobs, round_assignments, rounds
-from tests.service.conftest import TEST_ENGINE, add_keys, free_port, new_database, region_zip, wait_for_job
+from tests.service.conftest import (
+    TEST_ENGINE,
+    add_keys,
+    free_port,
+    new_database,
+    region_zip,
+    serve_process,
+    wait_for_job,
+)
 
 
 @contextmanager
 def server(url: str, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    environ = {**os.environ, "PLATSA_DATABASE_URL": url, "PLATSA_ENGINE": TEST_ENGINE,
-               "PLATSA_TEST_ROUND_PAUSE": "0.5", **env}
-    code = "import sys; from service.cli import main; sys.exit(main(sys.argv[1:]))"
-    process = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
-                                "--log-level", "warning"], env=environ)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the server exited on start"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    with serve_process(url, port, PLATSA_ENGINE=TEST_ENGINE, PLATSA_TEST_ROUND_PAUSE="0.5",
+                       **env) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def _start_round_and_kill(url: str, port: int, token: str) -> tuple[str, str]:

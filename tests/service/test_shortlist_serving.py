@@ -20,16 +20,11 @@ from scoring.region import region_from_frames
 from scoring.shortlist import shortlist
 from service import store
 from service.auth import create_key, revoke_key
-from service.config import Settings
 from tests.regions import MANIFEST
 from tests.service.conftest import (
-    TEST_ENGINE,
     Api,
-    ThreadServer,
-    add_keys,
-    free_port,
-    new_database,
     region_zip,
+    server_with_region,
     service_region,
 )
 
@@ -37,15 +32,7 @@ from tests.service.conftest import (
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def own_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
             database_urls: dict[str, str]) -> Iterator[Api]:
-    url = new_database(request.param, tmp_path_factory, database_urls, "shortlists")
-    settings = Settings(database_url=url, port=free_port(), engine=TEST_ENGINE)
-    tokens = add_keys(url)
-    with ThreadServer(settings):
-        api = Api(request.param, f"http://127.0.0.1:{settings.port}", url, tokens)
-        with api.client("admin") as client:
-            answer = client.post("/v1/region/import", content=region_zip(),
-                                 headers={"Content-Type": "application/zip"})
-            assert answer.status_code == 201, answer.text
+    with server_with_region(request.param, tmp_path_factory, database_urls, "shortlists") as api:
         yield api
 
 
