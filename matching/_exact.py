@@ -494,11 +494,13 @@ def primal_value(prep: Prepared, x_active: BoolArray) -> tuple[Fraction, bool]:
 
 
 def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolArray] | None,
-             deadline: float) -> tuple[Fraction, BoolArray] | None:
+             deadline: float, enough: Fraction | None = None
+             ) -> tuple[Fraction, BoolArray] | None:
     """The best assignment the primal repair finds among ``flows`` and the incumbent.
 
     Each flow missing a floor is repaired towards each flow meeting them (the best few of
-    each); then the best assignment is polished against every flow. See ``matching._repair``.
+    each); then the best assignment is polished against the best flows. See
+    ``matching._repair``. Stops as soon as an assignment is worth ``enough`` (w-units).
     """
     if prep.penalty_w is not None or not prep.num_groups:
         return incumbent
@@ -521,6 +523,8 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
     partners = met[:_REPAIR_PARTNERS] + ([incumbent] if incumbent is not None else [])
     for _, x0 in missed[:_REPAIR_PARTNERS]:
         for _, x1 in partners:
+            if best is not None and enough is not None and best[0] >= enough:
+                return best
             y = _repair.repair(prep, x0, x1, deadline)
             if y is None:
                 continue
@@ -535,6 +539,8 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
     for _ in range(_POLISH_ROUNDS):  # polish: move towards any flow while keeping the floors
         improved = False
         for _, x in (missed + met)[: 2 * _REPAIR_PARTNERS]:
+            if enough is not None and best[0] >= enough:
+                return best
             y = _repair.repair(prep, best[1], x, deadline)
             if y is None:
                 continue
@@ -889,7 +895,7 @@ class _CountBound:
 
 def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
                  stats: dict[str, int], target: Fraction | None = None,
-                 improve: Callable[[list[I64]], Fraction | None] | None = None
+                 improve: Callable[[list[I64], int], Fraction | None] | None = None
                  ) -> tuple[_CountBound, list[I64]]:
     """Minimise the fixed-count Lagrangian for ``n`` placed; price every pair at the end.
 
@@ -949,7 +955,7 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
                 break
             if best[0] - model < k * _COUNT_TOL_W and improve is not None and not repaired:
                 repaired = True
-                lb_new = improve(flows)
+                lb_new = improve(flows, best[0])
                 if lb_new is not None:
                     target = k * (lb_new + 1)
             if best[0] - model < k * _COUNT_TOL_W and (
@@ -1034,9 +1040,15 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
         if ok and (lb is None or value > lb):
             lb, lb_x = value, x_act
 
-    def repair(flows: list[I64]) -> Fraction | None:
+    repaired: dict[str, int] = {}
+
+    def repair(flows: list[I64], bound_c: int) -> Fraction | None:
+        # An incumbent worth floor(bound / K) closes n: no need to look further.
+        if lb is not None and k * (lb + 1) > bound_c:
+            return lb
+        repaired["flows"] = len(flows)
         better = _improve(prep, flows, None if lb is None or lb_x is None else (lb, lb_x),
-                          deadline)
+                          deadline, Fraction(bound_c // k))
         if better is not None:
             offer(better[1])
         return lb
@@ -1070,7 +1082,9 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
         done.add(n)
         cb, flows = _count_bound(prep, n, core, lam, deadline, counters,
                                  None if lb is None else k * (lb + 1), repair)
-        repair(flows)
+        if cb.value is not None and repaired.get("flows") != len(flows):
+            repair(flows, cb.value)
+        repaired.clear()
         logger.debug("fixed count n=%d: bound %s, exact %s, incumbent %s, %d flows so far", n,
                      None if cb.value is None else float(Fraction(cb.value, k)) / SCORE_SCALE,
                      cb.exact, None if lb is None else float(lb) / SCORE_SCALE,
@@ -1091,8 +1105,9 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
         theta_n = max(k * lb, Fraction(cb.value - k * _MIP_MARGIN_W))
         while True:
             tau = cb.value - theta_n
-            free = np.flatnonzero(dev <= tau)
-            fixed1 = np.flatnonzero(cb.cert.used & (dev > tau))
+            # dev is integral: compare with floor(tau), not elementwise with a Fraction (slow).
+            free = np.flatnonzero(dev <= math.floor(tau))
+            fixed1 = np.flatnonzero(cb.cert.used & (dev > math.floor(tau)))
             mip_edges += int(free.size)
             mips += 1
             res = _solve_mip(prep, free, fixed1, deadline - time.perf_counter(), (n, n))
@@ -1326,7 +1341,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
         whole = tau > max_dev
         if whole:  # the model is the whole round
             n_range = (0.0, math.inf)
-        free_mask = dev <= tau
+        free_mask = dev <= math.floor(tau)
         free = np.flatnonzero(free_mask)
         fixed1 = np.flatnonzero(used & ~free_mask)
         stats["exact_model_edges"] = int(free.size)
