@@ -247,8 +247,9 @@ def build_round(
     Raises
     ------
     RoundSetupError
-        A pin or forbidden pair names an unknown candidate or place, or the policy's keys name
-        districts the region does not have; every problem is listed.
+        A pin or forbidden pair names an unknown candidate or place, the policy's keys name
+        districts the region does not have, or a graph setting (``per_slot``, ``min_per_place``,
+        ``per_candidate``) is out of range; every problem is listed.
     """
     params = params or RoundParams()
     timings: dict[str, float] = {}
@@ -342,6 +343,11 @@ def _check_setup(
                 problems.append(Problem(field_name, row, "candidate_id", cid, "no such candidate"))
             if pid not in places.index:
                 problems.append(Problem(field_name, row, "place_id", pid, "no such place"))
+    for name, least in (("per_slot", 1), ("min_per_place", 0), ("per_candidate", 1)):
+        value = getattr(params, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            problems.append(Problem("params", None, name, repr(value),
+                                    f"must be a whole number of at least {least}"))
     pinned = [cid for cid, _ in params.pins]
     for cid in sorted({c for c in pinned if pinned.count(c) > 1}):
         problems.append(

@@ -119,6 +119,18 @@ def test_setup_errors_list_every_problem(small: tuple[Pool, Policy]) -> None:
     ]
 
 
+def test_graph_settings_out_of_range_are_listed_with_the_rest(small: tuple[Pool, Policy]) -> None:
+    (pool, places), policy = small
+    params = RoundParams(per_slot=0, min_per_place=-1, per_candidate=2.5,  # type: ignore[arg-type]
+                         pins=(("nobody", "P000001"),))
+    with pytest.raises(RoundSetupError) as info:
+        build_round(pool, places, policy, params)
+    assert [(p.file, p.column, p.value) for p in info.value.problems] == [
+        ("pins", "candidate_id", "nobody"), ("params", "per_slot", "0"),
+        ("params", "min_per_place", "-1"), ("params", "per_candidate", "2.5"),
+    ]
+
+
 def test_mps_export_resolves_to_the_same_optimum(tmp_path: Path) -> None:
     from ortools.linear_solver.python import model_builder
 
