@@ -676,6 +676,33 @@ def _solve_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: float,
     return _MipResult(status, x, None)
 
 
+def _assignment_rows(prep: Prepared, free: I64, fixed1: I64
+                     ) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Rows ``lo <= A x <= hi`` over the ``free`` pairs, with the ``fixed1`` pairs chosen: one
+    place per candidate, slots per place, each district within its key."""
+    p = prep.problem
+    nf = free.size
+    cols = np.arange(nf)
+    cand_fixed = np.bincount(prep.cand[fixed1], minlength=p.num_candidates)
+    place_fixed = np.bincount(prep.place[fixed1], minlength=p.num_places)
+    dist_fixed = np.bincount(p.candidate_district[prep.cand[fixed1]], minlength=p.num_districts)
+    uc, cinv = np.unique(prep.cand[free], return_inverse=True)
+    up_, pinv = np.unique(prep.place[free], return_inverse=True)
+    nd = p.num_districts
+    dist = p.candidate_district[prep.cand[free]].astype(np.int64)
+    rows = sparse.vstack([
+        sparse.csr_matrix((np.ones(nf), (cinv, cols)), shape=(uc.size, nf)),
+        sparse.csr_matrix((np.ones(nf), (pinv, cols)), shape=(up_.size, nf)),
+        sparse.csr_matrix((np.ones(nf), (dist, cols)), shape=(nd, nf)),
+    ], format="csr")
+    lo = np.concatenate([np.full(uc.size + up_.size, -np.inf),
+                         (prep.lower - dist_fixed).astype(float)])
+    hi = np.concatenate([(1 - cand_fixed[uc]).astype(float),
+                         (prep.slots[up_] - place_fixed[up_]).astype(float),
+                         (np.maximum(prep.upper, 0) - dist_fixed).astype(float)])
+    return rows, lo, hi
+
+
 def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: float,
                            n: int) -> _MipResult:
     """The exact MIP with exactly ``n`` placed (hard rules): floors become plain count rows.
@@ -684,29 +711,14 @@ def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: f
     are needed, and HiGHS solves this form far faster than the general one (which carries
     ``N`` and ``K_g`` as integer variables for a varying ``n``).
     """
-    p = prep.problem
     nf = free.size
     if nf == 0:
         return _MipResult("infeasible", np.zeros(0, bool), None)
-    cols = np.arange(nf)
-    cand_f = prep.cand[free]
-    place_f = prep.place[free]
-    dist_f = p.candidate_district[cand_f].astype(np.int64)
-    cand_fixed = np.bincount(prep.cand[fixed1], minlength=p.num_candidates)
-    place_fixed = np.bincount(prep.place[fixed1], minlength=p.num_places)
-    dist_fixed = np.bincount(p.candidate_district[prep.cand[fixed1]], minlength=p.num_districts)
-    uc, cinv = np.unique(cand_f, return_inverse=True)
-    up_, pinv = np.unique(place_f, return_inverse=True)
-    nd = p.num_districts
+    base, base_lo, base_hi = _assignment_rows(prep, free, fixed1)
     place_n = float(n - fixed1.size - prep.num_pins)
-    rows = [sparse.csr_matrix((np.ones(nf), (cinv, cols)), shape=(uc.size, nf)),
-            sparse.csr_matrix((np.ones(nf), (pinv, cols)), shape=(up_.size, nf)),
-            sparse.csr_matrix((np.ones(nf), (dist_f, cols)), shape=(nd, nf)),
-            sparse.csr_matrix(np.ones((1, nf)))]
-    lo = [np.full(uc.size, -np.inf), np.full(up_.size, -np.inf),
-          (prep.lower - dist_fixed).astype(float), np.array([place_n])]
-    hi = [(1 - cand_fixed[uc]).astype(float), (prep.slots[up_] - place_fixed[up_]).astype(float),
-          (np.maximum(prep.upper, 0) - dist_fixed).astype(float), np.array([place_n])]
+    rows = [base, sparse.csr_matrix(np.ones((1, nf)))]
+    lo = [base_lo, np.array([place_n])]
+    hi = [base_hi, np.array([place_n])]
     for g, (pp, q) in enumerate(prep.pq):
         pins_g = (int(prep.a_pin[g]) + pp * prep.num_pins) // q  # pinned members of g
         need = -(-pp * n // q) - pins_g - int(prep.in_group[g][fixed1].sum())
@@ -795,30 +807,15 @@ def _lp_multipliers(prep: Prepared, cert: _Certificate, theta: int) -> I64 | Non
     far from tight at ``cert.mu`` are fixed to their flow values, which keeps the LP small.
     Returns integer multipliers (c-units per floor-row unit), or ``None`` if the LP fails.
     """
-    p = prep.problem
     free = np.flatnonzero(np.abs(cert.rc) <= theta)
     fixed1 = np.flatnonzero(cert.used & (np.abs(cert.rc) > theta))
-    nf = free.size
-    if nf == 0:
+    if free.size == 0:
         return None
-    cand_fixed = np.bincount(prep.cand[fixed1], minlength=p.num_candidates)
-    place_fixed = np.bincount(prep.place[fixed1], minlength=p.num_places)
-    dist_fixed = np.bincount(p.candidate_district[prep.cand[fixed1]], minlength=p.num_districts)
-    cols = np.arange(nf)
-    uc, cinv = np.unique(prep.cand[free], return_inverse=True)
-    up_, pinv = np.unique(prep.place[free], return_inverse=True)
-    nd = p.num_districts
-    dist = p.candidate_district[prep.cand[free]]
     ng = prep.num_groups
-    blocks = [
-        sparse.csr_matrix((np.ones(nf), (cinv, cols)), shape=(uc.size, nf)),
-        sparse.csr_matrix((np.ones(nf), (pinv, cols)), shape=(up_.size, nf)),
-        sparse.csr_matrix((np.ones(nf), (dist, cols)), shape=(nd, nf)),
-        sparse.csr_matrix((-np.ones(nf), (dist, cols)), shape=(nd, nf)),
-    ]
-    rhs = [1.0 - cand_fixed[uc], (prep.slots[up_] - place_fixed[up_]).astype(float),
-           (np.maximum(prep.upper, 0) - dist_fixed).astype(float),
-           -(prep.lower - dist_fixed).astype(float)]
+    rows, lo, hi = _assignment_rows(prep, free, fixed1)
+    has_lo = np.isfinite(lo)  # only the district rows have lower bounds
+    blocks = [rows, -rows[np.flatnonzero(has_lo)]]
+    rhs = [hi, -lo[has_lo]]
     for g in range(ng):
         blocks.append(sparse.csr_matrix(-prep.a_coef(free, g).astype(float)[None, :]))
         rhs.append(np.array([float(int(prep.a_pin[g]) + int(prep.a_coef(fixed1, g).sum()))]))
