@@ -46,7 +46,7 @@ _LP_WINDOW = 1  # score units of reduced cost kept free in the warm-start LP
 _LP_MAX_PAIRS = 30_000  # skip the warm-start LP above this many free pairs
 _SAMPLE_ABOVE = 15_000  # candidates: above this, warm-start from a sampled sub-round
 _WARM_RADIUS_DIV = 8  # initial trust region: a 1/8 of the warm-start multipliers
-_COUNT_CORE_WINDOW: float | None = 0.2  # score units of |rc| (free-n prices) in the fixed-count core
+_COUNT_CORE_WINDOW = 0.2  # score units of |rc| (free-n prices) in the fixed-count core
 _CORE_WINDOW = 2  # score units of reduced cost (no floor prices) kept in the core
 _MAX_BOX_DOUBLINGS = 6
 _INT63 = 2**62
@@ -1311,11 +1311,10 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
         return ExactOutcome("optimal", prep.edges[lb_x], lb, lb, stats, timings)
     if prep.penalty_w is None:
         t_fix = time.perf_counter()
-        count_core = oracle.core
-        if _COUNT_CORE_WINDOW is not None:
-            count_core = np.flatnonzero(cert.used | (np.abs(cert.rc) <= int(
-                _COUNT_CORE_WINDOW * k * SCORE_SCALE)))
-            stats["count_core_edges"] = int(count_core.size)
+        # The fixed-count core: pairs near tight at the free-n prices (its pricing adds the rest).
+        count_core = np.flatnonzero(cert.used | (np.abs(cert.rc) <= int(
+            _COUNT_CORE_WINDOW * k * SCORE_SCALE)))
+        stats["count_core_edges"] = int(count_core.size)
         fixed = _fixed_count_phase(
             prep, count_core, mu, ub_c, n_star, (d_minus, d_plus),
             rb.value - k * _MIP_MARGIN_W, (lb, lb_x) if lb is not None and lb_x is not None
