@@ -46,6 +46,7 @@ _LP_WINDOW = 1  # score units of reduced cost kept free in the warm-start LP
 _LP_MAX_PAIRS = 30_000  # skip the warm-start LP above this many free pairs
 _SAMPLE_ABOVE = 15_000  # candidates: above this, warm-start from a sampled sub-round
 _WARM_RADIUS_DIV = 8  # initial trust region: a 1/8 of the warm-start multipliers
+_CBC_MAX_PAIRS = 10_000  # fixed-count models up to this size go to CBC, larger ones to HiGHS
 _COUNT_CORE_WINDOW = 0.2  # score units of |rc| (free-n prices) in the fixed-count core
 _CORE_WINDOW = 2  # score units of reduced cost (no floor prices) kept in the core
 _MAX_BOX_DOUBLINGS = 6
@@ -318,6 +319,62 @@ def _certify(prep: Prepared, oracle: _Oracle, mu: I64, sol: net.FlowSolution) ->
     return _Certificate(mu, rc, used, tail, head, cap, cost, sol.flow, kind, pi)
 
 
+def _sharpened_dev(prep: Prepared, cert: _Certificate, cap: int) -> I64:
+    """``|rc|`` of every active pair for reduced-cost fixing, at the most telling of several
+    optimal duals of the certificate's flow (docs/allocation.md, "Sharper fixing").
+
+    The flow's own potentials leave almost every used pair at ``rc = 0``: the candidate's arc in
+    absorbs its value, so fixing can hold no used pair. Moving one node's potential keeps the
+    flow optimal and the dual value unchanged as long as no arc's reduced cost changes sign:
+
+    1. a candidate (place) without flow: its pairs' reduced costs rise by the slack of its arc in
+       (out), which frees nothing but makes more room for step 2 and 3;
+    2. a candidate with flow: its pairs' reduced costs fall by the smaller of its arc in's
+       slack and its cheapest unused pair's reduced cost: the used pair then carries what
+       dropping it costs (the second-best option, or leaving the candidate out);
+    3. a full place with flow: the same on the place side, after step 2.
+
+    Each dual on the way proves the fixing it allows, so the elementwise maximum of the
+    magnitudes is valid. Shifts are capped at ``cap`` (c-units): fixing needs no more.
+    """
+    lay = prep.layout
+    nc, npl = lay.num_candidates, lay.num_places
+    pi = cert.pi
+    arc_rc = cert.cost + pi[cert.tail] - pi[cert.head]
+    cand_arcs = np.flatnonzero(cert.kind == 1)
+    place_arcs = np.flatnonzero(cert.kind == 2)
+    c_of = cert.head[cand_arcs] - lay.candidate0
+    p_of = cert.tail[place_arcs] - lay.place0
+    rc_in = np.zeros(nc, np.int64)
+    rc_in[c_of] = arc_rc[cand_arcs]
+    c_flow = np.zeros(nc, bool)
+    c_flow[c_of] = cert.flow[cand_arcs] > 0
+    rc_out = np.zeros(npl, np.int64)
+    rc_out[p_of] = arc_rc[place_arcs]
+    p_flow = np.zeros(npl, np.int64)
+    p_flow[p_of] = cert.flow[place_arcs]
+    p_cap = np.zeros(npl, np.int64)
+    p_cap[p_of] = cert.capacity[place_arcs]
+    used = cert.used
+    # 1. Nodes without flow (unused pairs only: used pairs keep their reduced cost).
+    rise_c = np.where(c_flow, 0, np.clip(rc_in, 0, cap))
+    rise_p = np.where(p_flow > 0, 0, np.clip(rc_out, 0, cap))
+    rc = cert.rc + rise_c[prep.cand] + rise_p[prep.place]
+    dev = np.abs(rc)  # >= |cert.rc| pair by pair
+    # 2. Candidates with flow.
+    near = np.flatnonzero(~used & (rc < cap))
+    room = np.full(nc, cap, np.int64)
+    np.minimum.at(room, prep.cand[near], rc[near])
+    rc -= np.where(c_flow, np.minimum(np.maximum(-rc_in, 0), room), 0)[prep.cand]
+    # 3. Full places with flow.
+    near = np.flatnonzero(~used & (rc < cap))
+    room = np.full(npl, cap, np.int64)
+    np.minimum.at(room, prep.place[near], rc[near])
+    full = (p_flow > 0) & (p_flow == p_cap)
+    rc -= np.where(full, np.minimum(np.maximum(-rc_out, 0), room), 0)[prep.place]
+    return np.maximum(dev, np.abs(rc))
+
+
 def _marginals(prep: Prepared, cert: _Certificate, core: I64) -> tuple[int | None, int | None]:
     """Cost of placing one person fewer / one more than the optimal flow (``None``: impossible).
 
@@ -521,11 +578,25 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
     best = incumbent
     if met and (best is None or met[0][0] > best[0]):
         best = met[0]
-    partners = met[:_REPAIR_PARTNERS] + ([incumbent] if incumbent is not None else [])
+    partners = met[:_REPAIR_PARTNERS]
+    if incumbent is not None and not any(np.array_equal(incumbent[1], x) for _, x in partners):
+        partners.append(incumbent)
+    done: set[tuple[bytes, bytes]] = set()
+
+    def first_time(x0: BoolArray, x1: BoolArray) -> bool:
+        # The same pair twice gives the same result (the incumbent is often the best flow met).
+        key = (np.packbits(x0).tobytes(), np.packbits(x1).tobytes())
+        if key in done:
+            return False
+        done.add(key)
+        return True
+
     for _, x0 in missed[:_REPAIR_PARTNERS]:
         for _, x1 in partners:
             if best is not None and enough is not None and best[0] >= enough:
                 return best
+            if not first_time(x0, x1):
+                continue
             y = _repair.repair(prep, x0, x1, deadline)
             if y is None:
                 continue
@@ -542,6 +613,8 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
         for _, x in (missed + met)[: 2 * _REPAIR_PARTNERS]:
             if enough is not None and best[0] >= enough:
                 return best
+            if np.array_equal(best[1], x) or not first_time(best[1], x):
+                continue
             y = _repair.repair(prep, best[1], x, deadline)
             if y is None:
                 continue
@@ -726,15 +799,57 @@ def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: f
         rows.append(sparse.csr_matrix(prep.in_group[g][free].astype(float)[None, :]))
         lo.append(np.array([float(need)]))
         hi.append(np.array([np.inf]))
-    cons = optimize.LinearConstraint(sparse.vstack(rows, format="csr"), np.concatenate(lo),
-                                     np.concatenate(hi))
+    a = sparse.vstack(rows, format="csr")
+    lo_all, hi_all = np.concatenate(lo), np.concatenate(hi)
     # n is fixed, so the placement weight M is a constant: optimise the score alone.
-    res = _milp(-prep.score_w[free].astype(float), [cons], np.ones(nf),
-                optimize.Bounds(0.0, 1.0), time.perf_counter() + max(time_limit, 0.1))
+    deadline = time.perf_counter() + max(time_limit, 0.1)
+    if nf <= _CBC_MAX_PAIRS:
+        return _cbc_binary(prep.score_w[free], a, lo_all, hi_all, deadline)
+    res = _milp(-prep.score_w[free].astype(float), [optimize.LinearConstraint(a, lo_all, hi_all)],
+                np.ones(nf), optimize.Bounds(0.0, 1.0), deadline)
     if res is None or res.x is None:
         return _MipResult("infeasible" if res is not None and res.status == 2 else "unknown",
                           np.zeros(nf, bool), None)
     return _MipResult("optimal" if res.status == 0 else "feasible", res.x > 0.5, None)
+
+
+def _cbc_binary(value: I64, a: sparse.csr_matrix, lo: npt.NDArray[np.float64],
+                hi: npt.NDArray[np.float64], deadline: float) -> _MipResult:
+    """Maximise ``value . x`` over binary ``x`` with ``lo <= a x <= hi``: CBC through OR-Tools.
+
+    On the small fixed-count models (up to a few thousand pairs) CBC proves the optimum in a
+    fraction of the time HiGHS spends on its root cuts and sub-MIPs (benchmarks/README.md).
+    """
+    from ortools.linear_solver import pywraplp
+
+    nf = value.size
+    remaining = deadline - time.perf_counter()
+    solver = pywraplp.Solver.CreateSolver("CBC")
+    if solver is None or remaining <= 0:
+        return _MipResult("unknown", np.zeros(nf, bool), None)
+    inf = solver.infinity()
+    xs = [solver.BoolVar(f"x{j}") for j in range(nf)]
+    indptr, indices, data = a.indptr.tolist(), a.indices.tolist(), a.data.tolist()
+    lo_l = np.where(np.isfinite(lo), lo, -inf).tolist()
+    hi_l = np.where(np.isfinite(hi), hi, inf).tolist()
+    for i in range(a.shape[0]):
+        row = solver.Constraint(lo_l[i], hi_l[i])
+        for j in range(indptr[i], indptr[i + 1]):
+            row.SetCoefficient(xs[indices[j]], data[j])
+    objective = solver.Objective()
+    for x, v in zip(xs, value.tolist(), strict=True):
+        objective.SetCoefficient(x, float(v))
+    objective.SetMaximization()
+    solver.SetTimeLimit(max(int(remaining * 1000), 1))
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
+    status = solver.Solve(params)
+    if status == pywraplp.Solver.INFEASIBLE:
+        return _MipResult("infeasible", np.zeros(nf, bool), None)
+    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        return _MipResult("unknown", np.zeros(nf, bool), None)
+    x_free = np.array([x.solution_value() > 0.5 for x in xs], bool)
+    return _MipResult("optimal" if status == pywraplp.Solver.OPTIMAL else "feasible", x_free, None)
 
 
 def _milp(c: npt.NDArray[np.float64], constraints: list[optimize.LinearConstraint],
@@ -1099,7 +1214,8 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
             continue  # nothing placing n beats the incumbent
         # First a small model just below the bound (the fixed-count bound is usually tight),
         # then, only if it holds nothing, the model down to the incumbent.
-        dev = np.abs(cb.cert.rc)
+        # No model below the incumbent: tau <= B(n) - K lb, so shifts beyond it fix nothing more.
+        dev = _sharpened_dev(prep, cb.cert, math.floor(cb.value - k * lb) + 1)
         theta_n = max(k * lb, Fraction(cb.value - k * _MIP_MARGIN_W))
         while True:
             tau = cb.value - theta_n

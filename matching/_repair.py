@@ -30,6 +30,7 @@ I64 = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 _MAX_CYCLES = 50_000  # beyond this, the knapsack is left to the exact model
+_ENUMERATE_MAX = 12  # trade-off cycles up to this many: try every subset (4 096) instead of a MIP
 
 
 def floor_slack(prep: Prepared, x_active: BoolArray) -> I64:
@@ -137,27 +138,59 @@ def repair(prep: Prepared, x0: BoolArray, x1: BoolArray, deadline: float
     if not cycles or len(cycles) > _MAX_CYCLES:
         return None
     ng = prep.num_groups
-    value = np.empty(len(cycles))
-    rows = np.zeros((ng, len(cycles)))
+    value = np.empty(len(cycles), np.int64)
+    rows = np.zeros((ng, len(cycles)), np.int64)
     for j, cyc in enumerate(cycles):
         e = np.array([a for a, _ in cyc], np.int64)
         sign = np.array([b for _, b in cyc], np.int64)
-        value[j] = float(sign @ prep.weight[e])
+        value[j] = int(sign @ prep.weight[e])
         for g in range(ng):
-            rows[g, j] = float(sign @ prep.a_coef(e, g))
-    need = -floor_slack(prep, x0).astype(float)  # rows @ y >= need
+            rows[g, j] = int(sign @ prep.a_coef(e, g))
+    need = -floor_slack(prep, x0)  # rows @ y >= need
+    chosen = _best_subset(value, rows, need, deadline)
+    if chosen is None:
+        return None
+    out = x0.copy()
+    for j in np.flatnonzero(chosen).tolist():
+        for edge, step in cycles[j]:
+            out[edge] = step > 0
+    return out
+
+
+def _best_subset(value: I64, rows: I64, need: I64, deadline: float) -> BoolArray | None:
+    """The subset of items with the largest total ``value`` whose ``rows`` sums reach ``need``
+    (``None``: no subset does, or out of time). Exact.
+
+    An item that helps the objective and no floor less (or harms both) is decided alone; the
+    few items left are trade-offs: enumerated when at most ``_ENUMERATE_MAX``, else a HiGHS MIP
+    (a few milliseconds each, which the hundred repairs of a round would add up).
+    """
+    take = (value >= 0) & (rows >= 0).all(axis=0)
+    drop = ~take & (value <= 0) & (rows <= 0).all(axis=0)
+    rest = np.flatnonzero(~take & ~drop)
+    need_rest = need - rows[:, take].sum(axis=1)
+    chosen = take.copy()
+    m = rest.size
+    if m == 0:
+        return chosen if (need_rest <= 0).all() else None
+    v, r = value[rest], rows[:, rest]
+    if m <= _ENUMERATE_MAX:
+        bits = ((np.arange(1 << m, dtype=np.int64)[:, None] >> np.arange(m)) & 1).astype(bool)
+        ok = (bits.astype(np.int64) @ r.T >= need_rest).all(axis=1)
+        if not ok.any():
+            return None
+        total = np.where(ok, bits.astype(np.int64) @ v, np.iinfo(np.int64).min)
+        chosen[rest[bits[int(np.argmax(total))]]] = True
+        return chosen
     remaining = deadline - time.perf_counter()
     if remaining <= 0:
         return None
     res = optimize.milp(
-        -value, integrality=np.ones(len(cycles)), bounds=optimize.Bounds(0, 1),
-        constraints=[optimize.LinearConstraint(rows, need, np.inf)] if ng else [],
+        -v.astype(float), integrality=np.ones(m), bounds=optimize.Bounds(0, 1),
+        constraints=[optimize.LinearConstraint(r.astype(float), need_rest.astype(float), np.inf)],
         options={"time_limit": min(remaining, 10.0), "mip_rel_gap": 0.0},
     )
     if res.x is None:
         return None
-    out = x0.copy()
-    for j in np.flatnonzero(res.x > 0.5).tolist():
-        for edge, step in cycles[j]:
-            out[edge] = step > 0
-    return out
+    chosen[rest[res.x > 0.5]] = True
+    return chosen

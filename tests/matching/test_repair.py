@@ -57,3 +57,22 @@ def test_all_cycles_of_a_difference_turn_one_assignment_into_the_other(seed: int
             assert y[edge] != (step > 0)  # each pair changes once, in the difference's direction
             y[edge] = step > 0
     assert (y == x1).all()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_best_subset_matches_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 16))  # beyond _ENUMERATE_MAX too: the MIP path
+    ng = int(rng.integers(1, 4))
+    value = rng.integers(-50, 50, m)
+    rows = rng.integers(-30, 30, (ng, m))
+    need = rng.integers(-20, 40, ng)
+    got = _repair._best_subset(value, rows, need, time.perf_counter() + 30)
+    bits = ((np.arange(1 << m)[:, None] >> np.arange(m)) & 1).astype(np.int64)
+    ok = (bits @ rows.T >= need).all(axis=1)
+    if not ok.any():
+        assert got is None
+        return
+    assert got is not None
+    assert (rows @ got.astype(np.int64) >= need).all()
+    assert int(value @ got) == int((bits @ value)[ok].max())
