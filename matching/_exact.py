@@ -42,6 +42,7 @@ _SAMPLE_TOL_W = 100  # w-units: the sampled sub-round only gives a start
 _SAMPLE_MAX_KELLEY = 10
 _KELLEY_TOL_W = 20  # w-units: stop when the cutting-plane model proves the dual this close
 _MIP_MARGIN_W = 20  # w-units below the rounded bound that the first exact model covers
+_MIP_WIDEN = 4  # each further fixed-count model covers this many times the previous depth
 _LP_WINDOW = 1  # score units of reduced cost kept free in the warm-start LP
 _LP_MAX_PAIRS = 30_000  # skip the warm-start LP above this many free pairs
 _SAMPLE_ABOVE = 15_000  # candidates: above this, warm-start from a sampled sub-round
@@ -1135,8 +1136,8 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
     fixed-count Lagrangian gives its bound and reduced costs; an ``n`` whose bound cannot beat the
     incumbent is done, the others get an exact MIP with ``N = n`` over the pairs their reduced
     costs leave free, which may raise the incumbent and so close other ``n``. Returns ``None``
-    when the phase does not apply (no incumbent found, too many ``n``); the caller then closes
-    the gap on the whole round.
+    when the phase does not apply (no incumbent, not even from the first exact model, or too many
+    ``n``); the caller then closes the gap on the whole round.
     """
     k = prep.scale_k
     d_minus, d_plus = marginals
@@ -1208,17 +1209,24 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
         lam = cb.cert.mu  # the next n starts from this n's prices
         if cb.exact:
             offer(cb.cert.used)
-        if lb is None:
-            return None
-        if cb.exact or cb.value < k * (lb + 1):
+        if cb.exact or (lb is not None and cb.value < k * (lb + 1)):
             continue  # nothing placing n beats the incumbent
         # First a small model just below the bound (the fixed-count bound is usually tight),
-        # then, only if it holds nothing, the model down to the incumbent.
-        # No model below the incumbent: tau <= B(n) - K lb, so shifts beyond it fix nothing more.
-        dev = _sharpened_dev(prep, cb.cert, math.floor(cb.value - k * lb) + 1)
-        theta_n = max(k * lb, Fraction(cb.value - k * _MIP_MARGIN_W))
+        # then, only if it holds nothing, the model down to the incumbent. Without an incumbent
+        # (every flow met so far misses a floor) the first model still runs: what it finds is one.
+        theta_n = Fraction(cb.value - k * _MIP_MARGIN_W)
+        if lb is not None:
+            theta_n = max(k * lb, theta_n)
+        dev: I64 | None = None
+        dev_cap = 0
         while True:
             tau = cb.value - theta_n
+            if dev is None or math.floor(tau) + 1 > dev_cap:
+                # Shifts beyond tau fix nothing more; no model goes below the incumbent.
+                dev_cap = math.floor(tau) + 1 if lb is None else max(
+                    math.floor(tau), math.floor(cb.value - k * lb)) + 1
+                dev = _sharpened_dev(prep, cb.cert, dev_cap)
+            assert dev is not None
             # dev is integral: compare with floor(tau), not elementwise with a Fraction (slow).
             free = np.flatnonzero(dev <= math.floor(tau))
             fixed1 = np.flatnonzero(cb.cert.used & (dev > math.floor(tau)))
@@ -1239,10 +1247,19 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
                 reached = k * found >= theta_n
             if res.status in ("unknown", "feasible") or (res.status == "optimal" and reached):
                 break  # n is solved (or out of time)
-            incumbent_c = k * lb if lb is not None else theta_n
+            if lb is None:  # nothing found yet: deeper, until the model holds every pair
+                if math.floor(tau) >= max_dev_all(dev):
+                    break  # no assignment places exactly n
+                theta_n = cb.value - _MIP_WIDEN * (cb.value - theta_n)
+                continue
+            incumbent_c = k * lb
             if theta_n <= incumbent_c:
                 break  # nothing placing n reaches the incumbent
-            theta_n = incumbent_c
+            # Widen geometrically, not straight down to the incumbent: a far incumbent would make
+            # one huge model where a few small ones find the optimum (300k x 10k, seed 2).
+            theta_n = max(incumbent_c, cb.value - _MIP_WIDEN * (cb.value - theta_n))
+        if lb is None:
+            return None  # no assignment met at all: the whole-round model decides
     if lb is None or lb_x is None:
         return None
     stats.update(fixed_counts=len(done), count_flows=counters["count_flows"],

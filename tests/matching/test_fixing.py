@@ -79,3 +79,29 @@ def test_fixed_count_models_match_the_reference_with_either_solver(seed: int, cb
     res = solve(p, SolveParams(time_limit_s=60))
     assert res.status is Status.OPTIMAL and res.gap == 0
     assert res.objective == pytest.approx(reference_milp(p).objective, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fixed_counts_close_the_gap_without_any_incumbent(seed: int,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A round whose floors barely bind can leave every flow one person short of a floor, so the
+    # repair has nothing to repair towards. The fixed-count models (widened step by step) must
+    # then find the optimum themselves, not hand the round to the whole-round model.
+    phase = _exact._fixed_count_phase
+    calls: list[_exact.ExactOutcome | None] = []
+
+    def without_incumbent(*args: object, **kwargs: object) -> _exact.ExactOutcome | None:
+        args_ = list(args)
+        args_[7] = None  # incumbent
+        out = phase(*args_, **kwargs)  # type: ignore[arg-type]
+        calls.append(out)
+        return out
+
+    monkeypatch.setattr(_exact, "_fixed_count_phase", without_incumbent)
+    monkeypatch.setattr(_exact, "_improve", lambda *a, **k: None)
+    monkeypatch.setattr(_exact, "_MIP_MARGIN_W", 1)  # a first model too shallow: widen
+    p = _binding_round(seed)
+    res = solve(p, SolveParams(time_limit_s=60))
+    assert calls and calls[0] is not None
+    assert res.status is Status.OPTIMAL and res.gap == 0
+    assert res.objective == pytest.approx(reference_milp(p).objective, abs=1e-9)
