@@ -9,8 +9,11 @@ peak memory (``ru_maxrss``) is per instance; the bare OR-Tools min-cost flow on 
 Usage::
 
     python benchmarks/bench_allocation.py --sizes 10000x1000x50 100000x10000x50
+    python benchmarks/bench_allocation.py --sizes 10000x1000x50 --seed 0 1 2 3 4 5 6 7
 
-Prints a table and writes ``benchmarks/results/allocation.json``.
+Several seeds give several rounds of each size and a line per size with the spread (a round's
+time depends on whether the fixed-count phase needs its exact model). Prints a table and writes
+``benchmarks/results/allocation.json``.
 """
 
 from __future__ import annotations
@@ -126,37 +129,57 @@ def _shares(problem: Any, result: Any) -> list[float]:
     return [int(((g >> np.uint32(i)) & 1).sum()) / n for i in range(problem.num_groups)]
 
 
+def _run_subprocess(ctx: Any, spec: tuple[int, ...], seed: int) -> dict[str, Any]:
+    """One instance in its own process (its own peak memory); a dead process is a failed row."""
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_run_instance, args=(spec, seed, queue))
+    proc.start()
+    row = None
+    while row is None:
+        try:
+            row = queue.get(timeout=5)
+        except Empty:
+            if not proc.is_alive():  # the instance died (e.g. out of memory): say so
+                row = dict(size="x".join(map(str, spec)), seed=seed, failed=True,
+                           exitcode=proc.exitcode)
+    proc.join()
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", nargs="+",
                     default=["10000x1000x50", "100000x5000x20", "100000x10000x50",
                              "300000x10000x50"],
                     help="CANDIDATESxPLACESxK")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, nargs="+", default=[0],
+                    help="one or more seeds: one round per size and seed")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "allocation.json"))
     args = ap.parse_args(argv)
     rows = []
     ctx = mp.get_context("spawn")
     for size in args.sizes:
         spec = tuple(int(x) for x in size.split("x"))
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_run_instance, args=(spec, args.seed, queue))
-        proc.start()
-        row = None
-        while row is None:
-            try:
-                row = queue.get(timeout=5)
-            except Empty:
-                if not proc.is_alive():  # the instance died (e.g. out of memory): say so
-                    row = dict(size=size, failed=True, exitcode=proc.exitcode)
-        proc.join()
-        rows.append(row)
-        if row.get("failed"):
-            print(f"{size:>18}  FAILED (exit code {row['exitcode']})", flush=True)
-            continue
-        print(f"{size:>18}  pairs {row['pairs']:>9,}  {row['status']:>8}  gap {row['gap']:.1e}  "
-              f"{row['seconds']:7.2f} s  bare flow {row['bare_flow_seconds']:6.2f} s  "
-              f"ratio {row['ratio']:4.2f}  peak {row['peak_gib']:5.2f} GiB", flush=True)
+        done = []
+        for seed in args.seed:
+            row = _run_subprocess(ctx, spec, seed)
+            rows.append(row)
+            if row.get("failed"):
+                print(f"{size:>18}  seed {seed}  FAILED (exit code {row['exitcode']})", flush=True)
+                continue
+            done.append(row)
+            print(f"{size:>18}  seed {seed}  pairs {row['pairs']:>10,}  {row['status']:>8}  "
+                  f"gap {row['gap']:.1e}  {row['seconds']:7.2f} s  "
+                  f"bare flow {row['bare_flow_seconds']:6.2f} s  ratio {row['ratio']:4.2f}  "
+                  f"peak {row['peak_gib']:5.2f} GiB  exact model {row['stats'].get('mip_rounds', 0)}",
+                  flush=True)
+        if len(done) > 1:
+            secs = sorted(r["seconds"] for r in done)
+            ratios = sorted(r["ratio"] for r in done)
+            print(f"{size:>18}  {len(done)} seeds: time median {np.median(secs):.2f} s, "
+                  f"max {secs[-1]:.2f} s; ratio median {np.median(ratios):.2f}, "
+                  f"max {ratios[-1]:.2f}; all optimal: "
+                  f"{all(r['status'] == 'optimal' and r['gap'] == 0 for r in done)}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(
