@@ -819,7 +819,8 @@ def _cbc_binary(value: I64, a: sparse.csr_matrix, lo: npt.NDArray[np.float64],
     """Maximise ``value . x`` over binary ``x`` with ``lo <= a x <= hi``: CBC through OR-Tools.
 
     On the small fixed-count models (up to a few thousand pairs) CBC proves the optimum in a
-    fraction of the time HiGHS spends on its root cuts and sub-MIPs (benchmarks/README.md).
+    fraction of the time HiGHS spends on its root cuts and sub-MIPs (docs/allocation.md,
+    "The MIP solver").
     """
     from ortools.linear_solver import pywraplp
 

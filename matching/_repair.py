@@ -175,12 +175,12 @@ def _best_subset(value: I64, rows: I64, need: I64, deadline: float) -> BoolArray
         return chosen if (need_rest <= 0).all() else None
     v, r = value[rest], rows[:, rest]
     if m <= _ENUMERATE_MAX:
-        bits = ((np.arange(1 << m, dtype=np.int64)[:, None] >> np.arange(m)) & 1).astype(bool)
-        ok = (bits.astype(np.int64) @ r.T >= need_rest).all(axis=1)
+        bits = (np.arange(1 << m, dtype=np.int64)[:, None] >> np.arange(m)) & 1
+        ok = (bits @ r.T >= need_rest).all(axis=1)
         if not ok.any():
             return None
-        total = np.where(ok, bits.astype(np.int64) @ v, np.iinfo(np.int64).min)
-        chosen[rest[bits[int(np.argmax(total))]]] = True
+        total = np.where(ok, bits @ v, np.iinfo(np.int64).min)
+        chosen[rest[bits[int(np.argmax(total))].astype(bool)]] = True
         return chosen
     remaining = deadline - time.perf_counter()
     if remaining <= 0:
