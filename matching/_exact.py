@@ -48,6 +48,9 @@ _LP_MAX_PAIRS = 30_000  # skip the warm-start LP above this many free pairs
 _SAMPLE_ABOVE = 15_000  # candidates: above this, warm-start from a sampled sub-round
 _WARM_RADIUS_DIV = 8  # initial trust region: a 1/8 of the warm-start multipliers
 _CBC_MAX_PAIRS = 10_000  # fixed-count models up to this size go to CBC, larger ones to HiGHS
+_RESTRICT_DEPTH = 3  # larger fixed-count models are re-bounded as rounds of their own this often
+_RESTRICT_SHRINK = 0.9  # ... and only while the re-bound frees at most this share of the pairs
+_REGROW_BELOW = 8  # a trust region shrunk to 1/8 of its start may grow back (crawling)
 _COUNT_CORE_WINDOW = 0.2  # score units of |rc| (free-n prices) in the fixed-count core
 _CORE_WINDOW = 2  # score units of reduced cost (no floor prices) kept in the core
 _MAX_BOX_DOUBLINGS = 6
@@ -558,7 +561,8 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
     """The best assignment the primal repair finds among ``flows`` and the incumbent.
 
     Each flow missing a floor is repaired towards each flow meeting them (the best few of
-    each); then the best assignment is polished against the best flows. See
+    each) and, when none of ``flows`` meets them, towards the flows doing better on a floor it
+    misses; then the best assignment is polished against the best flows. See
     ``matching._repair``. Stops as soon as an assignment is worth ``enough`` (w-units).
     """
     if prep.penalty_w is not None or not prep.num_groups:
@@ -592,8 +596,15 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
         done.add(key)
         return True
 
+    slack = {id(x): _repair.floor_slack(prep, x) for _, x in missed[: 2 * _REPAIR_PARTNERS]}
     for _, x0 in missed[:_REPAIR_PARTNERS]:
-        for _, x1 in partners:
+        # Two flows that each miss a floor can still be repaired into one meeting them all when
+        # they miss different floors (floors that barely bind: no flow meets them all).
+        s0 = slack[id(x0)]
+        others = [(v, x) for v, x in missed[: 2 * _REPAIR_PARTNERS]
+                  if not met and x is not x0
+                  and (slack[id(x)][s0 < 0] > s0[s0 < 0]).any()][:_REPAIR_PARTNERS]
+        for _, x1 in partners + others:
             if best is not None and enough is not None and best[0] >= enough:
                 return best
             if not first_time(x0, x1):
@@ -814,6 +825,75 @@ def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: f
     return _MipResult("optimal" if res.status == 0 else "feasible", res.x > 0.5, None)
 
 
+def _restricted(prep: Prepared, free: I64, fixed1: I64) -> Prepared:
+    """The round restricted to the ``free`` pairs, with the ``fixed1`` pairs (and the round's own
+    pins) pinned and every other pair dropped: a fixed-count model as a round of its own."""
+    p = prep.problem
+    edges = np.concatenate([prep.edges[free], prep.edges[fixed1], p.pins])
+    sub = AllocationProblem(
+        num_candidates=p.num_candidates, num_places=p.num_places,
+        num_districts=p.num_districts, num_groups=p.num_groups,
+        edge_candidate=p.edge_candidate[edges], edge_place=p.edge_place[edges],
+        edge_score=p.edge_score[edges], place_slots=p.place_slots,
+        candidate_district=p.candidate_district, district_lower=p.district_lower,
+        district_upper=p.district_upper, edge_groups=p.edge_groups[edges],
+        group_floor=p.group_floor,
+        pinned_edges=np.arange(free.size, edges.size, dtype=np.int64),
+    )
+    # Its active pairs are the free ones still usable, in order: sub.edges[i] indexes ``free``.
+    return prepare(sub, max_placed=False, penalty=None)
+
+
+def _solve_count_model(prep: Prepared, free: I64, fixed1: I64, n: int, theta: Fraction,
+                       lam: I64, deadline: float, counters: dict[str, int], depth: int = 0
+                       ) -> _MipResult:
+    """The fixed-count model over ``free`` (``fixed1`` chosen, ``n`` placed): its best assignment
+    if one is worth at least ``theta`` (c-units), else ``"infeasible"`` or a lesser assignment.
+
+    A model above ``_CBC_MAX_PAIRS`` pairs is first bounded as a round of its own
+    (docs/allocation.md, "Large fixed-count models"): the restricted round's fixed-count
+    Lagrangian is often far below the whole round's (fixing pairs removes the fractional
+    combinations the bound lives on), and it proves at once that nothing reaches ``theta``, or
+    fixes most of the model's pairs by its own reduced costs. ``lam`` (c-units of ``prep``)
+    starts its search.
+    """
+    if free.size <= _CBC_MAX_PAIRS or depth >= _RESTRICT_DEPTH:
+        return _solve_fixed_count_mip(prep, free, fixed1, deadline - time.perf_counter(), n)
+    sub = _restricted(prep, free, fixed1)
+    ks = sub.scale_k
+    # The restricted round scores without the placement weight (n is fixed): shift theta.
+    theta_sub = ks * (theta / prep.scale_k - prep.big_m * n)
+    cb, _ = _count_bound(sub, n, np.arange(sub.edges.size, dtype=np.int64),
+                         lam * ks // prep.scale_k, deadline, counters, theta_sub,
+                         radius0=ks * SCORE_SCALE // 1000)
+    logger.debug("restricted fixed-count model n=%d, depth %d: %d pairs, bound %s w-units "
+                 "above theta", n, depth, sub.edges.size,
+                 None if cb.value is None else float((cb.value - theta_sub) / ks))
+    none = _MipResult("infeasible", np.zeros(free.size, bool), None)
+    if cb.value is None or cb.value < theta_sub:
+        return none  # nothing placing n in this model reaches theta
+    assert cb.cert is not None
+    to_free = sub.edges  # active pairs of the restricted round -> positions in ``free``
+    x = np.zeros(free.size, bool)
+    if cb.exact:  # its flow meets the floors with complementary slackness: optimal
+        x[to_free[cb.cert.used]] = True
+        return _MipResult("optimal", x, None)
+    tau = math.floor(cb.value - theta_sub)
+    dev = _sharpened_dev(sub, cb.cert, tau + 1)
+    free_r = np.flatnonzero(dev <= tau)
+    fixed_r = np.flatnonzero(cb.cert.used & (dev > tau))
+    if free_r.size > _RESTRICT_SHRINK * sub.edges.size:
+        # Re-bounding the same model again would give the same bound: solve it.
+        res = _solve_fixed_count_mip(sub, free_r, fixed_r, deadline - time.perf_counter(), n)
+    else:
+        res = _solve_count_model(sub, free_r, fixed_r, n, Fraction(theta_sub), cb.cert.mu,
+                                 deadline, counters, depth + 1)
+    if res.status in ("optimal", "feasible"):
+        x[to_free[free_r[res.x_free]]] = True
+        x[to_free[fixed_r]] = True
+    return _MipResult(res.status, x, None)
+
+
 def _cbc_binary(value: I64, a: sparse.csr_matrix, lo: npt.NDArray[np.float64],
                 hi: npt.NDArray[np.float64], deadline: float) -> _MipResult:
     """Maximise ``value . x`` over binary ``x`` with ``lo <= a x <= hi``: CBC through OR-Tools.
@@ -1010,8 +1090,8 @@ class _CountBound:
 
 def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
                  stats: dict[str, int], target: Fraction | None = None,
-                 improve: Callable[[list[I64], int], Fraction | None] | None = None
-                 ) -> tuple[_CountBound, list[I64]]:
+                 improve: Callable[[list[I64], int], Fraction | None] | None = None,
+                 radius0: int | None = None) -> tuple[_CountBound, list[I64]]:
     """Minimise the fixed-count Lagrangian for ``n`` placed; price every pair at the end.
 
     Stops early once a priced bound falls below ``target`` (c-units): ``n`` cannot beat it.
@@ -1032,7 +1112,10 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
     while True:  # pricing loop
         cuts: list[tuple[int, I64, I64]] = []
         evaluated: set[tuple[int, ...]] = set()
-        radius = np.maximum(lam // _WARM_RADIUS_DIV, k * SCORE_SCALE // 100)
+        radius = np.maximum(lam // _WARM_RADIUS_DIV, k * SCORE_SCALE // 100) if radius0 is None \
+            else np.full(lam.size, radius0, np.int64)
+        radius_start = radius
+        crawling = False
         best: tuple[int, I64, net.FlowSolution] | None = None
         for _ in range(_MAX_COUNT_KELLEY):
             val, grad, sol = oracle.evaluate(lam)
@@ -1066,6 +1149,16 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
             lo_box = np.maximum(best[1] - radius, 0)
             hi_box = np.minimum(best[1] + radius, cap)
             nxt, model = _kelley_step(cuts, lo_box, hi_box)
+            at_edge = improved and bool(np.any((nxt == hi_box) & (hi_box < cap)
+                                                | (nxt == lo_box) & (lo_box > 0)))
+            if at_edge and crawling and (radius * _REGROW_BELOW <= radius_start).all():
+                # Two improving steps in a row hit the box: the dual lies further than the
+                # shrunken box reaches. Grow it back (a crawl of tiny steps along a ridge
+                # left 300k x 10k seed 2 with a bound 63 w-units too high).
+                radius = np.minimum(radius * 2, np.maximum(radius_start, 1))
+            crawling = at_edge
+            logger.debug("count n=%d: lam=%s value %d grad %s; best %d, model %d (%.1f w)", n,
+                         lam.tolist(), val, grad.tolist(), best[0], model, (best[0] - model) / k)
             if time.perf_counter() > deadline:
                 break
             if best[0] - model < k * _COUNT_TOL_W and improve is not None and not repaired:
@@ -1233,7 +1326,8 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
             fixed1 = np.flatnonzero(cb.cert.used & (dev > math.floor(tau)))
             mip_edges += int(free.size)
             mips += 1
-            res = _solve_mip(prep, free, fixed1, deadline - time.perf_counter(), (n, n))
+            res = _solve_count_model(prep, free, fixed1, n, theta_n, cb.cert.mu, deadline,
+                                     counters)
             if res.status in ("unknown", "feasible"):
                 unresolved[n] = Fraction(cb.value, k)
             reached = False

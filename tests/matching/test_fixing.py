@@ -3,12 +3,14 @@ it feeds: every assignment the fixing excludes must be provably worse than the b
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from matching import SolveParams, Status, _exact, solve
+from matching import AllocationProblem, SolveParams, Status, _exact, build_problem, solve
 from tests.matching.conftest import reference_milp
 from tests.matching.test_properties import _binding_round
 
@@ -105,3 +107,100 @@ def test_fixed_counts_close_the_gap_without_any_incumbent(seed: int,
     assert calls and calls[0] is not None
     assert res.status is Status.OPTIMAL and res.gap == 0
     assert res.objective == pytest.approx(reference_milp(p).objective, abs=1e-9)
+
+
+def _pinned(p: AllocationProblem, how_many: int) -> AllocationProblem:
+    """The round with a few pairs of its own optimum pinned (agreed placements: still feasible)."""
+    chosen = solve(p).chosen_edges
+    return dataclasses.replace(p, pinned_edges=np.sort(chosen[:: max(chosen.size // how_many, 1)]
+                                                        [:how_many]).astype(np.int64))
+
+
+@pytest.mark.parametrize("seed", [6, 9])
+@pytest.mark.parametrize("objective", ["score", "max_placed"])
+@pytest.mark.parametrize("pins", [0, 5])
+def test_large_fixed_count_models_are_rebounded_as_rounds_of_their_own(
+        seed: int, objective: str, pins: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the size limit at 30 pairs every fixed-count model of these rounds is re-bounded as a
+    # restricted round (pins, placement weight and all) before any MIP: the same optimum.
+    monkeypatch.setattr(_exact, "_CBC_MAX_PAIRS", 30)
+    sizes: list[int] = []
+    restricted = _exact._restricted
+
+    def spy(prep: _exact.Prepared, free: np.ndarray, fixed1: np.ndarray) -> _exact.Prepared:
+        sizes.append(int(free.size))
+        return restricted(prep, free, fixed1)
+
+    monkeypatch.setattr(_exact, "_restricted", spy)
+    p = _binding_round(seed)
+    if pins:
+        p = _pinned(p, pins)
+    res = solve(p, SolveParams(time_limit_s=60, objective=objective))  # type: ignore[arg-type]
+    ref = reference_milp(p, objective)
+    assert res.status is Status.OPTIMAL and res.gap == 0
+    assert res.objective == pytest.approx(ref.objective, abs=1e-9)
+    assert res.num_assigned == ref.num_assigned or objective == "score"
+    assert set(p.pins.tolist()) <= set(res.chosen_edges.tolist())
+    if res.stats.get("exact_model_edges", 0):
+        assert sizes  # the models went through the restricted re-bound
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_restricted_model_finds_what_the_plain_model_finds_above_theta(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # _solve_count_model against the plain MIP on the same fixed-count model, for thresholds
+    # below, at and above the model's optimum: the optimum when it reaches theta, otherwise
+    # never an assignment better than the optimum (and nothing wrongly claimed to reach theta).
+    p = _binding_round(seed)
+    prep = _exact.prepare(p, False, None)
+    opt = solve(p)
+    n = opt.num_assigned
+    cb, _ = _count_certificate(prep, n)
+    assert cb.cert is not None and cb.value is not None
+    k = prep.scale_k
+    # Deep enough to hold the round's optimum and 200 w-units more: a few hundred pairs.
+    tau = cb.value - k * round(opt.objective * 1000) + 200 * k
+    dev = _exact._sharpened_dev(prep, cb.cert, tau + 1)
+    free = np.flatnonzero(dev <= tau)
+    fixed1 = np.flatnonzero(cb.cert.used & (dev > tau))
+    assert free.size > 30
+    plain = _exact._solve_fixed_count_mip(prep, free, fixed1, 60, n)
+    assert plain.status == "optimal"
+
+    def value(res: _exact._MipResult) -> Fraction:
+        x = np.zeros(prep.edges.size, bool)
+        x[free[res.x_free]] = True
+        x[fixed1] = True
+        v, ok = _exact.primal_value(prep, x)
+        assert ok and int(x.sum()) + prep.num_pins == n
+        return v
+
+    best = value(plain)
+    monkeypatch.setattr(_exact, "_CBC_MAX_PAIRS", 30)  # the restricted re-bound, then the MIP
+    for margin in (-50, 0, 1, 50):  # theta in w-units relative to the model's optimum
+        theta = Fraction(k * (best + margin))
+        res = _exact._solve_count_model(
+            prep, free, fixed1, n, theta, cb.cert.mu, time.perf_counter() + 60,
+            {"count_flows": 0})
+        if margin <= 0:
+            assert res.status == "optimal" and value(res) == best
+        else:
+            assert res.status == "infeasible" or value(res) <= best
+
+
+def test_two_flows_missing_different_floors_are_repaired_into_one_meeting_both() -> None:
+    # Floors that barely bind: x0 misses group B, x1 misses group A, no flow meets both. Swapping
+    # x1's B candidate into x0 (one cycle of x1 - x0) meets both; the repair must find it.
+    p = build_problem(
+        num_candidates=4, num_places=2, edge_candidate=[0, 1, 2, 3], edge_place=[0, 1, 1, 0],
+        edge_score=[10.0, 9.0, 12.0, 11.0], place_slots=[1, 1],
+        edge_groups=np.array([0b01, 0b10, 0, 0], np.uint32), group_floor=[0.5, 0.5],
+    )
+    prep = _exact.prepare(p, False, None)
+    x0 = np.flatnonzero(np.isin(prep.edges, [0, 2]))  # A and a non-member: misses B
+    x1 = np.flatnonzero(np.isin(prep.edges, [1, 3]))  # B and a non-member: misses A
+    out = _exact._improve(prep, [x0, x1], None, time.perf_counter() + 10)
+    assert out is not None
+    value, ok = _exact.primal_value(prep, out[1])
+    assert ok and sorted(prep.edges[out[1]].tolist()) == [0, 1] and value == 19_000
+    assert solve(p).objective == pytest.approx(19.0)
