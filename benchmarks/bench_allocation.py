@@ -171,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{size:>18}  seed {seed}  pairs {row['pairs']:>10,}  {row['status']:>8}  "
                   f"gap {row['gap']:.1e}  {row['seconds']:7.2f} s  "
                   f"bare flow {row['bare_flow_seconds']:6.2f} s  ratio {row['ratio']:4.2f}  "
-                  f"peak {row['peak_gib']:5.2f} GiB  exact model {row['stats'].get('mip_rounds', 0)}",
+                  f"peak {row['peak_gib']:5.2f} GiB  exact models {row['stats'].get('mip_rounds', 0)} "
+                  f"({row['stats'].get('exact_model_edges', 0):,} pairs, "
+                  f"{row['stats'].get('solver_model_edges', 0):,} to the MIP solver)",
                   flush=True)
         if len(done) > 1:
             secs = sorted(r["seconds"] for r in done)

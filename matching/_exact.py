@@ -33,7 +33,8 @@ BoolArray = npt.NDArray[np.bool_]
 _FULL_CORE_EDGES = 250_000  # below this, the whole edge list is the core
 _CORE_PER_CANDIDATE = 4
 _CORE_PER_SLOT = 2
-_MAX_KELLEY = 6  # the fixed-count phase refines what this search leaves
+_MAX_KELLEY = 6  # the fixed-count phase refines what this search leaves (from a warm start)
+_MAX_KELLEY_COLD = 30  # ... without one (its LP failed, or floor prices of zero)
 _MAX_COUNT_KELLEY = 15  # flows per number placed in the fixed-count phase
 _COUNT_TOL_W = 5  # w-units: the fixed-count search stops when its model proves this
 _COUNT_TOL_FINE_W = 1  # ... or this, while the bound may still fall below the incumbent
@@ -48,6 +49,7 @@ _LP_MAX_PAIRS = 30_000  # skip the warm-start LP above this many free pairs
 _SAMPLE_ABOVE = 15_000  # candidates: above this, warm-start from a sampled sub-round
 _WARM_RADIUS_DIV = 8  # initial trust region: a 1/8 of the warm-start multipliers
 _CBC_MAX_PAIRS = 10_000  # fixed-count models up to this size go to CBC, larger ones to HiGHS
+_RESTRICT_ABOVE = 10_000  # fixed-count models above this many pairs are re-bounded first
 _RESTRICT_DEPTH = 3  # larger fixed-count models are re-bounded as rounds of their own this often
 _RESTRICT_SHRINK = 0.9  # ... and only while the re-bound frees at most this share of the pairs
 _REGROW_BELOW = 8  # a trust region shrunk to 1/8 of its start may grow back (crawling)
@@ -789,6 +791,19 @@ def _assignment_rows(prep: Prepared, free: I64, fixed1: I64
     return rows, lo, hi
 
 
+def _live_pairs(prep: Prepared, free: I64, fixed1: I64) -> BoolArray:
+    """Mask of the ``free`` pairs the ``fixed1`` pairs leave usable: their candidate is not
+    placed by a fixed pair, their place has a slot left, their district room left."""
+    p = prep.problem
+    cand_fixed = np.bincount(prep.cand[fixed1], minlength=p.num_candidates)
+    place_fixed = np.bincount(prep.place[fixed1], minlength=p.num_places)
+    dist_fixed = np.bincount(p.candidate_district[prep.cand[fixed1]], minlength=p.num_districts)
+    cand, place = prep.cand[free], prep.place[free]
+    dist = p.candidate_district[cand]
+    return ((cand_fixed[cand] == 0) & (prep.slots[place] - place_fixed[place] > 0)
+            & (np.maximum(prep.upper, 0)[dist] - dist_fixed[dist] > 0))
+
+
 def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: float,
                            n: int) -> _MipResult:
     """The exact MIP with exactly ``n`` placed (hard rules): floors become plain count rows.
@@ -797,6 +812,12 @@ def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: f
     are needed, and HiGHS solves this form far faster than the general one (which carries
     ``N`` and ``K_g`` as integer variables for a varying ``n``).
     """
+    live = _live_pairs(prep, free, fixed1)
+    if not live.all():  # pairs the fixed ones block are no variables (half of them at 10k)
+        kept = _solve_fixed_count_mip(prep, free[live], fixed1, time_limit, n)
+        x = np.zeros(free.size, bool)
+        x[np.flatnonzero(live)[kept.x_free]] = True
+        return _MipResult(kept.status, x, kept.bound_w)
     nf = free.size
     if nf == 0:
         return _MipResult("infeasible", np.zeros(0, bool), None)
@@ -857,8 +878,14 @@ def _solve_count_model(prep: Prepared, free: I64, fixed1: I64, n: int, theta: Fr
     fixes most of the model's pairs by its own reduced costs. ``lam`` (c-units of ``prep``)
     starts its search.
     """
-    if free.size <= _CBC_MAX_PAIRS or depth >= _RESTRICT_DEPTH:
-        return _solve_fixed_count_mip(prep, free, fixed1, deadline - time.perf_counter(), n)
+    def mip(prep_: Prepared, free_: I64, fixed_: I64) -> _MipResult:
+        # Counts the variables the MIP solver gets (stats: solver_model_edges).
+        counters["solver_edges"] = counters.get("solver_edges", 0) + int(
+            _live_pairs(prep_, free_, fixed_).sum())
+        return _solve_fixed_count_mip(prep_, free_, fixed_, deadline - time.perf_counter(), n)
+
+    if free.size <= _RESTRICT_ABOVE or depth >= _RESTRICT_DEPTH:
+        return mip(prep, free, fixed1)
     sub = _restricted(prep, free, fixed1)
     ks = sub.scale_k
     # The restricted round scores without the placement weight (n is fixed): shift theta.
@@ -884,7 +911,7 @@ def _solve_count_model(prep: Prepared, free: I64, fixed1: I64, n: int, theta: Fr
     fixed_r = np.flatnonzero(cb.cert.used & (dev > tau))
     if free_r.size > _RESTRICT_SHRINK * sub.edges.size:
         # Re-bounding the same model again would give the same bound: solve it.
-        res = _solve_fixed_count_mip(sub, free_r, fixed_r, deadline - time.perf_counter(), n)
+        res = mip(sub, free_r, fixed_r)
     else:
         res = _solve_count_model(sub, free_r, fixed_r, n, Fraction(theta_sub), cb.cert.mu,
                                  deadline, counters, depth + 1)
@@ -1284,7 +1311,8 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
             # Out of time: the open numbers placed keep their rounded bounds.
             bound = max([lb, *unresolved.values(), *(Fraction(estimate(n), k) for n in todo)])
             stats.update(fixed_counts=len(done), count_flows=counters["count_flows"],
-                         exact_model_edges=mip_edges, mip_rounds=mips)
+                         exact_model_edges=mip_edges, mip_rounds=mips,
+                         solver_model_edges=counters.get("solver_edges", 0))
             return ExactOutcome("feasible", prep.edges[lb_x], lb, bound, stats)
         n = max(todo, key=lambda n: (estimate(n), -abs(n - n_star), -n))
         done.add(n)
@@ -1358,7 +1386,8 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
     if lb is None or lb_x is None:
         return None
     stats.update(fixed_counts=len(done), count_flows=counters["count_flows"],
-                 exact_model_edges=mip_edges, mip_rounds=mips)
+                 exact_model_edges=mip_edges, mip_rounds=mips,
+                 solver_model_edges=counters.get("solver_edges", 0))
     open_bounds = [b for b in unresolved.values() if b >= lb + 1]
     if open_bounds:
         return ExactOutcome("feasible", prep.edges[lb_x], lb, max(open_bounds), stats)
@@ -1395,6 +1424,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     lb: Fraction | None = None
     lb_x: BoolArray | None = None
     kelley_iters = pricing_rounds = 0
+    max_kelley = _MAX_KELLEY
     seen: list[I64] = []  # every flow met: material for the primal repair
     t_lag = time.perf_counter()
     cert: _Certificate | None = None
@@ -1457,6 +1487,8 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
                 if mu_lp is not None and mu_lp.any():
                     mu = np.minimum(mu_lp, cap)
                     radius = np.maximum(mu // _WARM_RADIUS_DIV, 1)
+                else:  # six steps suffice from a warm start, not from zero
+                    max_kelley = _MAX_KELLEY_COLD
                 if shrunk or mu.any():
                     # Cuts and flows of the larger core do not describe the new core's function.
                     cuts.clear()
@@ -1473,7 +1505,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
             if improved and np.any((nxt == hi_box) & (hi_box < cap)):
                 radius = np.minimum(radius * 2, cap)
             tol, max_iter = (_SAMPLE_TOL_W, _SAMPLE_MAX_KELLEY) if dual_only else (
-                _KELLEY_TOL_W, _MAX_KELLEY)
+                _KELLEY_TOL_W, max_kelley)
             if best_val - model <= k * tol or kelley_iters >= max_iter \
                     or time.perf_counter() > deadline:
                 break

@@ -123,7 +123,7 @@ def test_large_fixed_count_models_are_rebounded_as_rounds_of_their_own(
         seed: int, objective: str, pins: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # With the size limit at 30 pairs every fixed-count model of these rounds is re-bounded as a
     # restricted round (pins, placement weight and all) before any MIP: the same optimum.
-    monkeypatch.setattr(_exact, "_CBC_MAX_PAIRS", 30)
+    monkeypatch.setattr(_exact, "_RESTRICT_ABOVE", 30)
     sizes: list[int] = []
     restricted = _exact._restricted
 
@@ -176,7 +176,7 @@ def test_a_restricted_model_finds_what_the_plain_model_finds_above_theta(
         return v
 
     best = value(plain)
-    monkeypatch.setattr(_exact, "_CBC_MAX_PAIRS", 30)  # the restricted re-bound, then the MIP
+    monkeypatch.setattr(_exact, "_RESTRICT_ABOVE", 30)  # the restricted re-bound, then the MIP
     for margin in (-50, 0, 1, 50):  # theta in w-units relative to the model's optimum
         theta = Fraction(k * (best + margin))
         res = _exact._solve_count_model(
@@ -204,3 +204,17 @@ def test_two_flows_missing_different_floors_are_repaired_into_one_meeting_both()
     value, ok = _exact.primal_value(prep, out[1])
     assert ok and sorted(prep.edges[out[1]].tolist()) == [0, 1] and value == 19_000
     assert solve(p).objective == pytest.approx(19.0)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_without_a_warm_start_the_free_n_search_runs_longer(seed: int,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Six Kelley steps suffice from the warm-start LP's prices, not from zero: stopped there, the
+    # bound is far off and the fixed-count phase has over a hundred numbers placed to examine.
+    monkeypatch.setattr(_exact, "_lp_multipliers", lambda *a, **k: None)
+    p = _binding_round(seed)
+    res = solve(p, SolveParams(time_limit_s=60))
+    assert res.status is Status.OPTIMAL and res.gap == 0
+    assert res.objective == pytest.approx(reference_milp(p).objective, abs=1e-9)
+    assert res.stats["kelley_iterations"] > _exact._MAX_KELLEY
+    assert res.stats["fixed_counts"] <= 3
