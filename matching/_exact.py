@@ -1126,8 +1126,10 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
     repair on the flows so far) may raise the target; while the cutting-plane model says the
     bound can still fall below it, the search goes on (closing ``n`` here saves its MIP).
 
-    Returns the bound (valid for the whole round: every pair outside the core is priced out)
-    and every assignment met on the way (active pair positions; material for the repair).
+    ``radius0`` (c-units) is the trust region's first half-width; by default an eighth of the
+    starting prices, at least 0.01 score units. Returns the bound (valid for the whole round:
+    every pair outside the core is priced out) and every assignment met on the way (active pair
+    positions; material for the repair).
     """
     k = prep.scale_k
     q = np.array([q for _, q in prep.pq], np.int64)
