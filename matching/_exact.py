@@ -871,7 +871,7 @@ def _solve_count_model(prep: Prepared, free: I64, fixed1: I64, n: int, theta: Fr
     """The fixed-count model over ``free`` (``fixed1`` chosen, ``n`` placed): its best assignment
     if one is worth at least ``theta`` (c-units), else ``"infeasible"`` or a lesser assignment.
 
-    A model above ``_CBC_MAX_PAIRS`` pairs is first bounded as a round of its own
+    A model above ``_RESTRICT_ABOVE`` pairs is first bounded as a round of its own
     (docs/allocation.md, "Large fixed-count models"): the restricted round's fixed-count
     Lagrangian is often far below the whole round's (fixing pairs removes the fractional
     combinations the bound lives on), and it proves at once that nothing reaches ``theta``, or
@@ -896,9 +896,8 @@ def _solve_count_model(prep: Prepared, free: I64, fixed1: I64, n: int, theta: Fr
     logger.debug("restricted fixed-count model n=%d, depth %d: %d pairs, bound %s w-units "
                  "above theta", n, depth, sub.edges.size,
                  None if cb.value is None else float((cb.value - theta_sub) / ks))
-    none = _MipResult("infeasible", np.zeros(free.size, bool), None)
-    if cb.value is None or cb.value < theta_sub:
-        return none  # nothing placing n in this model reaches theta
+    if cb.value is None or cb.value < theta_sub:  # nothing placing n here reaches theta
+        return _MipResult("infeasible", np.zeros(free.size, bool), None)
     assert cb.cert is not None
     to_free = sub.edges  # active pairs of the restricted round -> positions in ``free``
     x = np.zeros(free.size, bool)
