@@ -8,6 +8,7 @@ scores (``round(score * SCORE_SCALE)``, plus the placement weight ``M`` in ``max
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -557,8 +558,14 @@ def primal_value(prep: Prepared, x_active: BoolArray) -> tuple[Fraction, bool]:
     return value, ok
 
 
+def _digest(x: BoolArray) -> bytes:
+    """A short fingerprint of an assignment (its bits would be 1.9 MB at 15M pairs)."""
+    return hashlib.blake2b(np.packbits(x).tobytes(), digest_size=16).digest()
+
+
 def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolArray] | None,
-             deadline: float, enough: Fraction | None = None
+             deadline: float, enough: Fraction | None = None,
+             memo: set[tuple[bytes, bytes]] | None = None
              ) -> tuple[Fraction, BoolArray] | None:
     """The best assignment the primal repair finds among ``flows`` and the incumbent.
 
@@ -566,6 +573,8 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
     each) and, when none of ``flows`` meets them, towards the flows doing better on a floor it
     misses; then the best assignment is polished against the best flows. See
     ``matching._repair``. Stops as soon as an assignment is worth ``enough`` (w-units).
+    ``memo`` holds the pairs repaired by earlier calls (a repair depends on its two assignments
+    only, and its result was offered then): they are not repaired again.
     """
     if prep.penalty_w is not None or not prep.num_groups:
         return incumbent
@@ -588,11 +597,18 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
     partners = met[:_REPAIR_PARTNERS]
     if incumbent is not None and not any(np.array_equal(incumbent[1], x) for _, x in partners):
         partners.append(incumbent)
-    done: set[tuple[bytes, bytes]] = set()
+    done: set[tuple[bytes, bytes]] = set() if memo is None else memo
+
+    prints: dict[int, tuple[BoolArray, bytes]] = {}
+
+    def fingerprint(x: BoolArray) -> bytes:
+        if id(x) not in prints:  # the array is kept with its print: its id stays its own
+            prints[id(x)] = (x, _digest(x))
+        return prints[id(x)][1]
 
     def first_time(x0: BoolArray, x1: BoolArray) -> bool:
         # The same pair twice gives the same result (the incumbent is often the best flow met).
-        key = (np.packbits(x0).tobytes(), np.packbits(x1).tobytes())
+        key = (fingerprint(x0), fingerprint(x1))
         if key in done:
             return False
         done.add(key)
@@ -1182,7 +1198,8 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
             if at_edge and crawling and (radius * _REGROW_BELOW <= radius_start).all():
                 # Two improving steps in a row hit the box: the dual lies further than the
                 # shrunken box reaches. Grow it back (a crawl of tiny steps along a ridge
-                # left 300k x 10k seed 2 with a bound 63 w-units too high).
+                # left 300k x 10k seed 2 with a bound 63 w-units too high). Not beyond the
+                # start: growing on (measured) made the same round's bound worse, 50 s.
                 radius = np.minimum(radius * 2, np.maximum(radius_start, 1))
             crawling = at_edge
             logger.debug("count n=%d: lam=%s value %d grad %s; best %d, model %d (%.1f w)", n,
@@ -1277,6 +1294,7 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
             lb, lb_x = value, x_act
 
     repaired: dict[str, int] = {}
+    memo: set[tuple[bytes, bytes]] = set()  # pairs of assignments repaired in this phase
 
     def repair(flows: list[I64], bound_c: int) -> Fraction | None:
         # An incumbent worth floor(bound / K) closes n: no need to look further.
@@ -1284,7 +1302,7 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
             return lb
         repaired["flows"] = len(flows)
         better = _improve(prep, flows, None if lb is None or lb_x is None else (lb, lb_x),
-                          deadline, Fraction(bound_c // k))
+                          deadline, Fraction(bound_c // k), memo)
         if better is not None:
             offer(better[1])
         return lb
@@ -1422,6 +1440,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     best_val: int | None = None  # best (rounded) Lagrangian estimate
     best_mu = mu
     best_sol: net.FlowSolution | None = None
+    best_d = 0  # the unrounded D(best_mu), on the current core
     lb: Fraction | None = None
     lb_x: BoolArray | None = None
     kelley_iters = pricing_rounds = 0
@@ -1453,7 +1472,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
             cut_val, g_r = d - int(mu @ r_vec), grad - r_vec
             improved = best_val is None or cut_val < best_val
             if improved:
-                best_val, best_mu, best_sol = cut_val, mu, sol
+                best_val, best_mu, best_sol, best_d = cut_val, mu, sol, d
             value, ok = primal_value(prep, x_act)
             if ok and (lb is None or value > lb):
                 lb, lb_x = value, x_act
@@ -1542,8 +1561,9 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     )
     assert cert is not None and best_sol is not None
     used = cert.used
-    # The unrounded Lagrangian value at mu: a bound for the whole round (the core is priced out).
-    d_mu, _, _ = (oracle.evaluate(mu) if ng else (0, None, None))
+    # The unrounded Lagrangian value at mu: a bound for the whole round (the core is priced out;
+    # the core has not changed since mu was evaluated on it).
+    d_mu = best_d if ng else 0
     if ng == 0:
         # No side constraints: the flow is optimal for the whole network (priced out).
         opt, _ = primal_value(prep, used)

@@ -138,14 +138,16 @@ def repair(prep: Prepared, x0: BoolArray, x1: BoolArray, deadline: float
     if not cycles or len(cycles) > _MAX_CYCLES:
         return None
     ng = prep.num_groups
-    value = np.empty(len(cycles), np.int64)
-    rows = np.zeros((ng, len(cycles)), np.int64)
-    for j, cyc in enumerate(cycles):
-        e = np.array([a for a, _ in cyc], np.int64)
-        sign = np.array([b for _, b in cyc], np.int64)
-        value[j] = int(sign @ prep.weight[e])
-        for g in range(ng):
-            rows[g, j] = int(sign @ prep.a_coef(e, g))
+    m = len(cycles)
+    # Every cycle's change of the objective and of each floor row, in one pass over its arcs.
+    cyc = np.repeat(np.arange(m), [len(c) for c in cycles])
+    flat = np.array([a for c in cycles for a in c], np.int64).reshape(-1, 2)
+    e, sign = flat[:, 0], flat[:, 1]
+    value = np.zeros(m, np.int64)
+    np.add.at(value, cyc, sign * prep.weight[e])
+    rows = np.zeros((ng, m), np.int64)
+    for g in range(ng):
+        np.add.at(rows[g], cyc, sign * prep.a_coef(e, g))
     need = -floor_slack(prep, x0)  # rows @ y >= need
     chosen = _best_subset(value, rows, need, deadline)
     if chosen is None:

@@ -218,3 +218,36 @@ def test_without_a_warm_start_the_free_n_search_runs_longer(seed: int,
     assert res.objective == pytest.approx(reference_milp(p).objective, abs=1e-9)
     assert res.stats["kelley_iterations"] > _exact._MAX_KELLEY
     assert res.stats["fixed_counts"] <= 3
+
+
+def test_repairs_remembered_in_a_memo_are_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fixed-count phase repairs the flows of a search once, then again with one more flow:
+    # the pairs repaired the first time are not repaired again, and the answer is the same.
+    p = _binding_round(1)
+    prep = _exact.prepare(p, False, None)
+    # The flows a fixed-count search meets from prices near its dual optimum (these rounds'
+    # floors are worth about 5 score units a person: 320 000 c-units at K = 64).
+    _, flows = _exact._count_bound(prep, solve(p).num_assigned, np.arange(prep.edges.size),
+                                   np.full(prep.num_groups, 320_000, np.int64),
+                                   time.perf_counter() + 60, {"count_flows": 0})
+    calls: list[int] = []
+    real = _exact._repair.repair
+
+    def counting(*args: object) -> object:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_exact._repair, "repair", counting)
+    memo: set[tuple[bytes, bytes]] = set()
+    deadline = time.perf_counter() + 60
+    first = _exact._improve(prep, flows[:-1], None, deadline, memo=memo)
+    assert first is not None and _exact.primal_value(prep, first[1])[1]
+    # Again with one more flow and the first result as the incumbent, as the phase does.
+    before = len(calls)
+    again = _exact._improve(prep, flows, first, deadline, memo=memo)
+    with_memo = len(calls) - before
+    before = len(calls)
+    fresh = _exact._improve(prep, flows, first, deadline)
+    without = len(calls) - before
+    assert again is not None and fresh is not None and again[0] == fresh[0] >= first[0]
+    assert with_memo < without
