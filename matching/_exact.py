@@ -663,6 +663,7 @@ class _MipResult:
     status: str  # "optimal", "feasible", "infeasible", "unknown"
     x_free: BoolArray
     bound_w: Fraction | None
+    variables: int = 0  # binaries the MIP solver got (fixed-count models)
 
 
 def _solve_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: float,
@@ -833,7 +834,7 @@ def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: f
         kept = _solve_fixed_count_mip(prep, free[live], fixed1, time_limit, n)
         x = np.zeros(free.size, bool)
         x[np.flatnonzero(live)[kept.x_free]] = True
-        return _MipResult(kept.status, x, kept.bound_w)
+        return _MipResult(kept.status, x, kept.bound_w, kept.variables)
     nf = free.size
     if nf == 0:
         return _MipResult("infeasible", np.zeros(0, bool), None)
@@ -853,13 +854,15 @@ def _solve_fixed_count_mip(prep: Prepared, free: I64, fixed1: I64, time_limit: f
     # n is fixed, so the placement weight M is a constant: optimise the score alone.
     deadline = time.perf_counter() + max(time_limit, 0.1)
     if nf <= _CBC_MAX_PAIRS:
-        return _cbc_binary(prep.score_w[free], a, lo_all, hi_all, deadline)
+        out = _cbc_binary(prep.score_w[free], a, lo_all, hi_all, deadline)
+        out.variables = nf
+        return out
     res = _milp(-prep.score_w[free].astype(float), [optimize.LinearConstraint(a, lo_all, hi_all)],
                 np.ones(nf), optimize.Bounds(0.0, 1.0), deadline)
     if res is None or res.x is None:
         return _MipResult("infeasible" if res is not None and res.status == 2 else "unknown",
-                          np.zeros(nf, bool), None)
-    return _MipResult("optimal" if res.status == 0 else "feasible", res.x > 0.5, None)
+                          np.zeros(nf, bool), None, nf)
+    return _MipResult("optimal" if res.status == 0 else "feasible", res.x > 0.5, None, nf)
 
 
 def _restricted(prep: Prepared, free: I64, fixed1: I64) -> Prepared:
@@ -895,10 +898,9 @@ def _solve_count_model(prep: Prepared, free: I64, fixed1: I64, n: int, theta: Fr
     starts its search.
     """
     def mip(prep_: Prepared, free_: I64, fixed_: I64) -> _MipResult:
-        # Counts the variables the MIP solver gets (stats: solver_model_edges).
-        counters["solver_edges"] = counters.get("solver_edges", 0) + int(
-            _live_pairs(prep_, free_, fixed_).sum())
-        return _solve_fixed_count_mip(prep_, free_, fixed_, deadline - time.perf_counter(), n)
+        res = _solve_fixed_count_mip(prep_, free_, fixed_, deadline - time.perf_counter(), n)
+        counters["solver_edges"] = counters.get("solver_edges", 0) + res.variables  # stats
+        return res
 
     if free.size <= _RESTRICT_ABOVE or depth >= _RESTRICT_DEPTH:
         return mip(prep, free, fixed1)
