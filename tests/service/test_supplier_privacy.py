@@ -45,7 +45,10 @@ FORBIDDEN_SCHEMA_KEYS = FORBIDDEN_KEYS | {"candidate_id", "home_district", "regi
 FORBIDDEN_KEY_TOKENS = {"gender", "birth", "age", "foreign", "disability", "income", "priority", "group",
                         "groups", "youth", "ethnicity", "health"}
 FORBIDDEN_TEXT = ("social_assistance", "activity_support", "foreign_born", "foreign-born", "disabilit",
-                  "youth", "norm_breaker", "priority", str(SENSITIVE_BIRTH_YEAR))
+                  "youth", "norm_breaker", "priority")
+#: The birth year as a number of its own, not four digits inside another (a timestamp's
+#: microseconds, '...33.861961Z', once matched '1961').
+BIRTH_YEAR_TEXT = re.compile(rf"(?<!\d){SENSITIVE_BIRTH_YEAR}(?!\d)")
 
 
 def forbidden_key(key: str, names: frozenset[str] | set[str] = FORBIDDEN_KEYS) -> bool:
@@ -70,6 +73,8 @@ def leaks(value: Any, internal_ids: set[str], where: str = "$") -> list[str]:
     elif isinstance(value, str):
         text = value.lower()
         found += [f"{where}: {value!r} mentions {t!r}" for t in FORBIDDEN_TEXT if t in text]
+        if BIRTH_YEAR_TEXT.search(text):
+            found.append(f"{where}: {value!r} mentions the birth year")
         if value in internal_ids:
             found.append(f"{where}: {value!r} is an internal candidate id")
     elif isinstance(value, int) and not isinstance(value, bool) and value == SENSITIVE_BIRTH_YEAR:
@@ -212,3 +217,11 @@ def test_no_supplier_facing_answer_carries_a_sensitive_value(integration_api: Ap
     # A positive control: the scan does see what a coordinator may read about the same person.
     assert len(leaks(coordinator.get("/v1/candidates/c1").json(), internal)) >= 6
     assert len(receiver.receipts) >= 6
+
+
+def test_the_birth_year_is_caught_as_a_number_not_inside_a_timestamp() -> None:
+    year = SENSITIVE_BIRTH_YEAR
+    assert leaks({"note": f"born {year}"}, set())
+    assert leaks({"when": f"{year}-05-01"}, set())
+    assert leaks({"year": year}, set())
+    assert not leaks({"finished_at": f"2026-12-03T09:38:33.86{year}Z"}, set())
