@@ -186,9 +186,66 @@ def months_between(start: ArrayLike, end: dt.date) -> npt.NDArray[np.int64]:
     return np.asarray(months - (end_day < start_day), dtype=np.int64)
 
 
+def add_months(day: ArrayLike, months: ArrayLike) -> npt.NDArray[np.datetime64]:
+    """Dates moved by whole calendar months, clamped to the target month's last day.
+
+    Vectorised over ``day`` (dates, ``datetime64[D]``) and ``months`` (whole numbers).
+
+    Examples
+    --------
+    >>> add_months(np.datetime64("2026-08-31"), 6)
+    np.datetime64('2027-02-28')
+    >>> add_months(np.array(["2026-03-01", "2026-01-31"], dtype="datetime64[D]"), [6, 1]).tolist()
+    [datetime.date(2026, 9, 1), datetime.date(2026, 2, 28)]
+    """
+    d = np.asarray(day, dtype="datetime64[D]")
+    month_start = d.astype("datetime64[M]")
+    day_of_month = (d - month_start.astype("datetime64[D]")).astype(np.int64)
+    target = month_start + np.asarray(months, dtype=np.int64).astype("timedelta64[M]")
+    last = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D"))
+    first = target.astype("datetime64[D]")
+    return np.minimum(first + day_of_month.astype("timedelta64[D]"), last)
+
+
+def period_last_day(start: ArrayLike, duration_months: ArrayLike) -> npt.NDArray[np.datetime64]:
+    """The last day of a period that starts on ``start`` and lasts ``duration_months`` months.
+
+    Whole months are counted on the calendar (6 months from 1 March end on 31 August); a fraction
+    of a month is that share of the following calendar month, rounded to whole days. The inverse
+    of :func:`contract_months`: a place's period and a contract's length are read the same way.
+
+    Examples
+    --------
+    >>> period_last_day(np.datetime64("2026-03-01"), 6)
+    np.datetime64('2026-08-31')
+    >>> period_last_day(np.datetime64("2026-01-15"), 0.5)
+    np.datetime64('2026-01-30')
+    """
+    months = np.asarray(duration_months, dtype=np.float64)
+    whole = np.floor(months + 1e-9).astype(np.int64)
+    anchor = add_months(start, whole)
+    following = add_months(start, whole + 1)
+    extra = np.rint((months - whole).clip(0, 1) * (following - anchor).astype(np.float64))
+    return anchor + extra.astype(np.int64).astype("timedelta64[D]") - np.timedelta64(1, "D")
+
+
+def period_last_date(start: dt.date, duration_months: float) -> dt.date:
+    """:func:`period_last_day` for one period, as a date.
+
+    Examples
+    --------
+    >>> period_last_date(dt.date(2026, 3, 1), 6)
+    datetime.date(2026, 8, 31)
+    """
+    last = period_last_day(np.datetime64(start, "D"), duration_months).item()
+    assert isinstance(last, dt.date)
+    return last
+
+
 def is_far_from_labour_market(
     age: ArrayLike,
-    months_registered: ArrayLike,
+    registered_since: ArrayLike,
+    on: ArrayLike | dt.date,
     *,
     young_max_age: int = 25,
     young_min_months: int = 6,
@@ -197,17 +254,31 @@ def is_far_from_labour_market(
     """Whether a person stands far from the labour market (*långt från arbetsmarknaden*).
 
     DOMAIN.md, seed 001: registered with the public employment service for *more than* 6 months if
-    aged up to 25, or *more than* 12 months if aged 26 or older.
+    aged up to 25, or *more than* 12 months if aged 26 or older. Measured by calendar date: a person
+    registered since 1 March is registered exactly 6 months on 1 September (not more), and more
+    than 6 months from 2 September on; months are never truncated to whole ones first.
+
+    Parameters
+    ----------
+    age
+        Age in whole years (as :func:`age_on` counts it).
+    registered_since
+        Dates (``datetime64[D]`` or ``datetime.date``) registered since.
+    on
+        The day it is judged on: one date, or one per person.
 
     Examples
     --------
-    >>> is_far_from_labour_market([25, 25, 26, 26], [6, 7, 12, 13]).tolist()
+    >>> import datetime as dt
+    >>> since = np.array(["2026-03-01", "2026-02-28", "2025-09-01", "2025-08-31"], dtype="datetime64[D]")
+    >>> is_far_from_labour_market([25, 25, 26, 26], since, dt.date(2026, 9, 1)).tolist()
     [False, True, False, True]
     """
     age_a = np.asarray(age)
-    months = np.asarray(months_registered)
+    since = np.asarray(registered_since, dtype="datetime64[D]")
+    day = np.asarray(on, dtype="datetime64[D]")
     threshold = np.where(age_a <= young_max_age, young_min_months, older_min_months)
-    return np.asarray(months > threshold)
+    return np.asarray(add_months(since, threshold) < day)
 
 
 def is_gender_norm_breaker(
@@ -238,19 +309,24 @@ def priority_groups(
     age: ArrayLike,
     foreign_born: ArrayLike,
     disability: ArrayLike,
-    months_registered: ArrayLike,
+    registered_since: ArrayLike,
+    on: ArrayLike | dt.date,
     policy: Policy,
 ) -> dict[PriorityGroup, BoolArray]:
     """The candidate-level priority groups each person belongs to, as overlapping masks.
 
     Only the groups the policy enables are returned. Gender-norm breaking depends on the place and is
-    computed per pair with :func:`is_gender_norm_breaker`.
+    computed per pair with :func:`is_gender_norm_breaker`. ``on`` is the day the groups are judged on
+    (one date, or one per person): far from the labour market counts the time registered up to it.
 
     Examples
     --------
+    >>> import datetime as dt
     >>> from scoring.policy import load_policy
+    >>> since = np.array(["2026-07-01", "2024-03-01"], dtype="datetime64[D]")
     >>> masks = priority_groups(age=[19, 40], foreign_born=[True, False], disability=[False, True],
-    ...                         months_registered=[2, 30], policy=load_policy("gothenburg"))
+    ...                         registered_since=since, on=dt.date(2026, 9, 1),
+    ...                         policy=load_policy("gothenburg"))
     >>> {g.value: m.tolist() for g, m in masks.items()}
     {'youth': [True, False], 'foreign_born': [True, False], 'disability': [False, True]}
     """
@@ -268,7 +344,8 @@ def priority_groups(
             far = policy.far_from_labour_market
             masks[group] = is_far_from_labour_market(
                 age_a,
-                months_registered,
+                registered_since,
+                on,
                 young_max_age=far.young_max_age,
                 young_min_months=far.young_min_months,
                 older_min_months=far.older_min_months,
@@ -323,10 +400,7 @@ def contract_months(start: dt.date, end: dt.date) -> float:
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole calendar months, clamped to the month's last day."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_first - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(day.day, last_day))
+    """``day`` moved by whole calendar months, clamped to the month's last day (:func:`add_months`)."""
+    moved = add_months(np.datetime64(day, "D"), months).item()
+    assert isinstance(moved, dt.date)
+    return moved

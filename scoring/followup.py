@@ -511,12 +511,6 @@ class KeyFigures:
         )
 
 
-def _months_registered(registered: pl.Expr, on: pl.Expr) -> pl.Expr:
-    """Whole months from ``registered`` to ``on``, as :func:`scoring.domain.months_between` counts them."""
-    months = (on.dt.year() - registered.dt.year()) * 12 + (on.dt.month() - registered.dt.month())
-    return months - (on.dt.day() < registered.dt.day()).cast(pl.Int32)
-
-
 def placement_groups(region: Region, policy: Policy, placements: pl.DataFrame) -> pl.DataFrame:
     """The policy's priority groups of each placement's person, at the placement's start.
 
@@ -543,12 +537,11 @@ def placement_groups(region: Region, policy: Policy, placements: pl.DataFrame) -
         on="place_id", how="left",
     ).with_columns(
         age=pl.col("started_on").dt.year().cast(pl.Int64) - pl.col("birth_year").cast(pl.Int64),
-        months_registered=_months_registered(pl.col("registered_since"), pl.col("started_on")),
     )
     masks = priority_groups(
         age=frame["age"].to_numpy(), foreign_born=frame["foreign_born"].to_numpy(),
-        disability=frame["disability"].to_numpy(), months_registered=frame["months_registered"].to_numpy(),
-        policy=policy,
+        disability=frame["disability"].to_numpy(), registered_since=frame["registered_since"].to_numpy(),
+        on=frame["started_on"].to_numpy(), policy=policy,
     )
     columns = {g.value: pl.Series(g.value, m, dtype=pl.Boolean) for g, m in masks.items()}
     if PriorityGroup.GENDER_NORM_BREAKER in policy.groups.enabled:
@@ -600,12 +593,11 @@ def _pool_groups(region: Region, policy: Policy) -> dict[str, float | None]:
     ref = region.manifest.reference_date
     cands = region.candidates.with_columns(
         age=pl.lit(ref.year, pl.Int64) - pl.col("birth_year").cast(pl.Int64),
-        months_registered=_months_registered(pl.col("registered_since"), pl.lit(ref)),
     )
     masks = priority_groups(
         age=cands["age"].to_numpy(), foreign_born=cands["foreign_born"].to_numpy(),
-        disability=cands["disability"].to_numpy(), months_registered=cands["months_registered"].to_numpy(),
-        policy=policy,
+        disability=cands["disability"].to_numpy(), registered_since=cands["registered_since"].to_numpy(),
+        on=ref, policy=policy,
     )
     n = cands.height
     out: dict[str, float | None] = {g.value: _share(int(m.sum()), n) for g, m in masks.items()}

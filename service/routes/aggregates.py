@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 from fastapi import APIRouter, Depends
 
-from scoring.domain import months_between, priority_groups
+from scoring.domain import priority_groups
 from service.auth import Principal, Role
 from service.deps import Loaded, require
 from service.errors import problem_responses
@@ -26,10 +26,10 @@ def candidate_aggregates(caller: AggregateReader, snapshot: Loaded) -> Aggregate
     cands = snapshot.region.candidates
     ref = snapshot.region.manifest.reference_date
     age = ref.year - cands.get_column("birth_year").to_numpy().astype(np.int64)
-    months = months_between(cands.get_column("registered_since").to_numpy(), ref)
     masks = priority_groups(age=age, foreign_born=cands.get_column("foreign_born").to_numpy(),
                             disability=cands.get_column("disability").to_numpy(),
-                            months_registered=months, policy=policy)
+                            registered_since=cands.get_column("registered_since").to_numpy(), on=ref,
+                            policy=policy)
     frame = pl.DataFrame({"district_id": cands.get_column("home_district"),
                           "all": np.ones(cands.height, bool),
                           **{g.value: m for g, m in masks.items()}})
