@@ -67,7 +67,9 @@ from matching import (
     export_mps,
     solve,
 )
+from scoring.capacity import STATES
 from scoring.domain import PriorityGroup
+from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride, explain_failures, unmet_rules
 from scoring.exceptions import Problem, RoundSetupError
 from scoring.policy import Policy
 from scoring.pool import CandidatePool, PlaceTable
@@ -97,7 +99,11 @@ class RoundParams:
         ``"report"``: an infeasible round says which rule fails and by how much. ``"penalise"``:
         it also solves with those rules as soft ones and reports each violation.
     pins
-        ``(candidate_id, place_id)`` pairs that must be kept (agreed placements).
+        ``(candidate_id, place_id)`` pairs that must be kept (agreed placements). A pin must pass
+        every hard rule, unless ``overrides`` names it.
+    overrides
+        A coordinator's :class:`~scoring.eligibility.RuleOverride` per pin that breaks hard rules
+        of :data:`~scoring.eligibility.OVERRIDABLE_RULES`, with a reason; shown in the result.
     forbidden
         ``(candidate_id, place_id)`` pairs that must not be chosen.
     include_held_back
@@ -115,6 +121,7 @@ class RoundParams:
     use_floors: bool = True
     on_infeasible: Literal["report", "penalise"] = "report"
     pins: tuple[tuple[str, str], ...] = ()
+    overrides: tuple[RuleOverride, ...] = ()
     forbidden: tuple[tuple[str, str], ...] = ()
     include_held_back: bool = False
     prune: bool = True
@@ -186,6 +193,8 @@ class RoundResult:
     constraints_ignored: tuple[str, ...]
     graph: dict[str, Any]
     timings: dict[str, float]
+    overrides: tuple[dict[str, Any], ...] = ()
+    """The pins kept by a coordinator's override: pair, rules broken (in words), reason."""
     round: Round | None = field(default=None, repr=False)
     result: AllocationResult | None = field(default=None, repr=False)
 
@@ -199,6 +208,9 @@ class RoundResult:
         lines = [head]
         lines += [f"cannot be met: {text}" for text in self.infeasibility]
         lines += [f"violated (penalised): {text}" for text in self.violations]
+        lines += [f"override: {o['candidate_id']} kept at {o['place_id']} although "
+                  f"{'; '.join(r['text'] for r in o['rules'])} (reason: {o['reason']})"
+                  for o in self.overrides]
         if self.constraints_ignored:
             lines.append("this method ignores: " + ", ".join(self.constraints_ignored))
         return lines
@@ -222,6 +234,7 @@ class RoundResult:
             },
             "graph": self.graph,
             "timings": self.timings,
+            "overrides": [dict(o) for o in self.overrides],
             "assignments": self.assignments.to_dicts(),
         }
         if include_unassigned:
@@ -247,21 +260,22 @@ def build_round(
     Raises
     ------
     RoundSetupError
-        A pin or forbidden pair names an unknown candidate or place, the policy's keys name
-        districts the region does not have, or a graph setting (``per_slot``, ``min_per_place``,
-        ``per_candidate``) is out of range; every problem is listed.
+        Every problem of :func:`check_round_inputs`: an unknown id, contradictory pins, a pin that
+        breaks a hard rule without an override, keys naming districts the region does not have, a
+        graph setting (``per_slot``, ``min_per_place``, ``per_candidate``) out of range.
     """
     params = params or RoundParams()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    problems = _check_setup(pool, places, policy, params)
+    problems = check_round_inputs(pool, places, policy, params)
     if problems:
         raise RoundSetupError(problems)
 
     cand, plc, graph = _eligible_edges(pool, places, policy, params, progress)
     pin_c, pin_p = _pairs(pool, places, params.pins)
     forb_c, forb_p = _pairs(pool, places, params.forbidden)
-    # Pins are agreed placements: they stay in the graph even where pruning or a rule dropped them.
+    # Pins are agreed placements: they stay in the graph even where pruning dropped them, or an
+    # override lets them break a rule (check_round_inputs refused every other broken rule).
     cand, plc = _union_edges(cand, plc, pin_c, pin_p, places.size)
     timings["edges"] = time.perf_counter() - t0
 
@@ -287,7 +301,8 @@ def build_round(
         "edge_candidate": cand.astype(np.int32),
         "edge_place": plc.astype(np.int32),
         "edge_score": score,
-        "place_slots": places.slots,
+        # DOMAIN.md, "A region is alive": only free slots of open places are handed out.
+        "place_slots": places.free_slots,
         "candidate_district": pool.district.astype(np.int32),
         "num_districts": len(district_ids),
         "edge_groups": edge_groups,
@@ -314,6 +329,7 @@ def build_round(
         group_floor=floors,
     )
     graph["num_edges"] = len(cand)
+    graph.update(_place_counts(places))
     graph["pinned"] = len(pinned_edges)
     graph["forbidden"] = int(forbidden.sum())
     return Round(
@@ -328,16 +344,31 @@ def pair_keys(cand: npt.ArrayLike, place: npt.ArrayLike, num_places: int) -> npt
     return np.asarray(cand, dtype=np.int64) * max(num_places, 1) + np.asarray(place, dtype=np.int64)
 
 
-def _check_setup(
+def check_round_inputs(
     pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams
 ) -> list[Problem]:
+    """Every problem that stops a round from being set up, all at once; empty when it can run.
+
+    Checked before anything is computed, so that a caller (the CLI, the HTTP service) refuses
+    contradictory input up front, by id:
+
+    - pins, forbidden pairs and overrides that name an unknown candidate or place;
+    - a pair both pinned and forbidden, a candidate pinned more than once, more pins to a place
+      than it has free slots;
+    - a pin that breaks a hard rule (:func:`scoring.eligibility.explain_failures`, in words) that
+      no override covers; the place's period and free slots, a placement and an open proposal to
+      the same place are never overridden;
+    - an override that names no pin, names a rule that cannot be overridden, or gives no reason;
+    - the policy's keys naming districts the region does not have, a graph setting out of range.
+    """
     problems: list[Problem] = []
     if params.use_keys:
         for district in policy.distribution.keys:
             if district not in pool.district_ids:
                 problems.append(Problem(f"policy {policy.id}", None, "distribution.keys", district,
                                         "the region has no such district"))
-    for field_name, pairs in (("pins", params.pins), ("forbidden", params.forbidden)):
+    for field_name, pairs in (("pins", params.pins), ("forbidden", params.forbidden),
+                              ("overrides", [(o.candidate_id, o.place_id) for o in params.overrides])):
         for row, (cid, pid) in enumerate(pairs, start=1):
             if cid not in pool.index:
                 problems.append(Problem(field_name, row, "candidate_id", cid, "no such candidate"))
@@ -353,7 +384,69 @@ def _check_setup(
         problems.append(
             Problem("pins", None, "candidate_id", cid, "a candidate can be pinned to one place only")
         )
+    forbidden = set(params.forbidden)
+    for row, pair in enumerate(params.pins, start=1):
+        if pair in forbidden:
+            problems.append(Problem("pins", row, None, f"{pair[0]}:{pair[1]}",
+                                    "the pair is both pinned and forbidden"))
+    problems += _check_overrides(pool, places, policy, params)
     return problems
+
+
+def _check_overrides(
+    pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams
+) -> list[Problem]:
+    """Pins against the hard rules and the free slots; overrides against the pins."""
+    problems: list[Problem] = []
+    pins = set(params.pins)
+    override_of: dict[tuple[str, str], RuleOverride] = {}
+    for row, o in enumerate(params.overrides, start=1):
+        pair = (o.candidate_id, o.place_id)
+        if pair not in pins:
+            problems.append(Problem("overrides", row, None, f"{pair[0]}:{pair[1]}",
+                                    "an override applies to a pinned pair; this pair is not pinned"))
+        if not o.reason.strip():
+            problems.append(Problem("overrides", row, "reason", o.reason, "give the reason for the override"))
+        for rule in o.rules:
+            if rule not in OVERRIDABLE_RULES:
+                problems.append(Problem("overrides", row, "rules", rule,
+                                        "not a rule that can be overridden (those are: "
+                                        + ", ".join(OVERRIDABLE_RULES) + ")"))
+        if pair in override_of:
+            problems.append(Problem("overrides", row, None, f"{pair[0]}:{pair[1]}",
+                                    "a second override of one pin"))
+        override_of[pair] = o
+    per_place: dict[str, int] = {}
+    for row, (cid, pid) in enumerate(params.pins, start=1):
+        if cid not in pool.index or pid not in places.index:
+            continue
+        per_place[pid] = per_place.get(pid, 0) + 1
+        failures = explain_failures(pool, places, pool.index[cid], places.index[pid], policy)
+        for failure in unmet_rules(failures, override_of.get((cid, pid))):
+            advice = ("; an override with a reason keeps the pin" if failure.rule in OVERRIDABLE_RULES
+                      else "; this rule cannot be overridden")
+            if failure.rule == "free_slots":
+                continue  # counted per place below, with every pin of the place
+            problems.append(Problem("pins", row, failure.rule, f"{cid}:{pid}", failure.text + advice))
+    for pid, count in per_place.items():
+        free = int(places.free_slots[places.index[pid]])
+        if count > free:
+            state = places.states.describe(places.index[pid])
+            problems.append(Problem(
+                "pins", None, "free_slots", pid,
+                f"{count} pin(s) to a place with {free} free slot(s) (the place is {state})"))
+    return problems
+
+
+def _place_counts(places: PlaceTable) -> dict[str, Any]:
+    """How many places a round hands out and why the others are left out (``graph`` numbers)."""
+    states = places.states
+    counts = np.bincount(states.state, minlength=len(STATES))
+    return {
+        "num_places_open": int(counts[0]),
+        "free_slots": int(places.free_slots.sum()),
+        "places_not_open": {name: int(counts[i]) for i, name in enumerate(STATES) if i},
+    }
 
 
 def _pairs(
@@ -394,7 +487,7 @@ def _eligible_edges(
     too_short = bool(rules.apply_min_duration) & (
         places.duration_months.astype(np.float64) < rules.min_duration_months
     )
-    keep = np.maximum(params.min_per_place, params.per_slot * places.slots.astype(np.int64)).tolist()
+    keep = np.maximum(params.min_per_place, params.per_slot * places.free_slots.astype(np.int64)).tolist()
     supplier = places.supplier.tolist()
     recent = places.decline_day >= pool.reference_day - rules.hold_back_days_after_decline
     decline_supplier, decline_cand = np.divmod(places.decline_keys[recent], max(pool.size, 1))
@@ -412,7 +505,8 @@ def _eligible_edges(
     admitted = ~pool.placed
     if not params.include_held_back:
         admitted &= pool.open_proposals == 0
-    open_places = np.flatnonzero(~too_short)
+    # Only places open now, with a free slot (scoring.capacity), take anyone.
+    open_places = np.flatnonzero(~too_short & places.states.is_open)
     group_keys, group_of = np.unique(
         np.stack([places.placement_type[open_places].astype(np.int64), admits_from[open_places]], axis=1),
         axis=0, return_inverse=True,
@@ -539,6 +633,7 @@ class _CandidateGroup:
         self._distance_per_km: npt.NDArray[np.float32] | None = None
         self._words: npt.NDArray[np.uint64] | None = None
         self._holders: dict[int, npt.NDArray[np.int64]] = {}
+        self._has_concept: dict[int, npt.NDArray[np.bool_]] = {}
         self._terms: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
         self._rows: dict[tuple[object, ...], npt.NDArray[np.float32]] = {}
         self._competence: dict[tuple[int, int], tuple[npt.NDArray[np.float64], tuple[float, ...] | None]] = {}
@@ -553,6 +648,9 @@ class _CandidateGroup:
         dy *= dy
         squared += dy
         failed = np.greater(squared, self.commute_limit_sq[:size], out=self._failed[:size])
+        # Required competences that are a hard rule at the place (place_eligibility's "competence").
+        for concept in _bits(self.places.needed[:, place]):
+            failed |= ~self._has(concept)[:size]
         at = self.position[excluded]
         failed[at[(at >= 0) & (at < size)]] = True
         count = size - int(np.count_nonzero(failed))
@@ -698,6 +796,14 @@ class _CandidateGroup:
                 hits[holders[: np.searchsorted(holders, size)]] += weight
         screen += (table - table[0, 0]).ravel().astype(np.float32)[hits]
 
+    def _has(self, concept: int) -> npt.NDArray[np.bool_]:
+        """(members,) bool: which members have ``concept``."""
+        has = self._has_concept.get(concept)
+        if has is None:
+            has = self._has_concept[concept] = np.zeros(len(self.members), dtype=bool)
+            has[self._holders_of(concept)] = True
+        return has
+
     def _holders_of(self, concept: int) -> npt.NDArray[np.int64]:
         """Sorted positions of the members who have ``concept`` (a bit of the pool's bitset)."""
         if concept not in self._holders:
@@ -820,6 +926,7 @@ def explain_round(rnd: Round, result: AllocationResult) -> RoundResult:
         "pinned": pinned,
     }, schema_overrides={"candidate_id": pl.String, "place_id": pl.String})
     unassigned = _unassigned_table(rnd, result)
+    overrides = _overrides_used(rnd)
     return RoundResult(
         status=result.status.value,
         method=result.method,
@@ -837,9 +944,24 @@ def explain_round(rnd: Round, result: AllocationResult) -> RoundResult:
         constraints_ignored=tuple(result.constraints_ignored),
         graph=dict(rnd.graph, planned_total=rnd.planned_total),
         timings={**rnd.timings, **{f"solver_{k}": v for k, v in result.timings.items()}},
+        overrides=overrides,
         round=rnd,
         result=result,
     )
+
+
+def _overrides_used(rnd: Round) -> tuple[dict[str, Any], ...]:
+    """Each override that keeps a pin breaking hard rules: the pair, the rules (in words), the reason."""
+    pool, places, policy = rnd.pool, rnd.places, rnd.policy
+    out = []
+    for o in rnd.params.overrides:
+        cand, place = pool.index[o.candidate_id], places.index[o.place_id]
+        failures = explain_failures(pool, places, cand, place, policy)
+        broken = [{"rule": f.rule, "text": f.text} for f in failures if o.covers(f.rule)]
+        if broken:
+            out.append({"candidate_id": o.candidate_id, "place_id": o.place_id, "reason": o.reason,
+                        "rules": broken})
+    return tuple(out)
 
 
 _REASON_CODES = {
@@ -998,6 +1120,7 @@ __all__ = [
     "RoundParams",
     "RoundResult",
     "build_round",
+    "check_round_inputs",
     "compare_rounds",
     "describe_unassigned",
     "explain_round",

@@ -5,6 +5,13 @@ not already placed) decide *whether* a pair can be matched; the score decides *h
 
 The rules, by name (:data:`RULES`), each failing where:
 
+``period``
+    the place is not open for matching on the region's reference date: its period has ended, or
+    it opens later (``policy.capacity.open_days_before_start`` before its start date;
+    :mod:`scoring.capacity`);
+``free_slots``
+    the place has no free slot: its slots are held by hires, placements going on and (where the
+    policy says so) open proposals (:mod:`scoring.capacity`);
 ``placed``
     the candidate is already in a placement;
 ``proposed_here``
@@ -26,7 +33,15 @@ The rules, by name (:data:`RULES`), each failing where:
     wish named means any type);
 ``duration``
     the policy applies a minimum duration (``apply_min_duration``; seed 001: a quality placement
-    lasts at least 3 months) and the place is shorter than ``min_duration_months``.
+    lasts at least 3 months) and the place is shorter than ``min_duration_months``;
+``competence``
+    the candidate lacks a competence the place requires as a hard rule: of a kind the policy makes
+    hard (``policy.competences``) and not marked by the place as learnt on the job
+    (:attr:`scoring.pool.PlaceTable.needed`).
+
+The first two are rules of the place alone, the rest of the pair. A coordinator may *override*
+the rules of :data:`OVERRIDABLE_RULES` for one pair, with a reason (a pin in a round, a proposal by
+hand); the others cannot be overridden (:class:`RuleOverride`).
 
 *Held-back rules* (:data:`HELD_BACK_RULES`) are softer: they keep proposals fresh, so that repeated
 shortlists do not send the same few people everywhere. A shortlist leaves such candidates out,
@@ -59,20 +74,31 @@ from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable
 
 __all__ = [
     "HELD_BACK_RULES",
+    "OVERRIDABLE_RULES",
     "RULES",
     "PlaceEligibility",
     "RuleFailure",
+    "RuleOverride",
     "eligible_pairs",
     "explain_failures",
     "explain_held_back",
     "held_back_pairs",
+    "missing_competences",
     "pair_failures",
     "place_eligibility",
+    "unmet_rules",
 ]
 
 #: The hard rules, in the order explanations list them.
 RULES: tuple[str, ...] = (
-    "placed", "proposed_here", "ladder", "commute", "availability", "placement_type", "duration",
+    "period", "free_slots", "placed", "proposed_here", "ladder", "commute", "availability",
+    "placement_type", "duration", "competence",
+)
+#: The hard rules a coordinator may override for one pair, with a reason (issue 13: the fit of a
+#: person to a place). A place's period and slots, a placement, and an open proposal to the same
+#: place are facts, not judgements, and are never overridden.
+OVERRIDABLE_RULES: tuple[str, ...] = (
+    "ladder", "commute", "availability", "placement_type", "duration", "competence",
 )
 #: The held-back rules (fresh proposals), in the order explanations list them.
 HELD_BACK_RULES: tuple[str, ...] = ("open_proposal_elsewhere", "declined_by_supplier")
@@ -101,6 +127,31 @@ class RuleFailure:
     def describe(self) -> str:
         """The words, e.g. ``"lives 23 km away; accepts at most 15 km"``."""
         return self.text
+
+
+@dataclass(frozen=True)
+class RuleOverride:
+    """A coordinator's decision to match one pair although it breaks hard rules.
+
+    Attributes
+    ----------
+    candidate_id, place_id
+        The pair.
+    reason
+        Why, in the coordinator's words (stored, audited and shown with the pair).
+    rules
+        The rules overridden, each of :data:`OVERRIDABLE_RULES`; empty means "every overridable
+        rule the pair breaks".
+    """
+
+    candidate_id: str
+    place_id: str
+    reason: str
+    rules: tuple[str, ...] = ()
+
+    def covers(self, rule: str) -> bool:
+        """Whether this override lets the pair break ``rule``."""
+        return rule in OVERRIDABLE_RULES and (not self.rules or rule in self.rules)
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,7 +212,10 @@ def _rules(
     wished = _gather(pool.wished_types, cand)
     shape = np.broadcast_shapes(np.shape(step), np.shape(place))
     too_short = bool(rules.apply_min_duration) & (places.duration_months[place] < rules.min_duration_months)
+    states = places.states
     return {
+        "period": np.broadcast_to(~states.in_period[place], shape),
+        "free_slots": np.broadcast_to(states.free[place] <= 0, shape),
         "placed": _gather(pool.placed, cand),
         "ladder": ~ladder_step_eligible(step, places.lowest_step[place], places.supervisor[place],
                                         steps_below_with_supervisor=rules.steps_below_with_supervisor),
@@ -171,7 +225,22 @@ def _rules(
         > np.maximum(places.start_day[place], pool.reference_day) + rules.availability_grace_days,
         "placement_type": (wished != 0) & ((wished & places.placement_type[place]) == 0),
         "duration": np.broadcast_to(too_short, shape),
+        "competence": np.broadcast_to(_lacks_needed(pool, places, cand, place), shape),
     }
+
+
+def _lacks_needed(
+    pool: CandidatePool, places: PlaceTable, cand: IndexArray | None, place: IndexArray | int
+) -> BoolArray:
+    """Whether each candidate lacks one of the place's hard-required concepts (``places.needed``)."""
+    needed = places.needed[:, place]  # (W,) or (W, E)
+    if not needed.any():
+        return np.zeros(np.broadcast_shapes(np.shape(cand) if cand is not None else (pool.size,),
+                                            np.shape(place)), dtype=bool)
+    has = pool.competences if cand is None else pool.competences[:, cand]
+    if needed.ndim == 1:
+        needed = needed[:, None]
+    return np.asarray(((has & needed) != needed).any(axis=0))
 
 
 def _open_here(places: PlaceTable, n: int, cand: IndexArray, place: IndexArray | int) -> BoolArray:
@@ -240,7 +309,16 @@ def place_eligibility(
     here = np.zeros(n, dtype=bool)
     open_here = places.open_at(place)
     here[open_here] = True
+    closed = not bool(places.states.in_period[place])
+    full = bool(places.states.free[place] <= 0)
+    lacks = np.zeros(n, dtype=bool)
+    for w, need in enumerate(places.needed[:, place].tolist()):
+        if need:
+            word = np.uint64(need)
+            lacks |= (pool.competences[w] & word) != word
     failures = {
+        "period": np.broadcast_to(np.bool_(closed), (n,)),
+        "free_slots": np.broadcast_to(np.bool_(full), (n,)),
         "placed": pool.placed,
         "proposed_here": here,
         "ladder": pool.ladder_step < lowest - bridged,
@@ -249,13 +327,15 @@ def place_eligibility(
         > max(int(places.start_day[place]), pool.reference_day) + rules.availability_grace_days,
         "placement_type": (pool.wished_or_any & places.placement_type[place]) == 0,
         "duration": np.broadcast_to(np.bool_(too_short), (n,)),
+        "competence": lacks,
     }
     blocked = failures["placed"] | failures["ladder"]
     blocked |= failures["commute"]
     blocked |= failures["availability"]
     blocked |= failures["placement_type"]
+    blocked |= lacks
     blocked[open_here] = True
-    eligible = np.zeros(n, dtype=bool) if too_short else ~blocked
+    eligible = np.zeros(n, dtype=bool) if too_short or closed or full else ~blocked
 
     elsewhere = pool.open_proposals > 0
     elsewhere[open_here] = pool.open_proposals[open_here] > 1  # the open proposal here is not "elsewhere"
@@ -366,7 +446,9 @@ def explain_failures(
     for rule in RULES:
         if not failed[rule][0]:
             continue
-        if rule == "placed":
+        if rule in ("period", "free_slots"):
+            text = "the place is " + places.states.describe(place)
+        elif rule == "placed":
             text = "already in a placement"
         elif rule == "proposed_here":
             text = "already proposed to this place (the proposal is still open)"
@@ -394,11 +476,33 @@ def explain_failures(
         elif rule == "placement_type":
             kind = PLACEMENT_WORDS[_TYPE_OF_BIT[int(places.placement_type[place])]]
             text = f"wants {_types_words(int(pool.wished_types[cand]))}; the place is {kind}"
-        else:  # duration
+        elif rule == "duration":
             text = (f"the place lasts {float(places.duration_months[place]):g} months; the policy asks "
                     f"for at least {rules.min_duration_months:g} months")
+        else:  # competence
+            text = "lacks the required " + _and_words(missing_competences(pool, places, cand, place))
         out.append(RuleFailure(rule, text))
     return out
+
+
+def missing_competences(pool: CandidatePool, places: PlaceTable, cand: int, place: int) -> list[str]:
+    """Labels of the competences the place requires as a hard rule and the candidate lacks."""
+    has = pool.competences[:, cand]
+    out = []
+    for code in places.needed_concepts(place):
+        bit = pool.concepts.index(code)
+        if not int(has[bit // 64]) >> (bit % 64) & 1:
+            out.append(pool.concept_labels.get(code, code))
+    return out
+
+
+def _and_words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def unmet_rules(failures: list[RuleFailure], override: RuleOverride | None) -> list[RuleFailure]:
+    """The failed rules that ``override`` does not cover: what still stops the pair."""
+    return [f for f in failures if override is None or not override.covers(f.rule)]
 
 
 def explain_held_back(

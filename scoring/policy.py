@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -114,6 +114,39 @@ class Eligibility(_Strict):
     hold_back_days_after_decline: int = Field(default=90, ge=0)
 
 
+class Capacity(_Strict):
+    """When a place is open for matching and what holds its slots (DOMAIN.md, "A region is alive").
+
+    A place is open from ``open_days_before_start`` days before its start date until the last day
+    of its period, and only while a slot is free. Its free slots are its ``slots`` less its ongoing
+    placements, its hires and, where ``open_proposals_hold_slots``, its open proposals.
+    """
+
+    #: Days before a place's start date from which candidates may be matched and proposed to it.
+    open_days_before_start: int = Field(default=90, ge=0, le=3650)
+    #: Whether an open proposal (open, viewed, interview) holds one of the place's slots.
+    open_proposals_hold_slots: bool = True
+
+
+#: How a competence the place *requires* counts: a hard rule (a candidate without it is not
+#: eligible) or a score term only.
+CompetenceRule = Literal["hard", "score"]
+
+
+class Competences(_Strict):
+    """Whether a place's required competences are a hard rule or a score term, per competence kind.
+
+    The kind is the vocabulary's ``category`` of the concept (``licence``, ``certificate``,
+    ``trade``, ``care``, ``language``, ...; ``scoring/data/competences.toml``); a label the vocabulary
+    does not know has no kind and follows ``required``. A place may mark a required competence as
+    learnt on the job (``competences_learnable``): it is then a score term at that place whatever
+    its kind (DOMAIN.md, "Required competences").
+    """
+
+    required: CompetenceRule = "hard"
+    by_kind: dict[str, CompetenceRule] = {}
+
+
 class ScoreWeights(_Strict):
     """Weights of the named score terms (each term is in 0..1 before weighting)."""
 
@@ -158,6 +191,8 @@ class Policy(_Strict):
     #: Priority-group floors: minimum share of a round's (or shortlist's) assigned from a group.
     floors: dict[PriorityGroup, Share] = {}
     eligibility: Eligibility = Eligibility()
+    capacity: Capacity = Capacity()
+    competences: Competences = Competences()
     weights: ScoreWeights = ScoreWeights()
     follow_up: FollowUp = FollowUp()
 

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from scoring.capacity import PlaceStates, place_states
 from scoring.competence import UNKNOWN_PREFIX, CompetenceNormaliser, spaced_key
 from scoring.domain import (
     OPEN_PROPOSAL_STATES,
@@ -243,8 +244,14 @@ class PlaceTable:
         ``groups.gender_norm_threshold``), so a woman / a man there breaks the gender norm.
     required, wanted
         (W, m) uint64 concept bitsets of the competence profile (same bits as the pool's).
+    needed
+        (W, m) uint64 the required concepts that are a hard rule at the place: of a kind the
+        policy makes hard (``policy.competences``), and not marked as learnt on the job.
     num_required, num_wanted
         (m,) int16 number of distinct concepts in each bitset.
+    states
+        Free slots, what holds them and the open period of every place on the pool's reference
+        date (:func:`scoring.capacity.place_states`).
     open_ptr, open_candidates
         CSR: candidates with an open proposal to place ``p`` are
         ``open_candidates[open_ptr[p]:open_ptr[p + 1]]`` (sorted).
@@ -275,6 +282,7 @@ class PlaceTable:
     men_under: BoolArray
     required: npt.NDArray[np.uint64]
     wanted: npt.NDArray[np.uint64]
+    needed: npt.NDArray[np.uint64]
     num_required: npt.NDArray[np.int16]
     num_wanted: npt.NDArray[np.int16]
     required_concepts: tuple[tuple[str, ...], ...]
@@ -283,8 +291,11 @@ class PlaceTable:
     open_candidates: npt.NDArray[np.int32]
     open_keys: npt.NDArray[np.int64]
     """Sorted int64 keys ``place * n + candidate`` of the open proposals (same order as the CSR)."""
+    concepts: tuple[str, ...]
+    """Concept code of each bit of the bitsets (the pool's)."""
     decline_keys: npt.NDArray[np.int64]
     decline_day: npt.NDArray[np.int32]
+    states: PlaceStates
     decline_reason: npt.NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, dtype=object))
     """Reason code of that latest decline (``None`` where none was given), aligned with the keys."""
 
@@ -299,6 +310,19 @@ class PlaceTable:
             return self.index[place_id]
         except KeyError:
             raise UnknownEntityError("place", place_id) from None
+
+    @property
+    def free_slots(self) -> npt.NDArray[np.int32]:
+        """(m,) free slots on the reference date (0 where the place is not open)."""
+        return np.where(self.states.is_open, self.states.free, 0).astype(np.int32)
+
+    def needed_concepts(self, place: int) -> list[str]:
+        """Concept codes the place requires as a hard rule (:attr:`needed`), in the profile's order."""
+        return [c for c in self.required_concepts[place] if c in self._needed_codes(place)]
+
+    def _needed_codes(self, place: int) -> set[str]:
+        bits = self.needed[:, place].tolist()
+        return {self.concepts[w * 64 + b] for w, word in enumerate(bits) for b in range(64) if word >> b & 1}
 
     def open_at(self, place: int) -> npt.NDArray[np.int32]:
         """Positions of the candidates with an open proposal to ``place`` (sorted)."""
@@ -323,10 +347,12 @@ def default_normaliser() -> CompetenceNormaliser:
 
 
 def policy_groups_key(policy: Policy) -> tuple[object, ...]:
-    """What of a policy the pool precomputes: enabled groups and the numbers that define them."""
+    """What of a policy the pool precomputes: enabled groups and the numbers that define them, what
+    holds a place's slots and when it is open, and which required competences are hard rules."""
     far = policy.far_from_labour_market
     return (policy.groups.enabled, policy.groups.youth_max_age, policy.groups.gender_norm_threshold,
-            far.young_max_age, far.young_min_months, far.older_min_months)
+            far.young_max_age, far.young_min_months, far.older_min_months, policy.capacity,
+            policy.competences)
 
 
 def check_policy(pool: CandidatePool, policy: Policy) -> None:
@@ -375,7 +401,7 @@ def build_pool(
     label_codes, unknown = _map_labels(
         norm,
         [cands.get_column("competences"), places_df.get_column("competences_required"),
-         places_df.get_column("competences_wanted")],
+         places_df.get_column("competences_wanted"), places_df.get_column("competences_learnable")],
     )
     place_unknown = sorted(
         {label_codes[label] for col in ("competences_required", "competences_wanted")
@@ -478,7 +504,7 @@ def _build_candidates(
     foreign = cands.get_column("foreign_born").fill_null(False).to_numpy().astype(bool)
     disability = cands.get_column("disability").fill_null(False).to_numpy().astype(bool)
     groups = priority_groups(age=age, foreign_born=foreign, disability=disability,
-                             months_registered=months, policy=policy)
+                             registered_since=registered, on=ref, policy=policy)
     num_groups = np.zeros(len(ids), dtype=np.int8)
     for mask in groups.values():
         num_groups += mask.astype(np.int8)
@@ -545,6 +571,10 @@ def _build_places(
             for labels in places_df.get_column(column).to_list()
         )
 
+    required_concepts = concepts_of("competences_required")
+    needed = _needed_bits(required_concepts, concepts_of("competences_learnable"), policy, bit_of,
+                          num_words)
+
     open_ptr, open_cands, decline_keys, decline_day, decline_reason = _proposal_index(
         region, pool, index, supplier_of, places_df)
     return PlaceTable(
@@ -574,9 +604,10 @@ def _build_places(
         men_under=(1.0 - share) < threshold,
         required=required,
         wanted=wanted,
+        needed=needed,
         num_required=np.bitwise_count(required).sum(axis=0).astype(np.int16),
         num_wanted=np.bitwise_count(wanted).sum(axis=0).astype(np.int16),
-        required_concepts=concepts_of("competences_required"),
+        required_concepts=required_concepts,
         wanted_concepts=concepts_of("competences_wanted"),
         open_ptr=open_ptr,
         open_candidates=open_cands,
@@ -585,7 +616,34 @@ def _build_places(
         decline_keys=decline_keys,
         decline_day=decline_day,
         decline_reason=decline_reason,
+        concepts=pool.concepts,
+        # DOMAIN.md, "A region is alive": one definition of free slots and open periods.
+        states=place_states(places_df, region.proposals, region.placements,
+                            reference_date=region.manifest.reference_date, policy=policy),
     )
+
+
+def competence_kinds() -> dict[str, str]:
+    """The kind (the vocabulary's ``category``) of every concept of the shipped vocabulary."""
+    return {c.code: c.category for c in load_competences().concepts}
+
+
+def _needed_bits(
+    required: Sequence[Sequence[str]], learnable: Sequence[Sequence[str]], policy: Policy,
+    bit_of: dict[str, int], num_words: int,
+) -> npt.NDArray[np.uint64]:
+    """(W, m) the required concepts that are a hard rule at each place (``policy.competences``)."""
+    rules = policy.competences
+    kinds = competence_kinds()
+    words = np.zeros((num_words, len(required)), dtype=np.uint64)
+    for p, (codes, taught) in enumerate(zip(required, learnable, strict=True)):
+        for code in codes:
+            kind = kinds.get(code)
+            rule = rules.by_kind.get(kind, rules.required) if kind is not None else rules.required
+            if rule == "hard" and code not in taught and code in bit_of:
+                bit = bit_of[code]
+                words[bit // 64, p] |= np.uint64(1) << np.uint64(bit % 64)
+    return words
 
 
 def _proposal_index(

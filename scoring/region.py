@@ -179,9 +179,12 @@ def _problems_for_mask(
 
 def _validate_table(raw: pl.DataFrame, table: Table, file: str) -> tuple[pl.DataFrame | None, list[Problem]]:
     problems: list[Problem] = []
-    missing = [c.name for c in table.columns if c.name not in raw.columns]
+    absent = [c for c in table.columns if c.name not in raw.columns]
+    missing = [c.name for c in absent if not c.may_be_absent]
     for name in missing:
         problems.append(Problem(file, None, name, None, "column missing"))
+    if absent and not missing:
+        raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c.name) for c in absent)
     extra = [name for name in raw.columns if name not in {c.name for c in table.columns}]
     for name in extra:
         problems.append(Problem(file, None, name, None, "unknown column (check the spelling)"))
@@ -370,7 +373,11 @@ def region_from_frames(manifest: Manifest, frames: dict[str, pl.DataFrame]) -> R
         frame = frames.get(name)
         if frame is None:
             frame = pl.DataFrame(schema=table.polars_schema)
-        cast[name] = frame.select([pl.col(c.name).cast(c.dtype) for c in table.columns])
+        cast[name] = frame.select([
+            pl.col(c.name).cast(c.dtype) if c.name in frame.columns or not c.may_be_absent
+            else pl.lit(None, dtype=c.dtype).alias(c.name)
+            for c in table.columns
+        ])
     return Region(manifest=manifest, **cast)
 
 

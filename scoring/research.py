@@ -36,7 +36,9 @@ shortlist with and without the group minimums. A new method is one function and 
     register_method("random_round", "allocation", random_round, description="...")
 
 The evaluation recomputes every score with :func:`scoring.score.score_pairs` and checks that no
-candidate is placed twice and no place over its slots, so a new method cannot report its own
+candidate is placed twice and no place over its free slots (``PlaceTable.free_slots``: a place's
+slots less its hires, placements and held proposals, 0 where it is not open; :mod:`scoring.capacity`),
+so a new method cannot report its own
 match quality; it also counts pairs that break a hard rule (``num_ineligible_pairs``).
 
 ``docs/research.md`` is the protocol: what is run, each metric's definition and how to reproduce
@@ -518,9 +520,9 @@ def _check_allocation(instance: Instance, cand: IntArray, plc: IntArray) -> None
         if len(np.unique(cand)) != len(cand):
             problems.append("a candidate is placed more than once")
         if not problems and len(plc):
-            over = np.flatnonzero(np.bincount(plc, minlength=places.size) > places.slots)
+            over = np.flatnonzero(np.bincount(plc, minlength=places.size) > places.free_slots)
             if len(over):
-                problems.append(f"{len(over)} place(s) over their slots, e.g. position {int(over[0])}")
+                problems.append(f"{len(over)} place(s) over their free slots, e.g. position {int(over[0])}")
     if problems:
         raise ValueError("invalid allocation: " + "; ".join(problems))
 

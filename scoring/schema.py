@@ -42,6 +42,9 @@ class Column:
     """(table, column) this column's values must exist in."""
     sensitive: bool = False
     """Sensitive personal data: never sent to a supplier, never logged, aggregated for researchers."""
+    may_be_absent: bool = False
+    """The column may be left out of a file altogether: it is then read as empty (lists) or missing.
+    Columns added after regions were first exchanged are so, so that older files still load."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,9 @@ PLACES = Table(
         Column("competences_required", pl.List(pl.String), "Competence profile: required.",
                required=False),
         Column("competences_wanted", pl.List(pl.String), "Competence profile: wanted.", required=False),
+        Column("competences_learnable", pl.List(pl.String),
+               "Required competences the place teaches on the job (each also in competences_required): "
+               "a candidate without them stays eligible.", required=False, may_be_absent=True),
         Column("district_id", pl.String, "District where the work is done.",
                references=("districts", "district_id")),
         _lat("Workplace latitude (WGS84)."),

@@ -3,7 +3,9 @@
 :func:`shortlist` answers for one place from the in-memory pool (:func:`scoring.pool.build_pool`):
 
 1. **Eligibility** over the whole pool (:func:`scoring.eligibility.place_eligibility`), counted
-   per failed rule.
+   per failed rule. A place that is not open for matching today (its period has ended or not yet
+   begun, or no slot is free: :mod:`scoring.capacity`) fails the ``period`` or ``free_slots`` rule
+   for everyone, so its list is empty and says why (:attr:`Shortlist.place_state`).
 2. **Fresh proposals**: candidates with an open proposal elsewhere, or declined by this place's
    supplier within the policy's hold-back period, are held back (left out and counted), or,
    with ``include_held_back=True``, kept and flagged on their line. A ``candidate_mask`` (a
@@ -181,6 +183,11 @@ class Shortlist:
         Group minimums the pool could not meet, in words.
     counts
         How the pool narrowed down.
+    free_slots
+        The place's free slots today (0 where it is not open).
+    place_state, place_state_text
+        The place's state today (one of :data:`scoring.capacity.STATES`) and the same in words,
+        e.g. ``"filled: 2 slots, held by 2 hires"``.
     """
 
     place_id: str
@@ -194,6 +201,9 @@ class Shortlist:
     lines: tuple[ShortlistLine, ...]
     shortfalls: tuple[str, ...]
     counts: ShortlistCounts
+    free_slots: int = 0
+    place_state: str = "open"
+    place_state_text: str = ""
     unknown_competences: tuple[str, ...] = field(default=())
 
     @property
@@ -208,6 +218,9 @@ class Shortlist:
             "place_title": self.place_title,
             "supplier_id": self.supplier_id,
             "policy": self.policy_id,
+            "place_state": self.place_state,
+            "place_state_text": self.place_state_text,
+            "free_slots": self.free_slots,
             "k": self.k,
             "fair": self.fair,
             "include_held_back": self.include_held_back,
@@ -432,6 +445,9 @@ def shortlist(
         lines=tuple(lines),
         shortfalls=shortfalls,
         counts=counts,
+        free_slots=int(places.free_slots[place]),
+        place_state=places.states.state_of(place),
+        place_state_text=places.states.describe(place),
     )
 
 

@@ -11,7 +11,7 @@ from scipy.optimize import linear_sum_assignment
 
 from fixtures import generate_region
 from scoring.allocation import RoundParams, build_round, compare_rounds, export_round_mps, run_round
-from scoring.eligibility import eligible_pairs
+from scoring.eligibility import RuleOverride, eligible_pairs
 from scoring.exceptions import RoundSetupError
 from scoring.policy import Policy, load_policy, parse_policy
 from scoring.pool import Pool, build_pool
@@ -33,8 +33,9 @@ def test_round_is_optimal_and_keeps_every_rule(small: tuple[Pool, Policy]) -> No
     a = result.assignments
     assert a["candidate_id"].is_unique().all()
     taken = a.group_by("place_id").len()
-    slots = {pid: int(s) for pid, s in zip(places.ids, places.slots, strict=True)}
-    assert all(row["len"] <= slots[row["place_id"]] for row in taken.iter_rows(named=True))
+    # A place takes at most its free slots today (its slots less hires, placements, open proposals).
+    free = {pid: int(s) for pid, s in zip(places.ids, places.free_slots, strict=True)}
+    assert all(row["len"] <= free[row["place_id"]] for row in taken.iter_rows(named=True))
     cand = pool.positions(a["candidate_id"].to_list())
     plc = np.array([places.index[p] for p in a["place_id"].to_list()])
     assert eligible_pairs(pool, places, cand, plc, policy).all()
@@ -68,7 +69,10 @@ def test_pins_and_forbidden_pairs(small: tuple[Pool, Policy]) -> None:
     (pool, places), policy = small
     first = run_round(pool, places, policy)
     chosen = first.assignments.row(0, named=True)
-    unplaced = first.unassigned["candidate_id"][0]
+    # An unplaced candidate who may take the chosen place (a pin must pass the hard rules).
+    p = places.index[chosen["place_id"]]
+    unplaced = next(c for c in first.unassigned["candidate_id"].to_list()
+                    if eligible_pairs(pool, places, np.array([pool.index[c]]), p, policy)[0])
     pin = (unplaced, chosen["place_id"])
     forbid = (chosen["candidate_id"], chosen["place_id"])
     second = run_round(pool, places, policy, RoundParams(pins=(pin,), forbidden=(forbid,)))
@@ -159,3 +163,115 @@ def test_cli_writes_the_result_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert result["bound"] == pytest.approx(result["objective"])
     assert len(result["assignments"]) == result["num_assigned"]
     assert main(["allocate", "--data", str(tmp_path / "region"), "--pin", "oops"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Pins, overrides and contradictory inputs (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+
+def _ineligible_pin(pool, places, policy, rule: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """An unplaced candidate and an open place where the pair fails ``rule`` and nothing else."""
+    from scoring.eligibility import pair_failures
+
+    for p in np.flatnonzero(places.states.is_open).tolist():
+        failures = pair_failures(pool, places, np.arange(pool.size), p, policy)
+        only = failures[rule].copy()
+        for other, mask in failures.items():
+            if other != rule:
+                only &= ~mask
+        hits = np.flatnonzero(only & (pool.open_proposals == 0))
+        if len(hits):
+            return str(pool.ids[hits[0]]), str(places.ids[p])
+    raise AssertionError(f"no pair fails only {rule}")
+
+
+@pytest.mark.parametrize("rule", ["ladder", "commute", "availability", "placement_type", "competence"])
+def test_a_pin_that_breaks_a_hard_rule_is_refused_with_the_rule_named(small: tuple[Pool, Policy],
+                                                                      rule: str) -> None:
+    (pool, places), policy = small
+    pin = _ineligible_pin(pool, places, policy, rule)
+    with pytest.raises(RoundSetupError) as refused:
+        build_round(pool, places, policy, RoundParams(pins=(pin,)))
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.row, problem.column, problem.value) == ("pins", 1, rule, f"{pin[0]}:{pin[1]}")
+    assert problem.reason.endswith("an override with a reason keeps the pin")
+
+
+def test_an_override_keeps_the_pin_and_the_result_says_so(small: tuple[Pool, Policy]) -> None:
+    (pool, places), policy = small
+    pin = _ineligible_pin(pool, places, policy, "commute")
+    why = RuleOverride(*pin, reason="the supplier drives them to the site", rules=("commute",))
+    result = run_round(pool, places, policy, RoundParams(pins=(pin,), overrides=(why,)))
+    assert result.assignments.filter(pinned=True).select("candidate_id", "place_id").rows() == [pin]
+    (shown,) = result.overrides
+    assert (shown["candidate_id"], shown["place_id"]) == pin
+    assert shown["reason"] == "the supplier drives them to the site"
+    assert [r["rule"] for r in shown["rules"]] == ["commute"] and "accepts at most" in shown["rules"][0]["text"]
+    assert any(line.startswith(f"override: {pin[0]} kept at {pin[1]} although lives") for line in
+               result.summary_lines())
+    assert result.to_dict()["overrides"] == [shown]
+
+
+def test_an_override_of_other_rules_does_not_cover_the_one_broken(small: tuple[Pool, Policy]) -> None:
+    (pool, places), policy = small
+    pin = _ineligible_pin(pool, places, policy, "ladder")
+    why = RuleOverride(*pin, reason="agreed", rules=("commute",))
+    with pytest.raises(RoundSetupError, match="column 'ladder'"):
+        build_round(pool, places, policy, RoundParams(pins=(pin,), overrides=(why,)))
+    everything = RuleOverride(*pin, reason="agreed")  # no rules named: every overridable rule it breaks
+    build_round(pool, places, policy, RoundParams(pins=(pin,), overrides=(everything,)))
+
+
+def test_rules_that_are_facts_are_never_overridden(small: tuple[Pool, Policy]) -> None:
+    (pool, places), policy = small
+    closed = int(np.flatnonzero(places.states.state == 1)[0])  # an ended place
+    placed = int(np.flatnonzero(pool.placed)[0])
+    open_place = str(places.ids[np.flatnonzero(places.states.is_open)[0]])
+    pins = ((str(pool.ids[0]), str(places.ids[closed])), (str(pool.ids[placed]), open_place))
+    overrides = tuple(RuleOverride(c, p, reason="try") for c, p in pins)
+    with pytest.raises(RoundSetupError) as refused:
+        build_round(pool, places, policy, RoundParams(pins=pins, overrides=overrides))
+    rules = {(p.row, p.column): p.reason for p in refused.value.problems}
+    assert rules[(1, "period")].startswith("the place is closed: its period ended on")
+    assert rules[(1, "period")].endswith("this rule cannot be overridden")
+    assert rules[(2, "placed")] == "already in a placement; this rule cannot be overridden"
+
+
+def test_contradictory_inputs_are_refused_up_front_by_id(small: tuple[Pool, Policy]) -> None:
+    (pool, places), policy = small
+    first = run_round(pool, places, policy)
+    a, b = first.assignments.row(0, named=True), first.assignments.row(1, named=True)
+    one_slot = next(str(p) for p, f in zip(places.ids, places.free_slots, strict=True) if f == 1)
+    params = RoundParams(
+        pins=((a["candidate_id"], a["place_id"]), (a["candidate_id"], b["place_id"]), ("C-nobody", "P-none")),
+        forbidden=((a["candidate_id"], a["place_id"]),),
+        overrides=(RuleOverride(b["candidate_id"], one_slot, reason="x"),
+                   RuleOverride(a["candidate_id"], a["place_id"], reason=" ", rules=("period",))),
+    )
+    with pytest.raises(RoundSetupError) as refused:
+        build_round(pool, places, policy, params)
+    described = [p.describe() for p in refused.value.problems]
+    assert "pins, row 3, column 'candidate_id' (value 'C-nobody'): no such candidate" in described
+    assert "pins, row 3, column 'place_id' (value 'P-none'): no such place" in described
+    assert (f"pins, column 'candidate_id' (value '{a['candidate_id']}'): a candidate can be pinned to one "
+            "place only") in described
+    assert (f"pins, row 1 (value '{a['candidate_id']}:{a['place_id']}'): the pair is both pinned and "
+            "forbidden") in described
+    assert (f"overrides, row 1 (value '{b['candidate_id']}:{one_slot}'): an override applies to a pinned "
+            "pair; this pair is not pinned") in described
+    assert "overrides, row 2, column 'reason' (value ' '): give the reason for the override" in described
+    assert any(d.startswith("overrides, row 2, column 'rules' (value 'period'): not a rule that can be "
+                            "overridden") for d in described)
+
+
+def test_more_pins_than_free_slots_are_refused(small: tuple[Pool, Policy]) -> None:
+    (pool, places), policy = small
+    p = int(np.flatnonzero(places.free_slots == 1)[0])
+    fit = np.flatnonzero(eligible_pairs(pool, places, np.arange(pool.size), p, policy))[:2]
+    pins = tuple((str(pool.ids[c]), str(places.ids[p])) for c in fit)
+    with pytest.raises(RoundSetupError) as refused:
+        build_round(pool, places, policy, RoundParams(pins=pins))
+    (problem,) = refused.value.problems
+    assert (problem.column, problem.value) == ("free_slots", str(places.ids[p]))
+    assert problem.reason.startswith("2 pin(s) to a place with 1 free slot(s) (the place is open: 1 of")

@@ -46,7 +46,8 @@ def _edges_place_by_place(
         num_eligible += len(idx)
         if len(idx) == 0:
             continue
-        keep = max(params.min_per_place, params.per_slot * int(places.slots[p]))
+        # A round hands out a place's free slots only (scoring.capacity): it keeps per_slot per free slot.
+        keep = max(params.min_per_place, params.per_slot * int(places.free_slots[p]))
         total, _ = score_pairs(pool, places, idx, p, policy)
         if params.prune and len(idx) > keep:
             top = np.argpartition(-total, keep - 1)[:keep]

@@ -26,7 +26,7 @@ from scoring.eligibility import (
     pair_failures,
     place_eligibility,
 )
-from scoring.policy import Policy, load_policy
+from scoring.policy import Policy, load_policy, parse_policy
 from scoring.pool import EARTH_RADIUS_KM, build_pool
 from scoring.region import Manifest, Region, region_from_frames
 
@@ -83,7 +83,11 @@ def hand_region() -> Region:
         "ssyk_code": ["7119", "4322", "5321"], "title": ["Byggarbetare", "Lagerpraktik", "Vårdlärling"],
         "competences_required": [["B-körkort", "Truckkort"], [], []],
         "competences_wanted": [["Ställningsbygge"], [], ["körkort b"]],
-        "district_id": ["centrum"] * 3, "lat": [LAT] * 3, "lon": [LON] * 3, "slots": [2, 1, 1],
+        # P1 teaches its required competences on the job, so that each candidate below fails one
+        # rule only; the competence rule has tests of its own (a P1 that does not teach them).
+        "competences_learnable": [["B-körkort", "Truckkort"], [], []],
+        # P3 takes two: C12's open proposal (held back elsewhere) holds one slot, one stays free.
+        "district_id": ["centrum"] * 3, "lat": [LAT] * 3, "lon": [LON] * 3, "slots": [2, 1, 2],
         "start_date": [_d("2026-04-01"), _d("2026-04-01"), _d("2026-05-01")],
         "duration_months": [6.0, 2.0, 12.0], "lowest_ladder_step": [3, 1, 3],
         "supervisor_offered": [False, False, True], "hours_per_week": [40, 30, 30],
@@ -270,8 +274,9 @@ def test_eligible_set_at_p1(built) -> None:  # type: ignore[no-untyped-def]
     pool, places, policy = built
     check = place_eligibility(pool, places, places.position("P1"), policy)
     assert [pool.ids[i] for i in np.flatnonzero(check.eligible)] == ["C1", "C8", "C9", "C10", "C11", "C12"]
-    assert check.failure_counts() == {"placed": 1, "proposed_here": 1, "ladder": 1, "commute": 1,
-                                      "availability": 1, "placement_type": 1, "duration": 0}
+    assert check.failure_counts() == {"period": 0, "free_slots": 0, "placed": 1, "proposed_here": 1,
+                                      "ladder": 1, "commute": 1, "availability": 1, "placement_type": 1,
+                                      "duration": 0, "competence": 0}
 
 
 def test_held_back_open_proposal_elsewhere(built) -> None:  # type: ignore[no-untyped-def]
@@ -315,3 +320,109 @@ def test_tiny_fixture_expected_eligible() -> None:
                 passes &= ~check.failures[rule]
         ours = {str(pool.ids[i]) for i in np.flatnonzero(passes)}
         assert ours == set(expected), place_id
+
+
+# ---------------------------------------------------------------------------------------------
+# The place's own rules (period, free slots) and required competences (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+
+def _variant(policy: Policy | None = None, **place_columns: list[object]):  # type: ignore[no-untyped-def]
+    """The hand region with some of the places' columns replaced (one value per place P1..P3)."""
+    region = hand_region()
+    frames = {name: region.table(name) for name in ("districts", "occupations", "suppliers", "procurements",
+                                                   "places", "candidates", "proposals")}
+    frames["places"] = frames["places"].with_columns(
+        pl.Series(name, values, dtype=frames["places"].schema[name]) for name, values in place_columns.items())
+    policy = policy or hand_policy()
+    pool, places = build_pool(region_from_frames(region.manifest, frames), policy,
+                              normaliser=CompetenceNormaliser(VOCABULARY))
+    return pool, places, policy
+
+
+def test_a_required_competence_not_taught_is_a_hard_rule() -> None:
+    built = _variant(competences_learnable=[[], [], []])
+    # C1 and C12 have both; C11 has only the B licence; the others neither.
+    assert _words(built, "C11", "P1") == ["lacks the required Truckkort"]
+    assert _words(built, "C8", "P1") == ["lacks the required B-körkort and Truckkort"]
+    assert _fails(built, "C1", "P1") == [] and _fails(built, "C12", "P1") == []
+    pool, places, policy = built
+    check = place_eligibility(pool, places, places.position("P1"), policy)
+    assert check.failure_counts()["competence"] == 10
+    assert [pool.ids[i] for i in np.flatnonzero(check.eligible)] == ["C1", "C12"]
+
+
+def test_a_taught_competence_is_a_score_term_only() -> None:
+    # Teaching one of the two: only the other is required.
+    built = _variant(competences_learnable=[["Truckkort"], [], []])
+    assert _words(built, "C11", "P1") == []
+    assert _words(built, "C8", "P1") == ["lacks the required B-körkort"]
+
+
+def test_the_policy_may_make_required_competences_a_score_term() -> None:
+    data = hand_policy().model_dump(mode="json")
+    data["competences"] = {"required": "score"}
+    built = _variant(parse_policy(data), competences_learnable=[[], [], []])
+    assert _fails(built, "C8", "P1") == []
+
+
+def test_the_rule_is_per_competence_kind() -> None:
+    # The shipped vocabulary's kinds: "SRY-certifikat" is Yrkesbevis lokalvård (a certificate),
+    # "städ" is Lokalvård (a trade). A policy that makes trades a score term keeps the certificate.
+    region = hand_region()
+    frames = {name: region.table(name) for name in ("districts", "occupations", "suppliers", "procurements",
+                                                   "places", "candidates", "proposals")}
+    frames["places"] = frames["places"].with_columns(
+        competences_required=pl.Series([["SRY-certifikat", "städ"], [], []]),
+        competences_learnable=pl.Series([[], [], []], dtype=pl.List(pl.String)))
+    data = hand_policy().model_dump(mode="json")
+    data["competences"] = {"required": "hard", "by_kind": {"trade": "score"}}
+    policy = parse_policy(data)
+    pool, places = build_pool(region_from_frames(region.manifest, frames), policy)
+    words = [f.describe() for f in explain_failures(pool, places, pool.position("C2"), places.position("P1"),
+                                                    policy)]
+    assert words == ["on step 2 of the work ladder; the place takes step 3 and up and offers no supervisor",
+                     "lacks the required Yrkesbevis lokalvård"]
+    shipped = hand_policy()
+    pool, places = build_pool(region_from_frames(region.manifest, frames), shipped)
+    words = [f.describe() for f in explain_failures(pool, places, pool.position("C1"), places.position("P1"),
+                                                    shipped)]
+    assert words == ["lacks the required Yrkesbevis lokalvård and Lokalvård"]
+
+
+def test_a_filled_place_takes_nobody_and_says_why() -> None:
+    # P2 has one slot; an open proposal to it (C8's, made open here) holds it.
+    region = hand_region()
+    frames = {name: region.table(name) for name in ("districts", "occupations", "suppliers", "procurements",
+                                                   "places", "candidates", "proposals")}
+    frames["proposals"] = frames["proposals"].with_columns(
+        status=pl.when(pl.col("proposal_id") == "PP2").then(pl.lit("open")).otherwise(pl.col("status")),
+        decided_on=pl.when(pl.col("proposal_id") == "PP2").then(None).otherwise(pl.col("decided_on")))
+    policy = hand_policy()
+    pool, places = build_pool(region_from_frames(region.manifest, frames), policy,
+                              normaliser=CompetenceNormaliser(VOCABULARY))
+    check = place_eligibility(pool, places, places.position("P2"), policy)
+    assert not check.eligible.any() and check.failure_counts()["free_slots"] == pool.size
+    words = [f.describe() for f in explain_failures(pool, places, pool.position("C1"), places.position("P2"),
+                                                    policy)]
+    assert words[0] == "the place is filled: 1 slot, held by 1 open proposal"
+
+
+@pytest.mark.parametrize(("start", "ended"), [("2026-07-01", False), ("2025-06-01", True)])
+def test_a_place_outside_its_period_takes_nobody(start: str, ended: bool) -> None:
+    # P1 lasts 6 months: starting 2025-06-01 it ended on 2025-11-30; starting 2026-07-01 it opens
+    # 90 days before, on 2026-04-02, a month after the reference date.
+    built = _variant(start_date=[_d(start), _d("2026-04-01"), _d("2026-05-01")])
+    pool, places, policy = built
+    check = place_eligibility(pool, places, places.position("P1"), policy)
+    assert not check.eligible.any() and check.failure_counts()["period"] == pool.size
+    expected = ("the place is closed: its period ended on 2025-11-30" if ended else
+                "the place is not open yet: opens for matching on 2026-04-02, 90 days before it starts on "
+                "2026-07-01")
+    assert _words(built, "C1", "P1")[0] == expected
+
+
+def test_the_place_rules_agree_on_both_paths() -> None:
+    built = _variant(start_date=[_d("2025-06-01"), _d("2026-04-01"), _d("2026-05-01")],
+                     competences_learnable=[[], [], []])
+    test_place_eligibility_over_pool_matches_pairs(built)

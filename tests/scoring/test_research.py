@@ -107,7 +107,7 @@ def test_a_registered_method_runs_beside_the_builtins(tiny: Instance) -> None:
         taken: set[int] = set()
         cand, plc = [], []
         for p in range(instance.places.size):
-            free = int(instance.places.slots[p])
+            free = int(instance.places.free_slots[p])
             for c in np.flatnonzero(instance.considered(p)).tolist():
                 if free and c not in taken:
                     taken.add(c)
@@ -125,7 +125,7 @@ def test_a_registered_method_runs_beside_the_builtins(tiny: Instance) -> None:
     assert set(table["method"]) == {"optimal", "first_come"}
     mine = table.filter((pl.col("method") == "first_come") & pl.col("group").is_null())
     values = dict(zip(mine["metric"], mine["value"], strict=True))
-    # P01 (2 slots): C02, C11; P02: C03; P03 (3 slots): C09, C10; P05: C06 (C11 already taken).
+    # P01 (1 free slot of 3): C02; P02: C03; P03 (3 free): C09, C10, C11; P05: C06 (C11 taken).
     assert values["num_placed"] == 6
     assert values["num_ineligible_pairs"] == 0
 
@@ -216,13 +216,16 @@ def test_small_groups_are_not_compared_under_the_policys_cell_size() -> None:
 
 
 def test_ineligible_pairs_are_counted_and_invalid_allocations_refused(tiny: Instance) -> None:
-    # C05 is available too late for P01 (fixtures/tiny.py).
-    rows = evaluate_allocation(tiny, _alloc(tiny, [("C05", "P01"), ("C02", "P01")]), method="x")
+    # C05 is available too late for P03 (fixtures/tiny.py).
+    rows = evaluate_allocation(tiny, _alloc(tiny, [("C05", "P03"), ("C02", "P01")]), method="x")
     assert _values(rows)["num_ineligible_pairs"] == 1
     with pytest.raises(ValueError, match="more than once"):
         evaluate_allocation(tiny, _alloc(tiny, [("C02", "P01"), ("C02", "P03")]), method="x")
-    with pytest.raises(ValueError, match="over their slots"):  # P02 has one slot
+    with pytest.raises(ValueError, match="over their free slots"):  # P02 has one slot
         evaluate_allocation(tiny, _alloc(tiny, [("C03", "P02"), ("C04", "P02")]), method="x")
+    # P01 has three slots, two of them held (C07's hire, C01's open proposal): one is free.
+    with pytest.raises(ValueError, match="over their free slots"):
+        evaluate_allocation(tiny, _alloc(tiny, [("C02", "P01"), ("C11", "P01")]), method="x")
     with pytest.raises(ValueError, match="outside"):
         evaluate_allocation(tiny, Allocation(candidate=[99], place=[0]), method="x")
 

@@ -182,8 +182,9 @@ def test_candidate_mask_counts_inside_the_mask(built) -> None:  # type: ignore[n
     assert result.candidate_ids == ["C10", "C9"]
     counts = result.counts
     assert (counts.pool, counts.eligible, counts.held_back, counts.considered) == (4, 3, 1, 2)
-    assert counts.ineligible_by_rule == {"placed": 0, "proposed_here": 0, "ladder": 0, "commute": 1,
-                                         "availability": 0, "placement_type": 0, "duration": 0}
+    assert counts.ineligible_by_rule == {"period": 0, "free_slots": 0, "placed": 0, "proposed_here": 0,
+                                         "ladder": 0, "commute": 1, "availability": 0, "placement_type": 0,
+                                         "duration": 0, "competence": 0}
     assert counts.held_back_by_rule == {"open_proposal_elsewhere": 1, "declined_by_supplier": 0}
     kept = shortlist(pool, places, "P1", k=3, policy=policy, fair=False, candidate_mask=mask,
                      include_held_back=True)
