@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from scoring.eligibility import RuleOverride
 from scoring.policy import Policy
 from scoring.region import Region
 
@@ -41,6 +42,8 @@ class RoundInputs:
     """(candidate_id, place_id) pairs that must be in the result."""
     removals: tuple[tuple[str, str], ...] = ()
     """(candidate_id, place_id) pairs that must not be."""
+    overrides: tuple[RuleOverride, ...] = ()
+    """A coordinator's overrides of hard rules for pins, each with its reason."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ class CoreEngine:
         known = set(module.RoundParams.__dataclass_fields__)
         params = module.RoundParams(
             **{k: v for k, v in inputs.params.items() if k in known},
-            pins=tuple(inputs.pins), forbidden=tuple(inputs.removals),
+            pins=tuple(inputs.pins), forbidden=tuple(inputs.removals), overrides=tuple(inputs.overrides),
         )
         result = module.run_round(pool, places, policy, params,
                                   progress=lambda stage, fraction: progress(fraction, stage))
@@ -164,12 +167,15 @@ def _number(value: Any) -> float | None:
 
 def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOutcome:
     """Turn ``scoring.allocation.RoundResult`` into what the service stores."""
+    overrides = {(o["candidate_id"], o["place_id"]): o for o in getattr(result, "overrides", ())}
     assignments = []
     for row in result.assignments.to_dicts():
         terms = {k.removeprefix("term_"): v for k, v in row.items() if k.startswith("term_")}
         pair = (row["candidate_id"], row["place_id"])
         explanation = {"terms": terms, "supplier_id": row.get("supplier_id"),
                        "home_district": row.get("home_district")}
+        if pair in overrides:
+            explanation["override"] = {"reason": overrides[pair]["reason"], "rules": overrides[pair]["rules"]}
         assignments.append(Assignment(row["candidate_id"], row["place_id"], float(row["score"]),
                                       explanation, bool(row.get("pinned", False)) or pair in pinned))
     summary = {
@@ -182,6 +188,7 @@ def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOu
         "infeasibility": list(result.infeasibility),
         "violations": list(result.violations),
         "constraints_ignored": list(result.constraints_ignored),
+        "overrides": [dict(o) for o in overrides.values()],
         "unassigned": result.unassigned.height,
         "unassigned_by_reason": (
             {str(r["reason"]): int(r["len"]) for r in

@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scoring.eligibility import RuleOverride
 from scoring.exceptions import ScoringError
 from service import store
 from service.db.tables import jobs, round_assignments, rounds
@@ -70,6 +71,18 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def override_record(override: RuleOverride, by: int | None) -> dict[str, Any]:
+    """How a round stores a coordinator's override of a pin (``rounds.overrides``)."""
+    return {"candidate_id": override.candidate_id, "place_id": override.place_id,
+            "reason": override.reason, "rules": list(override.rules), "by": by}
+
+
+def overrides_of(stored: Any) -> tuple[RuleOverride, ...]:
+    """The overrides a round stored (:func:`override_record`)."""
+    return tuple(RuleOverride(o["candidate_id"], o["place_id"], o["reason"], tuple(o.get("rules") or ()))
+                 for o in stored or ())
+
+
 def create_round(conn: sa.Connection, inputs: RoundInputs, *, region_version: int, created_by: int | None,
                  parent_round_id: str | None = None) -> tuple[str, str]:
     """Store a queued round and its job; return (round_id, job_id). The caller then submits the job."""
@@ -78,6 +91,7 @@ def create_round(conn: sa.Connection, inputs: RoundInputs, *, region_version: in
     conn.execute(rounds.insert().values(
         round_id=round_id, status="queued", policy_id=inputs.policy_id, params=dict(inputs.params),
         pins=[list(p) for p in inputs.pins], removals=[list(p) for p in inputs.removals],
+        overrides=[override_record(o, created_by) for o in inputs.overrides],
         parent_round_id=parent_round_id, region_version=region_version, created_by=created_by,
         created_at=now,
     ))
@@ -181,7 +195,13 @@ class JobRunner:
                 status="running", started_at=_now(), attempts=job["attempts"] + 1, message="starting"))
             conn.execute(rounds.update().where(rounds.c.round_id == rnd["round_id"]).values(status="running"))
         round_id = rnd["round_id"]
-        snapshot = state.snapshot
+        try:
+            snapshot = state.fresh_snapshot()  # the region as it is now, with every write made before
+        except Exception as exc:
+            logger.exception("round %s: the region could not be read", round_id)
+            with state.writer.begin() as conn:
+                self._fail(conn, job_id, round_id, f"the region could not be read: {type(exc).__name__}")
+            return
         if snapshot is None or snapshot.version != rnd["region_version"]:
             with state.writer.begin() as conn:
                 self._fail(conn, job_id, round_id, "the region was replaced after the round was created")
@@ -190,6 +210,7 @@ class JobRunner:
             policy_id=rnd["policy_id"], params=rnd["params"] or {},
             pins=tuple((p[0], p[1]) for p in rnd["pins"]),
             removals=tuple((p[0], p[1]) for p in rnd["removals"]),
+            overrides=overrides_of(rnd["overrides"]),
         )
         last = [0.0]
 

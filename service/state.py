@@ -49,6 +49,9 @@ class Snapshot:
     """The places a shortlist can be asked for (checked without the database)."""
     shortlists: ShortlistCache = field(compare=False)
     """Shortlists answered from this snapshot."""
+    generation: int = 0
+    """The process's count of writes to region data when the snapshot's rows were read: a write
+    counted later (:meth:`ServiceState.request_reload`) is not in it yet."""
 
 
 class ServiceState:
@@ -67,6 +70,9 @@ class ServiceState:
         self.audit = AuditQueue(self.writer, interval_s=settings.audit_flush_interval_s)
         """Audit entries of reads, written in batches (started and stopped by the app's lifespan)."""
         self._reload_wanted = threading.Event()
+        self._generation = 0
+        """Writes to region data this process has made (:meth:`request_reload` counts them)."""
+        self._generation_lock = threading.Lock()
         self._reloader: threading.Thread | None = None
         self._closed = threading.Event()
         self._warmer: threading.Thread | None = None
@@ -86,8 +92,11 @@ class ServiceState:
         """Rebuild the snapshot soon, in the background (after a write to region data).
 
         Writes come in bursts; one rebuild after the burst serves them all, and requests keep the
-        previous snapshot meanwhile.
+        previous snapshot meanwhile. What must see every write up to now (a round that starts) asks
+        for :meth:`fresh_snapshot` instead.
         """
+        with self._generation_lock:
+            self._generation += 1
         self._reload_wanted.set()
         if self._reloader is None or not self._reloader.is_alive():
             self._reloader = threading.Thread(target=self._reload_loop, name="platsa-reload", daemon=True)
@@ -109,6 +118,17 @@ class ServiceState:
     def snapshot(self) -> Snapshot | None:
         return self._snapshot
 
+    def fresh_snapshot(self) -> Snapshot | None:
+        """The snapshot, rebuilt first when this process wrote region data that it does not hold yet.
+
+        A round runs on the region as it is when the round starts (issue 13), not on a snapshot a
+        background rebuild has yet to replace.
+        """
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.generation >= self._generation:
+            return snapshot
+        return self.reload()
+
     def reload(self) -> Snapshot | None:
         """Read the region from the database and prepare the engine's pool for it.
 
@@ -119,6 +139,7 @@ class ServiceState:
             # The previous snapshot was frozen with everything else; were it to stay frozen, the
             # collector could never free what it holds in reference cycles once it is dropped.
             self._unfreeze()
+            generation = self._generation  # read before the rows: a write counted later is not in them
             with self.db.connect() as conn:
                 loaded = store.load_region(conn)
             if loaded is None:
@@ -130,7 +151,7 @@ class ServiceState:
             prepared = self.engine.prepare(region, policy)
             place_ids = frozenset(region.places.get_column("place_id").to_list())
             cache = ShortlistCache(int(self.settings.shortlist_cache_mb * 1024 * 1024))
-            self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache)
+            self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache, generation)
             logger.info("region version %d loaded: %s", version, region.counts())
             if self.settings.shortlist_warm and cache.max_bytes > 0 and not self._closed.is_set():
                 order = region.places.get_column("place_id").to_list()

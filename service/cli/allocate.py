@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scoring.allocation import RoundParams, build_round, explain_round, export_round_mps
+from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
@@ -41,7 +42,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--penalise", action="store_true",
                    help="when keys or floors cannot be met, solve with penalised, reported violations")
     p.add_argument("--pin", action="append", default=[], metavar="CANDIDATE:PLACE",
-                   help="keep this pair (an agreed placement); repeatable")
+                   help="keep this pair (an agreed placement); it must pass every hard rule unless "
+                        "--override says otherwise; repeatable")
+    p.add_argument("--override", action="append", default=[], metavar="CANDIDATE:PLACE[:RULES]=REASON",
+                   help="keep a pinned pair although it breaks hard rules of the person's fit to the place "
+                        f"(RULES: comma-separated, of {', '.join(OVERRIDABLE_RULES)}; none named: every one "
+                        "it breaks), for REASON, which the result file shows; repeatable")
     p.add_argument("--forbid", action="append", default=[], metavar="CANDIDATE:PLACE",
                    help="never choose this pair; repeatable")
     p.add_argument("--include-held-back", action="store_true",
@@ -67,6 +73,24 @@ def _pairs(values: list[str], flag: str) -> tuple[list[tuple[str, str]], list[st
     return pairs, errors
 
 
+def _overrides(values: list[str]) -> tuple[list[RuleOverride], list[str]]:
+    out, errors = [], []
+    for value in values:
+        pair, sep, reason = value.partition("=")
+        parts = pair.split(":")
+        if not sep or not reason.strip() or len(parts) not in (2, 3) or not all(parts[:2]):
+            errors.append(f"--override {value!r}: expected CANDIDATE:PLACE[:RULE,RULE]=REASON")
+            continue
+        rules = tuple(r.strip() for r in parts[2].split(",") if r.strip()) if len(parts) == 3 else ()
+        unknown = [r for r in rules if r not in OVERRIDABLE_RULES]
+        if unknown:
+            errors.append(f"--override {value!r}: {', '.join(unknown)} cannot be overridden "
+                          f"(rules that can: {', '.join(OVERRIDABLE_RULES)})")
+            continue
+        out.append(RuleOverride(parts[0], parts[1], reason.strip(), rules))
+    return out, errors
+
+
 class _Progress:
     """A one-line progress display on standard error (only where it is a terminal, or verbose)."""
 
@@ -90,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     pins, errors = _pairs(args.pin, "--pin")
     forbidden, more = _pairs(args.forbid, "--forbid")
     errors += more
+    overrides, more = _overrides(args.override)
+    errors += more
     if errors:
         for error in errors:
             print(f"platsa allocate: {error}", file=sys.stderr)
@@ -107,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         use_floors=not args.no_floors,
         on_infeasible="penalise" if args.penalise else "report",
         pins=tuple(pins),
+        overrides=tuple(overrides),
         forbidden=tuple(forbidden),
         include_held_back=args.include_held_back,
         prune=not args.no_prune,
@@ -133,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
             "objective": params.objective, "method": params.method, "use_keys": params.use_keys,
             "use_floors": params.use_floors, "on_infeasible": params.on_infeasible,
             "pins": [list(p) for p in params.pins], "forbidden": [list(p) for p in params.forbidden],
+            "overrides": [{"candidate_id": o.candidate_id, "place_id": o.place_id, "reason": o.reason,
+                           "rules": list(o.rules)} for o in params.overrides],
         },
         **explained.to_dict(),
     }
@@ -170,6 +199,9 @@ def _print_summary(result: Any, out: str | None) -> None:
             print(f"  {row['reason']:30} {row['len']:>7,}")
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items() if not k.startswith("solver_"))
     graph = result.graph
+    closed = ", ".join(f"{n:,} {state.replace('_', ' ')}" for state, n in graph["places_not_open"].items())
+    print(f"places: {graph['num_places_open']:,} open with {graph['free_slots']:,} free slot(s); "
+          f"not open: {closed}")
     print(f"graph: {graph['num_edges']:,} pairs kept of {graph['num_eligible']:,} eligible")
     print(f"timings: {timings}")
     if out:

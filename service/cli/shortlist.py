@@ -80,6 +80,7 @@ def render_table(result: Shortlist) -> str:
     out = [
         f"Shortlist for {result.place_id} ({result.place_title}), supplier {result.supplier_id}, "
         f"policy {result.policy_id}",
+        f"the place is {result.place_state_text}",
         f"{counts.pool:,} candidates, {counts.eligible:,} eligible, {counts.held_back:,} of them held back"
         + (" (listed, marked)" if result.include_held_back else "")
         + f", {counts.considered:,} considered",
@@ -90,7 +91,9 @@ def render_table(result: Shortlist) -> str:
     elif not result.fair:
         out.append("ranked by score only (no group minimums)")
     out.append("")
-    if not result.lines:
+    if not result.lines and result.place_state != "open":
+        out.append(f"No candidate can be proposed: the place is {result.place_state_text}.")
+    elif not result.lines:
         out.append("No candidate can be proposed for this place.")
     else:
         header = f"{'rank':>4}  {'candidate':<12} {'score':>6}  {'top terms':<38}  reason"

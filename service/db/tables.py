@@ -126,6 +126,8 @@ rounds = sa.Table(
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("pins", sa.JSON, nullable=False),
     sa.Column("removals", sa.JSON, nullable=False),
+    # The pins kept by a coordinator's override of hard rules: pair, rules, reason, who (issue 13).
+    sa.Column("overrides", sa.JSON, nullable=True),
     sa.Column("parent_round_id", sa.String, nullable=True),
     sa.Column("region_version", sa.Integer, nullable=False),
     sa.Column("created_by", sa.Integer, nullable=True),

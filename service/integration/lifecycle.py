@@ -34,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scoring.domain import OPEN_PROPOSAL_STATES, PlacementEnd, ProposalStatus
+from scoring.domain import OPEN_PROPOSAL_STATES, PlacementEnd, ProposalStatus, period_last_date
 from service.auth import Principal, Role
 from service.config import Settings
 from service.db.tables import REGION_TABLES
@@ -120,6 +120,16 @@ class ConflictReason(StrEnum):
     """The candidate appears more than once in the request (allowed, to different places, likewise)."""
     PLACED = "placed"
     """The candidate is placed (an internship going on, or hired): never proposed again."""
+    PLACE_NOT_OPEN = "place_not_open"
+    """The place's period has ended or not yet begun (:mod:`scoring.capacity`)."""
+    NO_FREE_SLOT = "no_free_slot"
+    """Every slot of the place is held (hires, placements going on, open proposals)."""
+    HARD_RULE = "hard_rule"
+    """The pair breaks a hard rule of the candidate's fit to the place now (``rules`` says which)."""
+    DECLINED_BY_SUPPLIER = "declined_by_supplier"
+    """The place's supplier declined the candidate within the policy's hold-back period."""
+    WITHDRAWN_SINCE_ROUND = "withdrawn_since_round"
+    """A proposal of the candidate was withdrawn after the round was computed."""
 
 
 class OpenProposalExists(Conflict):
@@ -147,7 +157,9 @@ def _conflict_words(conflict: Mapping[str, Any]) -> str:
         return f"{candidate} already has an open proposal ({held})"
     if reason == ConflictReason.TWICE_IN_REQUEST:
         return f"{candidate} appears more than once in this request"
-    return f"{candidate} is placed"
+    if reason == ConflictReason.PLACED:
+        return f"{candidate} is placed"
+    return f"{candidate} at {conflict['place_id']}: {conflict.get('detail') or reason}"
 
 
 def allowed_actions(status: str, actions: Iterable[Action] = SUPPLIER_ACTIONS) -> list[str]:
@@ -307,8 +319,8 @@ def _follow_up(conn: sa.Connection, proposal: Mapping[str, Any], current: Propos
         # the place's planned length, which the follow-up may count as a possible breach.
         months = conn.execute(sa.select(_places.c.duration_months)
                               .where(_places.c.place_id == proposal["place_id"])).scalar() or 0
-        planned_end = existing["started_on"] + dt.timedelta(days=round(float(months) * 30.436875))
-        early = today < planned_end
+        # Early if before the last day of the planned length, read as a place's period is.
+        early = today < period_last_date(existing["started_on"], float(months))
         conn.execute(_placements.update().where(_placements.c.placement_id == placement_id).values(
             ended_on=max(today, existing["started_on"]),
             end_reason=(PlacementEnd.ENDED_EARLY if early else PlacementEnd.COMPLETED).value,
@@ -394,6 +406,7 @@ def create_proposals(
     settings: Settings,
     allow_multiple_open: bool = False,
     now: dt.datetime | None = None,
+    event_data: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> list[str]:
     """Propose each (candidate id, place id) pair by hand; return the new proposal ids, in ``pairs`` order.
 
@@ -408,7 +421,10 @@ def create_proposals(
     if conflicts:
         raise OpenProposalExists(conflicts, "allow_multiple_open lets a candidate hold several")
     ids = [f"PR-{uuid.uuid4().hex[:16]}" for _ in pairs]
-    insert_proposals(conn, list(zip(ids, pairs, strict=True)), actor, settings=settings, now=now)
+    data = {pid: (event_data or {})[pair] for pid, pair in zip(ids, pairs, strict=True)
+            if pair in (event_data or {})}
+    insert_proposals(conn, list(zip(ids, pairs, strict=True)), actor, settings=settings, now=now,
+                     event_data=data)
     return ids
 
 
@@ -420,11 +436,14 @@ def insert_proposals(
     settings: Settings,
     round_id: str | None = None,
     now: dt.datetime | None = None,
+    event_data: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Write open proposals, given as (proposal id, (candidate id, place id)), and record their creation.
 
     No check is made here: the caller has run :func:`find_conflicts` in the same transaction (by
     hand: :func:`create_proposals`; a round's publication: ``service/routes/rounds.py``).
+    ``event_data`` adds data to some proposals' ``proposal.created`` events (an override of hard
+    rules: it stays in the proposal's history, never in what a supplier receives).
     """
     now = now or _now()
     rows = [{"proposal_id": pid, "candidate_id": c, "place_id": p, "created_on": now.date(),
@@ -432,11 +451,13 @@ def insert_proposals(
             for pid, (c, p) in proposals]
     for start in range(0, len(rows), 2_000):
         conn.execute(_proposals.insert(), rows[start:start + 2_000])
-    proposals_created(conn, [pid for pid, _ in proposals], actor, settings=settings, now=now)
+    proposals_created(conn, [pid for pid, _ in proposals], actor, settings=settings, now=now,
+                      event_data=event_data)
 
 
 def proposals_created(conn: sa.Connection, proposal_ids: Sequence[str], actor: Principal | None, *,
-                      settings: Settings, now: dt.datetime | None = None) -> int:
+                      settings: Settings, now: dt.datetime | None = None,
+                      event_data: Mapping[str, Mapping[str, Any]] | None = None) -> int:
     """Record the creation of proposals already written (by :func:`insert_proposals`) and queue their
     ``proposal.created`` webhooks; return how many were new.
 
@@ -466,7 +487,8 @@ def proposals_created(conn: sa.Connection, proposal_ids: Sequence[str], actor: P
                 "type": CREATED, "from_status": None, "to_status": proposal["status"], "at": now,
                 "actor_key_id": actor.key_id if actor else None,
                 "actor_role": actor.role.value if actor else "service",
-                "data": {"round_id": proposal["round_id"]} if proposal.get("round_id") else {},
+                "data": {**({"round_id": proposal["round_id"]} if proposal.get("round_id") else {}),
+                         **(event_data or {}).get(pid, {})},
                 "dedupe_key": f"created:{pid}",
             }, proposal))
         if events:

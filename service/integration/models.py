@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoring.domain import PlacementType, ProposalStatus
+from scoring.eligibility import OVERRIDABLE_RULES
 from service.integration.lifecycle import CONTRACT_TYPES, DECLINE_REASONS, WITHDRAW_REASONS, ConflictReason
 from service.integration.webhooks import WEBHOOK_EVENT_TYPES
 from service.models import Id, Text
@@ -24,6 +25,7 @@ ContractType = Literal[CONTRACT_TYPES]  # type: ignore[valid-type]
 EventTypeName = Literal[WEBHOOK_EVENT_TYPES]  # type: ignore[valid-type]
 PlacementTypeName = Literal[tuple(p.value for p in PlacementType)]  # type: ignore[valid-type]
 ConflictReasonName = Literal[tuple(r.value for r in ConflictReason)]  # type: ignore[valid-type]
+OverridableRule = Literal[OVERRIDABLE_RULES]  # type: ignore[valid-type]
 
 
 class WorkLadder(BaseModel):
@@ -171,9 +173,40 @@ class ProposalConflict(BaseModel):
     reason: ConflictReasonName = Field(  # type: ignore[valid-type]
         description="`open_proposal_elsewhere`: the candidate holds an open proposal to another place "
                     "(allowed when the unit says so); `open_proposal_here`: one to this very place (never "
-                    "two); `twice_in_request`; `placed`: the candidate is placed (never proposed).",
+                    "two); `twice_in_request`; `placed`: the candidate is placed (never proposed); "
+                    "`place_not_open`: the place's period has ended or not begun; `no_free_slot`: every "
+                    "slot of the place is held (this pair and those before it in the round would be one "
+                    "too many); `hard_rule`: the pair breaks a hard rule now (`rules`, `detail`); "
+                    "`declined_by_supplier`: the place's supplier declined the candidate recently; "
+                    "`withdrawn_since_round`: a proposal of the candidate was withdrawn after the round "
+                    "ran.",
         examples=["open_proposal_elsewhere"])
     open_proposals: list[OpenProposalRef] = Field(description="The candidate's open proposals now.")
+    rules: list[str] = Field(default_factory=list, description="The hard rules the pair breaks now.",
+                             examples=[["availability"]])
+    detail: str | None = Field(default=None, description="Why, in words.",
+                               examples=["available from 2026-11-01; the place starts 2026-10-01"])
+
+
+class RuleOverrideIn(BaseModel):
+    """A coordinator's decision to propose or pin a pair although it breaks hard rules of the person's
+    fit to the place (``docs/rounds.md``, "Hard rules and overrides"). Stored, audited and shown with
+    the pair; the place's period and free slots, a placement and an open proposal to the same place
+    are never overridden."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = Field(min_length=3, max_length=1000, examples=["the supplier arranges a supervisor"])
+    rules: list[OverridableRule] = Field(
+        default_factory=list, max_length=len(OVERRIDABLE_RULES),
+        description="The rules the pair may break; empty: every rule of this kind it breaks.",
+        examples=[["ladder"]])
+
+
+class CandidateOverride(RuleOverrideIn):
+    """An override for one candidate of a proposal made by hand."""
+
+    candidate_id: Id = Field(examples=["C-000017"])
 
 
 class ProposalConflictProblem(BaseModel):
@@ -287,6 +320,11 @@ class ProposeCandidates(BaseModel):
     allow_multiple_open: bool = Field(
         default=False, description="Let a candidate who already holds an open proposal elsewhere get "
                                    "this one too (never two open ones to the same place).")
+    overrides: list[CandidateOverride] = Field(
+        default_factory=list, max_length=100,
+        description="Candidates proposed although they break hard rules of their fit to the place, each "
+                    "with the reason (stored in the proposal's history and the audit log).",
+        examples=[[]])
 
 
 class CreatedProposal(BaseModel):

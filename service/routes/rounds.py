@@ -1,9 +1,14 @@
 """Allocation rounds as jobs: create (202 + job), follow, review, re-run with pins, compare, publish.
 
-Only publishing turns a round's assignments into proposals, all or nothing, under the same rule as
-proposals made by hand (a candidate holds at most one open proposal unless the coordinator says
-otherwise: :func:`service.integration.lifecycle.find_conflicts`). Rounds are for coordinators (and
-admins).
+A round's inputs are checked before its job is queued (:func:`scoring.allocation.check_round_inputs`):
+an unknown id, a pair both pinned and removed, a candidate pinned twice, more pins to a place than it
+has free slots, or a pin that breaks a hard rule without an override is a 422 naming each one, never
+a failed job. Only publishing turns a round's assignments into proposals, all or nothing, under the
+same rules as proposals made by hand, re-checked on the region as it is at publication
+(:func:`service.live.check_pairs`: free slots, the candidate's availability and every other hard
+rule, placements and withdrawals since the round ran; a candidate holds at most one open proposal
+unless the coordinator says otherwise: :func:`service.integration.lifecycle.find_conflicts`).
+Rounds are for coordinators (and admins).
 """
 
 from __future__ import annotations
@@ -15,14 +20,21 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from service import audit, store
-from service.db.tables import jobs, round_assignments, rounds
+from scoring.allocation import RoundParams as CoreRoundParams
+from scoring.allocation import check_round_inputs
+from scoring.eligibility import RULES, RuleOverride
+from scoring.exceptions import Problem
+from scoring.policy import Policy
+from service import audit, live, store
+from service.db.tables import REGION_TABLES, jobs, round_assignments, rounds
 from service.deps import Conn, Loaded, Staff, State
 from service.engine import RoundInputs
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, problem_responses
 from service.integration import lifecycle
-from service.integration.models import ProposalConflict, ProposalConflictProblem
-from service.jobs import create_round
+from service.integration.lifecycle import ConflictReason
+from service.integration.models import ProposalConflict, ProposalConflictProblem, RuleOverrideIn
+from service.integration.tables import proposal_events
+from service.jobs import create_round, override_record, overrides_of
 from service.models import Id, Page, UtcDatetime
 from service.routes._common import Limit, Offset, PathId, page
 
@@ -52,6 +64,14 @@ class Pair(BaseModel):
     place_id: Id = Field(examples=["P-0001"])
 
 
+class Pin(Pair):
+    """A pair that must be in the result (an agreed placement). It must pass every hard rule, unless
+    ``override`` says which rules it may break and why (stored, audited, shown in the result)."""
+
+    override: RuleOverrideIn | None = Field(
+        default=None, examples=[{"reason": "the supplier arranges a supervisor", "rules": ["ladder"]}])
+
+
 class RoundCreate(BaseModel):
     """A new round. ``policy_id`` defaults to the region's policy."""
 
@@ -61,8 +81,8 @@ class RoundCreate(BaseModel):
 
     policy_id: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     params: RoundParams = RoundParams()
-    pins: list[Pair] = Field(default_factory=list, max_length=10_000,
-                             description="Pairs that must be in the result.")
+    pins: list[Pin] = Field(default_factory=list, max_length=10_000,
+                            description="Pairs that must be in the result.")
     removals: list[Pair] = Field(default_factory=list, max_length=10_000,
                                  description="Pairs that must not be in the result.")
 
@@ -74,7 +94,7 @@ class Rerun(BaseModel):
         {"pins": [{"candidate_id": "C-000002", "place_id": "P-0003"}],
          "removals": [{"candidate_id": "C-000001", "place_id": "P-0001"}]}]})
 
-    pins: list[Pair] = Field(default_factory=list, max_length=10_000)
+    pins: list[Pin] = Field(default_factory=list, max_length=10_000)
     removals: list[Pair] = Field(default_factory=list, max_length=10_000)
 
 
@@ -105,6 +125,11 @@ class Round(BaseModel):
     params: dict[str, Any] = Field(examples=[{"objective": "max_placed"}])
     pins: list[list[str]] = Field(examples=[[["C-000001", "P-0001"]]])
     removals: list[list[str]] = Field(examples=[[]])
+    overrides: list[dict[str, Any]] = Field(
+        default_factory=list, description="The pins kept by an override of hard rules: pair, rules, reason, "
+                                          "the key that set it.",
+        examples=[[{"candidate_id": "C-000001", "place_id": "P-0001", "rules": ["ladder"],
+                    "reason": "the supplier arranges a supervisor", "by": 2}]])
     parent_round_id: str | None = Field(examples=[None])
     region_version: int = Field(examples=[1])
     created_at: UtcDatetime
@@ -181,29 +206,99 @@ def _round(conn: sa.Connection, round_id: str) -> dict[str, Any]:
     row = conn.execute(sa.select(rounds).where(rounds.c.round_id == round_id)).mappings().first()
     if row is None:
         raise NotFound(f"no round {round_id!r}")
-    return {**row, "job": _job_of(conn, round_id)}
+    return {**row, "overrides": row["overrides"] or [], "job": _job_of(conn, round_id)}
 
 
-def _check_pairs(snapshot: Any, pairs: dict[str, list[Pair]]) -> None:
+def _check_inputs(state: Any, snapshot: Any, policy: Policy, inputs: RoundInputs,
+                  locations: dict[str, list[str]]) -> None:
+    """Refuse (422) every problem of a round's pins, removals and overrides at once, by id.
+
+    ``locations`` maps ``pins`` / ``removals`` to the request path of each row, so that every
+    problem names the field it is about. The rules are :func:`scoring.allocation.check_round_inputs`,
+    on the loaded region (and its pool for ``policy``).
+    """
+    prepared = snapshot.prepared
+    if prepared is not None and policy.id != snapshot.policy.id:
+        prepared = state.engine.prepare(snapshot.region, policy)
+    params = CoreRoundParams(pins=inputs.pins, forbidden=inputs.removals, overrides=inputs.overrides,
+                             use_keys=bool(inputs.params.get("use_keys", True)))
+    if prepared is None:  # no pool in this build: only the ids can be checked
+        problems = _unknown_ids(snapshot, params)
+    else:
+        problems = check_round_inputs(prepared.pool, prepared.places, policy, params)
+    problems = [p for p in problems if p.file in ("pins", "forbidden", "overrides")]
+    if problems:
+        raise InvalidInput(f"{len(problems)} problem(s) with the round's pairs",
+                           [_field_error(p, locations) for p in problems])
+
+
+def _unknown_ids(snapshot: Any, params: CoreRoundParams) -> list[Problem]:
     cands = set(snapshot.region.candidates.get_column("candidate_id").to_list())
     places = set(snapshot.region.places.get_column("place_id").to_list())
-    errors = []
-    for name, items in pairs.items():
-        for i, pair in enumerate(items):
-            if pair.candidate_id not in cands:
-                errors.append(FieldError(location=f"body.{name}.{i}.candidate_id", type="reference",
-                                         message=f"no candidate {pair.candidate_id!r}"))
-            if pair.place_id not in places:
-                errors.append(FieldError(location=f"body.{name}.{i}.place_id", type="reference",
-                                         message=f"no place {pair.place_id!r}"))
-    if errors:
-        raise InvalidInput(f"{len(errors)} invalid pair(s)", errors)
+    problems = []
+    for name, pairs in (("pins", params.pins), ("forbidden", params.forbidden)):
+        for row, (cid, pid) in enumerate(pairs, start=1):
+            if cid not in cands:
+                problems.append(Problem(name, row, "candidate_id", cid, "no such candidate"))
+            if pid not in places:
+                problems.append(Problem(name, row, "place_id", pid, "no such place"))
+    return problems
+
+
+def _field_error(problem: Problem, locations: dict[str, list[str]]) -> FieldError:
+    """A problem of :func:`check_round_inputs` as a field error of the request (its row's path)."""
+    rows = locations.get(problem.file, [])
+    if problem.row is not None and problem.row <= len(rows):
+        where = rows[problem.row - 1]
+    else:
+        where = "body.removals" if problem.file == "forbidden" else "body.pins"
+    if problem.reason.startswith("no such"):
+        return FieldError(location=f"{where}.{problem.column}", type="reference",
+                          message=f"{problem.reason}: {problem.value!r}")
+    if problem.column == "reason":
+        return FieldError(location=f"{where}.reason", type="missing", message=problem.reason)
+    subject = f"{problem.value}: " if problem.value else ""
+    kind = problem.column if problem.column in (*RULES, "rules") else "conflict"
+    return FieldError(location=where, type=kind, message=subject + problem.reason)
+
+
+def _inputs(policy: Policy, params: dict[str, Any], pins: list[Pin],
+            removals: list[tuple[str, str]], parent_overrides: tuple[RuleOverride, ...] = (),
+            parent_pins: list[tuple[str, str]] | None = None) -> tuple[RoundInputs, dict[str, list[str]]]:
+    """A round's inputs from the request (and its parent's), with the request path of each row."""
+    new_pins = [(p.candidate_id, p.place_id) for p in pins]
+    removed = set(removals)
+    # A parent's pin that this request removes is dropped; a pin of this request that it also
+    # removes is a contradiction, which check_round_inputs names.
+    old_pins = [p for p in parent_pins or [] if p not in removed]
+    all_pins = old_pins + [p for p in new_pins if p not in set(old_pins)]
+    overrides = {(o.candidate_id, o.place_id): o for o in parent_overrides}
+    for pin in pins:
+        if pin.override is not None:
+            overrides[(pin.candidate_id, pin.place_id)] = RuleOverride(
+                pin.candidate_id, pin.place_id, pin.override.reason, tuple(pin.override.rules))
+    kept = tuple(o for pair, o in overrides.items() if pair in set(all_pins))
+    pin_rows = {pair: f"body.pins.{i}" for i, pair in enumerate(new_pins)}
+    locations = {
+        "pins": [pin_rows.get(pair, "body.pins") for pair in all_pins],
+        "forbidden": [f"body.removals.{i}" for i in range(len(removals))],
+        "overrides": [pin_rows.get((o.candidate_id, o.place_id), "body.pins") + ".override" for o in kept],
+    }
+    inputs = RoundInputs(policy_id=policy.id, params=params, pins=tuple(all_pins),
+                         removals=tuple(removals), overrides=kept)
+    return inputs, locations
 
 
 def _start(conn: sa.Connection, state: Any, snapshot: Any, caller: Any, inputs: RoundInputs,
            response: Response, parent: str | None = None) -> dict[str, Any]:
     round_id, job_id = create_round(conn, inputs, region_version=snapshot.version,
                                     created_by=caller.key_id, parent_round_id=parent)
+    if inputs.overrides:
+        audit.record(conn, caller, "create", "round_override", round_id,
+                     candidate_ids=[o.candidate_id for o in inputs.overrides],
+                     detail="; ".join(f"{o.candidate_id} at {o.place_id}: overrides "
+                                      f"{', '.join(o.rules) or 'every rule it breaks'} ({o.reason[:200]})"
+                                      for o in inputs.overrides))
     job = dict(conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().one())
     conn.commit()  # the job must be visible before the worker looks for it
     state.jobs.submit(job_id)
@@ -220,12 +315,10 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "The round is
 def create(body: RoundCreate, caller: Staff, conn: Conn, state: State, snapshot: Loaded,
            response: Response) -> dict[str, Any]:
     policy = state.policy(body.policy_id or snapshot.policy.id)  # 404 for an unknown policy
-    _check_pairs(snapshot, {"pins": body.pins, "removals": body.removals})
-    inputs = RoundInputs(
-        policy_id=policy.id, params=body.params.model_dump(),
-        pins=tuple((p.candidate_id, p.place_id) for p in body.pins),
-        removals=tuple((p.candidate_id, p.place_id) for p in body.removals),
-    )
+    snapshot = state.fresh_snapshot() or snapshot  # every write made before this request, checked
+    inputs, locations = _inputs(policy, body.params.model_dump(), body.pins,
+                                [(p.candidate_id, p.place_id) for p in body.removals])
+    _check_inputs(state, snapshot, policy, inputs, locations)
     return _start(conn, state, snapshot, caller, inputs, response)
 
 
@@ -265,14 +358,19 @@ def rerun(round_id: PathId, body: Rerun, caller: Staff, conn: Conn, state: State
     parent = _round(conn, round_id)
     if parent["region_version"] != snapshot.version:
         raise Conflict("the region was replaced since this round: start a new round")
-    _check_pairs(snapshot, {"pins": body.pins, "removals": body.removals})
-    removals = {(p[0], p[1]) for p in parent["removals"]}
-    removals |= {(p.candidate_id, p.place_id) for p in body.removals}
-    pins = [(p[0], p[1]) for p in parent["pins"]] + [(p.candidate_id, p.place_id) for p in body.pins]
-    pins = list(dict.fromkeys(p for p in pins if p not in removals))
-    inputs = RoundInputs(policy_id=parent["policy_id"], params=parent["params"],
-                         pins=tuple((a, b) for a, b in pins),
-                         removals=tuple(sorted((a, b) for a, b in removals)))
+    policy = state.policy(parent["policy_id"])
+    snapshot = state.fresh_snapshot() or snapshot  # every write made before this request, checked
+    removals = [(p[0], p[1]) for p in parent["removals"]]
+    removals += [(p.candidate_id, p.place_id) for p in body.removals if (p.candidate_id, p.place_id)
+                 not in set(removals)]
+    inputs, locations = _inputs(policy, parent["params"], body.pins, removals,
+                                parent_overrides=overrides_of(parent["overrides"]),
+                                parent_pins=[(p[0], p[1]) for p in parent["pins"]])
+    # The parent's removals came first: this request's rows are the last ones.
+    own = len(removals) - len(body.removals)
+    locations["forbidden"] = ["body.removals"] * own + [f"body.removals.{i}"
+                                                        for i in range(len(body.removals))]
+    _check_inputs(state, snapshot, policy, inputs, locations)
     return _start(conn, state, snapshot, caller, inputs, response, parent=round_id)
 
 
@@ -314,11 +412,13 @@ def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot:
             body: PublishRound | None = None) -> Published:
     """All or nothing: either every assignment becomes an open proposal, or (409) none does.
 
-    A candidate holds at most one open proposal (issue 5), so by default a round whose candidates
-    got an open proposal since it ran (or that was run with ``include_held_back``, or pinned them)
-    is refused with every conflict listed. ``on_open_proposal`` says otherwise: ``allow`` proposes
-    them anyway (never two open proposals to one place, never a placed candidate), ``skip`` publishes
-    the other assignments and lists the skipped ones in the answer.
+    The round was computed earlier; publication re-checks every assignment on the region as it is
+    now (:func:`_conflicts`): the place's period and free slots, every hard rule of the pair (the
+    candidate's availability among them), a placement or a withdrawal since the round ran, a recent
+    decline at the place's supplier, and the one-open-proposal rule. By default any conflict
+    refuses the whole publication, with every conflict listed. ``on_open_proposal`` says otherwise:
+    ``allow`` proposes candidates who hold an open proposal elsewhere anyway (any other conflict
+    still refuses the whole), ``skip`` publishes the other assignments and lists the skipped ones.
     """
     options = body or PublishRound()
     version = store.lock_region(conn)  # a re-import cannot replace the region under this publication
@@ -335,26 +435,124 @@ def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot:
         raise Conflict("the region was replaced since this round: its pairs may no longer exist")
     now = dt.datetime.now(dt.UTC)
     pairs = sorted(_pairs_of(conn, round_id).items())
-    conflicts = lifecycle.find_conflicts(conn, pairs, allow_multiple_open=options.on_open_proposal == "allow")
-    if conflicts and options.on_open_proposal != "skip":
+    overrides = {(o.candidate_id, o.place_id): o for o in overrides_of(row["overrides"])}
+    conflicts = _conflicts(conn, dict(row), pairs, state.policy(row["policy_id"]), overrides,
+                           allow_multiple_open=options.on_open_proposal == "allow")
+    allowed = {ConflictReason.OPEN_PROPOSAL_ELSEWHERE.value, ConflictReason.TWICE_IN_REQUEST.value}
+    refused = conflicts if options.on_open_proposal != "allow" else [
+        c for c in conflicts if c["reason"] not in allowed]
+    if refused and options.on_open_proposal != "skip":
         advice = ('publish with {"on_open_proposal": "skip"} to propose the others, '
                   if options.on_open_proposal == "allow" else
-                  'publish with {"on_open_proposal": "allow"} to propose them anyway, "skip" to propose '
-                  "the others, ")
+                  'publish with {"on_open_proposal": "allow"} to propose those with an open proposal '
+                  'elsewhere anyway, "skip" to propose the others, ')
         raise lifecycle.OpenProposalExists(conflicts, advice + "or re-run the round with these pairs removed")
-    skipped = {c["candidate_id"] for c in conflicts}
+    skipped = {c["candidate_id"] for c in refused}
     # Ids follow the round's pairs, skipped ones included: a proposal's id names its assignment.
     proposals = [(f"PR-{round_id}-{i:05d}", (c, p)) for i, (c, p) in enumerate(pairs, start=1)
                  if c not in skipped]
-    lifecycle.insert_proposals(conn, proposals, caller, settings=state.settings, round_id=round_id, now=now)
+    event_data = {pid: {"override": {**override_record(overrides[pair], row["created_by"]),
+                                     "rules_broken": _override_words(pair, dict(row))}}
+                  for pid, pair in proposals if pair in overrides}
+    lifecycle.insert_proposals(conn, proposals, caller, settings=state.settings, round_id=round_id, now=now,
+                               event_data=event_data)
     conn.execute(rounds.update().where(rounds.c.round_id == round_id).values(
         published_at=now, published_by=caller.key_id))
+    reasons = sorted({c["reason"] for c in refused})
     audit.record(conn, caller, "publish", "round", round_id, candidate_ids=[c for _, (c, _) in proposals],
-                 detail=f"{len(proposals)} proposal(s); {len(skipped)} skipped (open proposal or placed)"
+                 detail=f"{len(proposals)} proposal(s); {len(skipped)} skipped ({', '.join(reasons)})"
                         if skipped else f"{len(proposals)} proposal(s)")
     state.request_reload()
     return Published(round_id=round_id, proposals_created=len(proposals), published_at=now,
-                     skipped=[ProposalConflict.model_validate(c) for c in conflicts])
+                     skipped=[ProposalConflict.model_validate(c) for c in refused])
+
+
+def _override_words(pair: tuple[str, str], row: dict[str, Any]) -> list[str]:
+    """The rules an override lets a pinned pair break, in words, as the round's summary recorded them."""
+    for stored in (row["summary"] or {}).get("overrides", []):
+        if (stored["candidate_id"], stored["place_id"]) == pair:
+            return [r["text"] for r in stored["rules"]]
+    return []
+
+
+def _conflicts(conn: sa.Connection, row: dict[str, Any], pairs: list[tuple[str, str]], policy: Policy,
+               overrides: dict[tuple[str, str], RuleOverride], *, allow_multiple_open: bool
+               ) -> list[dict[str, Any]]:
+    """Every assignment of a round that cannot be proposed now, and why, one conflict per pair.
+
+    In order: the one-open-proposal rule and placements (:func:`lifecycle.find_conflicts`); the
+    place's period and every hard rule of the pair on the region as it is now
+    (:func:`service.live.check_pairs`, honouring the round's overrides); a withdrawal of the
+    candidate's proposal since the round was created; a recent decline at the place's supplier
+    (unless the round was run with held-back candidates, or the pair is a pin: the coordinator's
+    decision); and last the place's free slots, counted
+    over the assignments that are still proposed, pins first, then by score (ties by candidate id).
+    """
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in lifecycle.find_conflicts(conn, pairs, allow_multiple_open=allow_multiple_open):
+        found.setdefault((c["candidate_id"], c["place_id"]), c)
+    check = live.check_pairs(conn, pairs, policy, overrides=overrides)
+    held = lifecycle.open_proposals_of(conn, [c for c, _ in pairs])
+
+    def add(pair: tuple[str, str], reason: ConflictReason, detail: str,
+            rules: list[str] | None = None) -> None:
+        found.setdefault(pair, {
+            "candidate_id": pair[0], "place_id": pair[1], "reason": reason.value, "detail": detail,
+            "rules": rules or [],
+            "open_proposals": [{k: p[k] for k in ("proposal_id", "place_id", "status")}
+                               for p in held[pair[0]]],
+        })
+
+    withdrawn = _withdrawn_since(conn, [c for c, _ in pairs], row["created_at"])
+    include_held_back = bool((row["params"] or {}).get("include_held_back", False))
+    pinned = {(p[0], p[1]) for p in row["pins"] or []}
+    for pair in pairs:
+        failures = check.failures.get(pair, [])
+        period = [f for f in failures if f.rule == "period"]
+        if period:
+            add(pair, ConflictReason.PLACE_NOT_OPEN, period[0].text, ["period"])
+        elif failures:
+            add(pair, ConflictReason.HARD_RULE, "; ".join(f.text for f in failures),
+                [f.rule for f in failures])
+        elif pair[0] in withdrawn:
+            add(pair, ConflictReason.WITHDRAWN_SINCE_ROUND,
+                f"proposal {withdrawn[pair[0]]} was withdrawn after the round ran")
+        elif (not include_held_back and pair not in pinned
+              and any(h.rule == "declined_by_supplier" for h in check.held_back[pair])):
+            text = next(h.text for h in check.held_back[pair] if h.rule == "declined_by_supplier")
+            add(pair, ConflictReason.DECLINED_BY_SUPPLIER, text)
+    # Free slots last: the assignments still proposed, per place, pins first and then by score.
+    scores = dict(((r.candidate_id, r.place_id), (r.pinned, r.score)) for r in conn.execute(
+        sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id, round_assignments.c.pinned,
+                  round_assignments.c.score).where(round_assignments.c.round_id == row["round_id"])))
+    by_place: dict[str, list[tuple[str, str]]] = {}
+    for pair in pairs:  # under "allow", find_conflicts let the open proposals elsewhere through
+        if pair not in found:
+            by_place.setdefault(pair[1], []).append(pair)
+    for place_id, members in by_place.items():
+        members.sort(key=lambda pair: (not scores[pair][0], -scores[pair][1], pair[0]))
+        free = check.free_slots.get(place_id, 0)
+        for pair in members[free:]:
+            add(pair, ConflictReason.NO_FREE_SLOT,
+                f"the place is {check.place_state[place_id]}; {len(members)} of this round's assignments "
+                f"to it are still proposed, {free} can be", ["free_slots"])
+    return [found[pair] for pair in pairs if pair in found]
+
+
+def _withdrawn_since(conn: sa.Connection, candidate_ids: list[str], since: dt.datetime) -> dict[str, str]:
+    """Candidate id → a proposal of theirs withdrawn after ``since`` (the round's creation)."""
+    proposals = REGION_TABLES["proposals"]
+    out: dict[str, str] = {}
+    wanted = sorted(set(candidate_ids))
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            sa.select(proposals.c.candidate_id, proposal_events.c.proposal_id)
+            .join(proposals, proposals.c.proposal_id == proposal_events.c.proposal_id)
+            .where(proposal_events.c.type == lifecycle.EVENT_TYPES[lifecycle.Action.WITHDRAW],
+                   proposal_events.c.at > since, proposals.c.candidate_id.in_(wanted[start:start + 500])))
+        for r in rows:
+            out.setdefault(r.candidate_id, r.proposal_id)
+    return out
 
 
 @router.get("/v1/jobs/{job_id}", summary="A job's progress and outcome", response_model=Job,

@@ -65,6 +65,15 @@ def service_region() -> dict[str, pl.DataFrame]:
     more = frames["candidates"].with_columns(
         candidate_id=pl.Series(["c4", "c5", "c6"]), home_district=pl.Series(["centrum", "centrum", "angered"]))
     frames["candidates"] = pl.concat([frames["candidates"], more])
+    # Every candidate may take either place (both teach lokalvård on the job; c3 and c6 take
+    # internships too), so that the rounds of the tests' greedy engine are publishable as they stand
+    # and each test adds the conflict it is about.
+    frames["places"] = frames["places"].with_columns(
+        competences_learnable=pl.Series([["lokalvård"]] * 2, dtype=pl.List(pl.String)))
+    frames["candidates"] = frames["candidates"].with_columns(
+        wished_placement_types=pl.when(pl.col("candidate_id").is_in(["c3", "c6"]))
+        .then(pl.lit(["employment", "internship"], dtype=pl.List(pl.String)))
+        .otherwise(pl.col("wished_placement_types")))
     return frames
 
 

@@ -2,8 +2,10 @@
 
 :class:`SlowEngine` keeps the core's shortlists but runs rounds with a transparent greedy rule and a
 deliberate pause per place, so that a test can watch progress and kill the server mid-round. The
-rule (pins first, then each place in id order takes free candidates in id order, never a removed
-pair) makes the expected result easy to state.
+rule (pins first, then each place in id order takes, up to its free slots, the candidates in id order
+who are not taken, not a removed pair, pass every hard rule and are not held back, as the core's
+rounds leave them out unless asked) makes the expected result easy to
+state; like every round it hands out only what is free today (scoring.capacity).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import os
 import time
 from typing import Any
 
+import numpy as np
+
+from scoring.eligibility import eligible_pairs, held_back_pairs
 from scoring.policy import Policy
 from scoring.region import Region
 from service.engine import Assignment, CoreEngine, Progress, RoundInputs, RoundOutcome
@@ -22,17 +27,23 @@ class SlowEngine(CoreEngine):
                   progress: Progress) -> RoundOutcome:
         pause = float(os.environ.get("PLATSA_TEST_ROUND_PAUSE", "0.05"))
         candidates = sorted(region.candidates.get_column("candidate_id").to_list())
-        places = region.places.sort("place_id").select("place_id", "slots").rows()
+        pool, table = prepared.pool, prepared.places
+        places = sorted((str(p), int(table.free_slots[i])) for i, p in enumerate(table.ids))
         removed = set(inputs.removals)
         taken: dict[str, str] = {c: p for c, p in inputs.pins}
         used = {p: sum(1 for q in taken.values() if q == p) for p, _ in places}
         for i, (place, slots) in enumerate(places):
             progress(i / len(places), "assigning")
             time.sleep(pause)
+            everyone = np.arange(pool.size)
+            fits = eligible_pairs(pool, table, everyone, table.index[place], policy)
+            if not inputs.params.get("include_held_back", False):
+                for held in held_back_pairs(pool, table, everyone, table.index[place], policy).values():
+                    fits &= ~held
             for cand in candidates:
                 if used[place] >= slots:
                     break
-                if cand not in taken and (cand, place) not in removed:
+                if cand not in taken and (cand, place) not in removed and fits[pool.index[cand]]:
                     taken[cand] = place
                     used[place] += 1
         assignments = tuple(

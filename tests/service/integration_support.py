@@ -38,8 +38,14 @@ SENSITIVE_BIRTH_YEAR = 1961
 
 def sensitive_region() -> dict[str, pl.DataFrame]:
     """The service test region with every sensitive attribute set on every candidate, and more
-    candidates so that each supplier has several proposals to page through."""
+    candidates so that each supplier has several proposals to page through.
+
+    The integration tests propose many fresh candidates to pl1 and pl2 over one server's life, and
+    hire some: the places have room for all of them (a place's free slots are what
+    ``test_publication.py`` and ``tests/scoring/test_capacity.py`` test, not these).
+    """
     frames = service_region()
+    frames["places"] = frames["places"].with_columns(slots=pl.lit(1000, dtype=pl.Int32))
     cands = frames["candidates"]
     extra = cands.with_columns(candidate_id=pl.Series([f"{c}x" for c in cands["candidate_id"]]))
     cands = pl.concat([cands, extra])

@@ -36,10 +36,12 @@ def test_table_on_tiny(regions: dict[str, Path], capsys: pytest.CaptureFixture[s
 
 
 def test_json_on_small(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["shortlist", "--data", str(regions["small"]), "--place", "P000003", "-k", "20", "--json"])
+    code = main(["shortlist", "--data", str(regions["small"]), "--place", "P000027", "-k", "20", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == EXIT_OK
     assert data["policy"] == "ostersund-alt1"
+    assert (data["place_state"], data["free_slots"]) == ("open", 2)
+    assert data["place_state_text"] == "open: 2 of 2 slots free, until 2028-11-27"
     assert data["min_shares"] == {"far from the labour market": 0.6, "gender-norm breaker": 0.1}
     assert len(data["lines"]) == 20
     assert [line["rank"] for line in data["lines"]] == list(range(1, 21))
@@ -49,7 +51,7 @@ def test_json_on_small(regions: dict[str, Path], capsys: pytest.CaptureFixture[s
 
 
 def test_options_on_small(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["shortlist", "--data", str(regions["small"]), "--place", "P000003", "-k", "50"]
+    args = ["shortlist", "--data", str(regions["small"]), "--place", "P000027", "-k", "50"]
     assert main([*args, "--json", "--no-fair", "--policy", "gothenburg"]) == EXIT_OK
     plain = json.loads(capsys.readouterr().out)
     assert plain["fair"] is False and plain["min_shares"] == {} and plain["policy"] == "gothenburg"
@@ -60,6 +62,23 @@ def test_options_on_small(regions: dict[str, Path], capsys: pytest.CaptureFixtur
     assert held["counts"]["considered"] == held["counts"]["eligible"]
     assert main([*args, "--include-held-back"]) == EXIT_OK
     assert "(listed, marked)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("place", "why"), [
+    ("P000003", "not open yet: opens for matching on 2026-10-28, 90 days before it starts on 2027-01-26"),
+    ("P000005", "filled: 1 slot, held by 1 open proposal"),
+    ("P000007", "filled: 1 slot, held by 1 placement going on"),
+    ("P000009", "closed: its period ended on 2026-04-25"),
+])
+def test_a_place_that_is_not_open_gets_no_list_and_says_why(regions: dict[str, Path], place: str, why: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["shortlist", "--data", str(regions["small"]), "--place", place]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"the place is {why}\n" in out
+    assert f"No candidate can be proposed: the place is {why}." in out
+    assert main(["shortlist", "--data", str(regions["small"]), "--place", place, "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert (data["lines"], data["free_slots"], data["place_state_text"]) == ([], 0, why)
 
 
 def test_unknown_place_exits_2(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,9 +1,12 @@
 """Publishing a round keeps issue 5's rule: a candidate holds at most one open proposal unless the
-coordinator says otherwise; conflicts are refused all at once, and a refused publication writes nothing.
+coordinator says otherwise; and the region as it is at publication (issue 13): the places' free slots,
+every hard rule, placements and withdrawals since the round ran. Conflicts are refused all at once,
+and a refused publication writes nothing.
 
-The rounds run on the tests' greedy engine (``tests/service/engines.py``): each place in id order takes
-the free candidates in id order, so a round without pins gives pl1 ← c1, c2 and pl2 ← c3, c4. These
-tests change proposals and placements, so they have a server of their own per backend.
+The rounds run on the tests' greedy engine (``tests/service/engines.py``): each place in id order takes,
+up to its free slots, the eligible candidates in id order, so a round on the fresh region gives
+pl1 ← c1, c2 and pl2 ← c3, c4 (two slots each; open proposals hold slots under Gothenburg's policy).
+These tests change proposals and placements, so they have a server of their own per backend.
 """
 
 from __future__ import annotations
@@ -118,11 +121,15 @@ def test_a_publication_that_conflicts_is_refused_whole_then_skips_or_allows(own_
     assert coordinator.get("/v1/proposals", params={"limit": 500}).json()["total"] == before
     assert coordinator.get(f"/v1/rounds/{first}").json()["published_at"] is None
 
-    # "allow" lets c1 hold a second open proposal, but never a second one to pl2 nor a placed c4.
+    # "allow" lets c1 hold a second open proposal, but never a second one to pl2 nor a placed c4; and
+    # pl1 has one slot free now (c4 was hired there): c1, proposed after all, takes it from c2.
     allowed = coordinator.post(f"/v1/rounds/{first}/publish", json={"on_open_proposal": "allow"})
     assert allowed.status_code == 409, allowed.text
     assert [(c["candidate_id"], c["reason"]) for c in allowed.json()["conflicts"]] == [
-        ("c3", "open_proposal_here"), ("c4", "placed")]
+        ("c2", "no_free_slot"), ("c3", "open_proposal_here"), ("c4", "placed")]
+    assert allowed.json()["conflicts"][0]["detail"] == (
+        "the place is open: 1 of 2 slots free (1 hire), until 2027-03-31; 2 of this round's assignments "
+        "to it are still proposed, 1 can be")
     assert written_by_round(api, first) == (0, 0, 0)
 
     bad = coordinator.post(f"/v1/rounds/{first}/publish", json={"on_open_proposal": "maybe", "x": 1})
@@ -151,22 +158,25 @@ def test_allow_gives_a_candidate_a_second_open_proposal(own_api: Api) -> None:
     coordinator = api.client("coordinator")
     withdraw_all_open(coordinator)
     by_hand = propose(coordinator, "pl2", "c1")
-    # c4 was hired in the previous test; the round leaves it out and gives pl2 to c3 and c5.
-    second = run_round(coordinator, removals=[{"candidate_id": "c4", "place_id": "pl2"}])
+    # c4 was hired at pl1 in the previous test and c1's open proposal holds one of pl2's slots: one
+    # slot is free at each. The round, run with the held-back candidates, gives pl1 to c1 and pl2 to c2.
+    second = run_round(coordinator, params={"include_held_back": True},
+                       removals=[{"candidate_id": "c4", "place_id": "pl2"}])
     assert coordinator.post(f"/v1/rounds/{second}/publish").status_code == 409
     published = coordinator.post(f"/v1/rounds/{second}/publish", json={"on_open_proposal": "allow"})
     assert published.status_code == 200, published.text
-    assert (published.json()["proposals_created"], published.json()["skipped"]) == (4, [])
+    assert (published.json()["proposals_created"], published.json()["skipped"]) == (2, [])
     held = open_proposals(coordinator)
     assert sorted((p["place_id"], p["round_id"]) for p in held["c1"]) == [("pl1", second), ("pl2", None)]
     assert [p["proposal_id"] for p in held["c1"] if p["round_id"] is None] == [by_hand]
     # Each of the round's proposals was announced once, like one made by hand.
-    assert written_by_round(api, second)[:2] == (4, 4)
-    # By hand, a third one for c1 needs the same say-so, and the answer lists the conflict.
-    again = coordinator.post("/v1/places/pl1/proposals", json={"candidate_ids": ["c2", "c1"]})
-    assert again.status_code == 409
-    assert [(c["candidate_id"], c["reason"], len(c["open_proposals"])) for c in again.json()["conflicts"]] == [
-        ("c2", "open_proposal_here", 1), ("c1", "open_proposal_here", 2)]
+    assert written_by_round(api, second)[:2] == (2, 2)
+    # Both places are full now: by hand, no say-so proposes anyone to them (422, nothing written).
+    again = coordinator.post("/v1/places/pl1/proposals", json={"candidate_ids": ["c3"], "allow_multiple_open": True})
+    assert again.status_code == 422, again.text
+    assert [(e["location"], e["type"]) for e in again.json()["errors"]] == [("body.candidate_ids", "free_slots")]
+    assert again.json()["errors"][0]["message"] == (
+        "the place is filled: 2 slots, held by 1 hire, 1 open proposal: 1 candidate(s) proposed, 0 free slot(s)")
 
 
 def test_a_publication_without_conflicts_needs_no_option(own_api: Api) -> None:
@@ -175,5 +185,6 @@ def test_a_publication_without_conflicts_needs_no_option(own_api: Api) -> None:
     third = run_round(coordinator, removals=[{"candidate_id": "c4", "place_id": "pl2"}])
     published = coordinator.post(f"/v1/rounds/{third}/publish")
     assert published.status_code == 200, published.text
-    assert (published.json()["proposals_created"], published.json()["skipped"]) == (4, [])
+    # pl1 keeps c4's hire: one slot there (c1), two at pl2 (c2, c3).
+    assert (published.json()["proposals_created"], published.json()["skipped"]) == (3, [])
     assert all(len(v) == 1 for v in open_proposals(coordinator).values())
