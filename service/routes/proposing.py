@@ -30,9 +30,9 @@ from service.integration.models import (
     Withdraw,
 )
 from service.integration.tables import proposal_events
-from service.routes._common import PathId
+from service.routes._common import PathId, StrictQueryRoute
 
-router = APIRouter(tags=["proposals"])
+router = APIRouter(tags=["proposals"], route_class=StrictQueryRoute)
 
 _proposals = REGION_TABLES["proposals"]
 _places = REGION_TABLES["places"]

@@ -24,9 +24,9 @@ from service.integration import lifecycle
 from service.integration.models import ProposalConflict, ProposalConflictProblem
 from service.jobs import create_round
 from service.models import Id, Page, UtcDatetime
-from service.routes._common import Limit, Offset, PathId, page
+from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, page
 
-router = APIRouter(tags=["rounds"])
+router = APIRouter(tags=["rounds"], route_class=StrictQueryRoute)
 
 
 class RoundParams(BaseModel):

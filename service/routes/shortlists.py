@@ -33,10 +33,10 @@ from service.cache import DEFAULT_K, CachedShortlist, answer_shortlist, cache_ke
 from service.deps import CANDIDATE_READERS, CandidateReader, Loaded, State, admitted
 from service.engine import EngineUnavailable
 from service.errors import NotFound, Unavailable, problem_responses
-from service.routes._common import PathId
+from service.routes._common import PathId, StrictQueryRoute
 from service.state import ServiceState, Snapshot
 
-router = APIRouter(tags=["shortlists"])
+router = APIRouter(tags=["shortlists"], route_class=StrictQueryRoute)
 
 MAX_K = 200
 
