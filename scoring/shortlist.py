@@ -245,10 +245,11 @@ class Standing:
         back unless the list includes them), when considered; ties go to the lower pool position, as
         on the list.
     lowest_score
-        The score of the list's last line (None for an empty list or a candidate not considered).
+        The lowest score of a line on the list by its score (not moved up for a minimum): what it
+        takes to get on by score. None for a candidate not considered, or a list without such lines.
     text
         The same in words, e.g. ``"not on the list of 10: rank 14 by score of 37 considered; the
-        list's lowest score is 52.3 (-4.1)"``.
+        lowest score on the list by score is 52.3 (-4.1)"``.
     """
 
     k: int
@@ -593,8 +594,8 @@ def explain_candidate(
     Examples
     --------
     >>> why = explain_candidate(pool, places, "C05", "P02", policy=policy, k=10)  # doctest: +SKIP
-    >>> why.standing.text  # doctest: +SKIP
-    'not on the list of 10: rank 14 by score of 37 considered; the list's lowest score is 52.3 (-4.1)'
+    >>> why.standing.status, why.standing.score_rank  # doctest: +SKIP
+    ('outscored', 14)
     """
     cand = pool.position(candidate_id)
     place = places.position(place_id)
@@ -662,7 +663,8 @@ def _standing(
     score_rank = 1 + int(np.count_nonzero(ahead))
     listing = shortlist(pool, places, place_id, k=k, policy=policy, include_held_back=include_held_back,
                         fair=fair, alpha=alpha, candidate_mask=candidate_mask)
-    lowest = listing.lines[-1].score if listing.lines else None
+    # The bar to get on the list by score: lines moved up for a minimum may score lower.
+    lowest = min((line.score for line in listing.lines if not line.moved_up), default=None)
     line = next((line for line in listing.lines if line.candidate_index == cand), None)
     if line is not None:
         return standing("on_list", f"on the list of {k} at rank {line.rank}: {line.reason}", rank=line.rank,
@@ -671,6 +673,7 @@ def _standing(
     if score_rank <= k:
         return standing("displaced", f"not on the list of {k}: {by_score}, but candidates moved up to "
                         "meet the group minimums fill the list", score_rank=score_rank, lowest=lowest)
-    gap = "" if lowest is None else f"; the list's lowest score is {lowest:.1f} ({own - lowest:+.1f})"
+    gap = ("" if lowest is None else
+           f"; the lowest score on the list by score is {lowest:.1f} ({own - lowest:+.1f})")
     return standing("outscored", f"not on the list of {k}: {by_score}{gap}", score_rank=score_rank,
                     lowest=lowest)

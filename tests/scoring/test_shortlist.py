@@ -256,7 +256,8 @@ def test_explain_candidate_standing_on_and_off_the_list(built) -> None:  # type:
     assert off is not None and not off.on_list
     assert (off.status, off.rank, off.score_rank, off.considered) == ("outscored", None, 4, 4)
     assert off.lowest_score == pytest.approx(54.1667, abs=1e-4)
-    assert off.text == "not on the list of 3: rank 4 by score of 4 considered; the list's lowest score is 54.2 (-6.7)"
+    assert off.text == ("not on the list of 3: rank 4 by score of 4 considered; the lowest score on the list by score "
+                        "is 54.2 (-6.7)")
     assert explain_candidate(pool, places, "C9", "P1", policy=policy).standing is None  # no k: no list
 
 
@@ -285,6 +286,8 @@ def test_explain_candidate_standing_displaced_by_a_minimum(built) -> None:  # ty
     assert (why.standing.status, why.standing.score_rank) == ("displaced", 2)
     assert why.standing.text == ("not on the list of 2: rank 2 by score of 4 considered, but candidates moved up "
                                  "to meet the group minimums fill the list")
+    # The bar by score is C1's: C10 is on the list for the minimum, below it.
+    assert why.standing.lowest_score == pytest.approx(73.33, abs=0.01)
     moved = explain_candidate(pool, places, "C10", "P1", policy=demanding, k=2).standing
     assert moved is not None and (moved.rank, moved.score_rank) == (2, 3)
     assert moved.text == "on the list of 2 at rank 2: moved up to meet the foreign-born minimum at rank 2 (score 54.2)"

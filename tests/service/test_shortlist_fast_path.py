@@ -173,7 +173,10 @@ def test_a_refusal_is_the_routes_own(pair: Pair, what: str, key: str | None, pat
 
 @pytest.mark.parametrize(("path", "status"), [
     ("/v1/places/pl1/shortlist?k=07", 200), ("/v1/places/pl1/shortlist?k=5&k=6", 200),
-    ("/v1/places/pl1/shortlist?k=5&extra=1", 422)])
+    ("/v1/places/pl1/shortlist?k=5&fair=false", 200), ("/v1/places/pl1/shortlist?include_held_back=true", 200),
+    ("/v1/places/pl1/shortlist?k=5&policy=gothenburg", 200), ("/v1/places/pl1/shortlist?policy=sodertalje", 200),
+    ("/v1/places/pl1/shortlist?k=5&extra=1", 422), ("/v1/places/pl1/shortlist?fair=maybe", 422),
+    ("/v1/places/pl1/shortlist?policy=nowhere", 404)])
 def test_other_queries_are_left_to_the_route(pair: Pair, path: str, status: int) -> None:
     pair.reached_routing.clear()
     fast, routed = both(pair, path, bearer(pair, "coordinator"))
