@@ -54,6 +54,18 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class UnassignedCandidate:
+    """A candidate with a pair in the round who got no place, and why."""
+
+    candidate_id: str
+    reason: str
+    """A code: ``outscored``, ``district_upper_bound_reached``, ``rules_or_objective``,
+    ``no_eligible_place`` (``docs/rounds.md``)."""
+    explanation: str
+    """The reason in words, with place and candidate ids."""
+
+
+@dataclass(frozen=True)
 class RoundOutcome:
     """A finished round as the service stores it."""
 
@@ -62,6 +74,9 @@ class RoundOutcome:
     objective: float | None
     gap: float | None
     summary: dict[str, Any]
+    """Counts: per district, per group, unassigned by reason (``unassigned``: how many)."""
+    unassigned: tuple[UnassignedCandidate, ...] = ()
+    """Each candidate with a pair in the round's graph who got no place (``summary`` counts them)."""
 
 
 @dataclass(frozen=True)
@@ -232,5 +247,7 @@ def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOu
             if result.unassigned.height else {}
         ),
     }
+    unassigned = tuple(UnassignedCandidate(str(r["candidate_id"]), str(r["reason"]), str(r["explanation"]))
+                       for r in result.unassigned.to_dicts())
     return RoundOutcome(tuple(assignments), str(result.status), _number(result.objective),
-                        _number(result.gap), summary)
+                        _number(result.gap), summary, unassigned)

@@ -3,7 +3,8 @@
 :class:`SlowEngine` keeps the core's shortlists but runs rounds with a transparent greedy rule and a
 deliberate pause per place, so that a test can watch progress and kill the server mid-round. The
 rule (pins first, then each place in id order takes free candidates in id order, never a removed
-pair) makes the expected result easy to state.
+pair) makes the expected result easy to state. Every candidate left over is unassigned, ``outscored``:
+each place was full when the rule reached them, or their pair with it was removed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from scoring.policy import Policy
 from scoring.region import Region
-from service.engine import Assignment, CoreEngine, Progress, RoundInputs, RoundOutcome
+from service.engine import Assignment, CoreEngine, Progress, RoundInputs, RoundOutcome, UnassignedCandidate
 
 
 class SlowEngine(CoreEngine):
@@ -38,5 +39,13 @@ class SlowEngine(CoreEngine):
         assignments = tuple(
             Assignment(c, p, 1.0, {"rule": "greedy by id"}, (c, p) in set(inputs.pins))
             for c, p in sorted(taken.items()))
-        summary = {"districts": [], "groups": [], "num_assigned": len(assignments)}
-        return RoundOutcome(assignments, "greedy", float(len(assignments)), 0.0, summary)
+        holders = {p: ", ".join(c for c, q in sorted(taken.items()) if q == p) for p, _ in places}
+        unassigned = tuple(
+            UnassignedCandidate(c, "outscored", "outscored at every place (greedy by id): " + "; ".join(
+                f"{p} went to {holders[p]}" if used[p] >= slots else f"{p}: the pair was removed"
+                for p, slots in places))
+            for c in candidates if c not in taken)
+        summary = {"districts": [], "groups": [], "num_assigned": len(assignments),
+                   "unassigned": len(unassigned), "unassigned_by_reason": {"outscored": len(unassigned)}
+                   if unassigned else {}}
+        return RoundOutcome(assignments, "greedy", float(len(assignments)), 0.0, summary, unassigned)
