@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from scoring.domain import PriorityGroup
 from scoring.eligibility import (
+    PlaceEligibility,
     RuleFailure,
     distance_km,
     explain_failures,
@@ -59,6 +60,7 @@ __all__ = [
     "Shortlist",
     "ShortlistCounts",
     "ShortlistLine",
+    "Standing",
     "explain_candidate",
     "shortlist",
 ]
@@ -126,12 +128,16 @@ class ShortlistLine:
             "flags": list(self.flags),
             "groups": list(self.groups),
             "distance_km": round(self.distance_km, 2),
-            "terms": {
-                t.name: {"value": round(t.value, 4), "weight": t.weight, "points": round(t.points, 4),
-                         "text": t.text}
-                for t in self.breakdown.terms
-            },
+            "terms": _terms_dict(self.breakdown),
         }
+
+
+def _terms_dict(breakdown: ScoreBreakdown) -> dict[str, dict[str, Any]]:
+    """Each term's value, weight, points and words, as a shortlist line's JSON has them."""
+    return {
+        t.name: {"value": round(t.value, 4), "weight": t.weight, "points": round(t.points, 4), "text": t.text}
+        for t in breakdown.terms
+    }
 
 
 @dataclass(frozen=True)
@@ -232,8 +238,66 @@ class Shortlist:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """Where one candidate stands against one place's shortlist of length ``k``: on it, or why not.
+
+    Attributes
+    ----------
+    k, fair, include_held_back
+        The list asked about (as :func:`shortlist` takes them).
+    status
+        ``"on_list"``; or why not: ``"ineligible"`` (a hard rule fails), ``"held_back"`` (a
+        held-back rule applies and the list leaves such candidates out), ``"outscored"`` (considered,
+        but ranked below ``k`` by score), ``"displaced"`` (within the top ``k`` by score, but
+        candidates moved up to meet the group minimums fill the list), ``"excluded"`` (outside the list's
+        ``candidate_mask``).
+    rank
+        The rank on the list, when on it.
+    score_rank, considered
+        The candidate's rank by score among the ``considered`` candidates (eligible, and not held
+        back unless the list includes them), when considered; ties go to the lower pool position, as
+        on the list.
+    lowest_score
+        The lowest score of a line on the list by its score (not moved up for a minimum): what it
+        takes to get on by score. None for a candidate not considered, or a list without such lines.
+    text
+        The same in words, e.g. ``"not on the list of 10: rank 14 by score of 37 considered; the
+        lowest score on the list by score is 52.3 (-4.1)"``.
+    """
+
+    k: int
+    fair: bool
+    include_held_back: bool
+    status: str
+    rank: int | None
+    score_rank: int | None
+    considered: int
+    lowest_score: float | None
+    text: str
+
+    @property
+    def on_list(self) -> bool:
+        """True when the candidate is on the list."""
+        return self.status == "on_list"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "k": self.k, "fair": self.fair, "include_held_back": self.include_held_back,
+            "on_list": self.on_list, "status": self.status, "rank": self.rank,
+            "score_rank": self.score_rank, "considered": self.considered,
+            "lowest_score": None if self.lowest_score is None else round(self.lowest_score, 4),
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
 class PairExplanation:
-    """Why a candidate is, or is not, on a place's list: failed rules, held-back rules, score."""
+    """Why a candidate is, or is not, on a place's list: failed rules, held-back rules, score.
+
+    ``standing`` (when :func:`explain_candidate` was given ``k``) says whether the candidate is on
+    the list of that length, at which rank, or why not.
+    """
 
     candidate_id: str
     place_id: str
@@ -241,6 +305,8 @@ class PairExplanation:
     failures: tuple[RuleFailure, ...]
     held_back: tuple[RuleFailure, ...]
     breakdown: ScoreBreakdown
+    policy_id: str = ""
+    standing: Standing | None = None
 
     def describe(self) -> list[str]:
         """Plain-English lines."""
@@ -249,7 +315,25 @@ class PairExplanation:
         lines = [f"{self.candidate_id} for {self.place_id}: {head}"]
         lines += [f"held back: {h.describe()}" for h in self.held_back]
         lines.append(self.breakdown.describe())
+        if self.standing is not None:
+            lines.append(self.standing.text)
         return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON (the score's terms as on a shortlist line; staff only, as a shortlist)."""
+        out: dict[str, Any] = {
+            "candidate_id": self.candidate_id,
+            "place_id": self.place_id,
+            "policy": self.policy_id,
+            "eligible": self.eligible,
+            "failures": [{"rule": f.rule, "text": f.text} for f in self.failures],
+            "held_back": [{"rule": h.rule, "text": h.text} for h in self.held_back],
+            "score": round(self.breakdown.total, 4),
+            "terms": _terms_dict(self.breakdown),
+        }
+        if self.standing is not None:
+            out["standing"] = self.standing.to_dict()
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,6 +367,39 @@ def _meets_minimums(members: np.ndarray, shares: np.ndarray, k: int, alpha: floa
     length = members.shape[0]
     minimums = np.stack([fair_minimums(k, float(s), alpha)[:length] for s in shares])
     return bool(np.all(minimums <= np.cumsum(members, axis=0).T))
+
+
+def _checked_arguments(
+    pool: CandidatePool, k: object, candidate_mask: npt.ArrayLike | None
+) -> tuple[int, npt.NDArray[np.bool_] | None]:
+    """``k`` as an int and the mask as a bool array, or :class:`ValueError` saying what is wrong."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k={k!r}: must be an integer >= 1")
+    if candidate_mask is None:
+        return int(k), None
+    mask = np.asarray(candidate_mask)
+    if mask.dtype != np.bool_ or mask.shape != (pool.size,):
+        raise ValueError(f"candidate_mask: must be a bool array of shape ({pool.size},), "
+                         f"got {mask.dtype} {mask.shape}")
+    return int(k), mask
+
+
+def _considered(
+    pool: CandidatePool,
+    places: PlaceTable,
+    place: int,
+    policy: Policy,
+    include_held_back: bool,
+    candidate_mask: npt.NDArray[np.bool_] | None,
+) -> tuple[PlaceEligibility, npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The place's eligibility check, and (n,) masks: held back by any rule, eligible, considered."""
+    check = place_eligibility(pool, places, place, policy)
+    held_any = check.held_back["open_proposal_elsewhere"] | check.held_back["declined_by_supplier"]
+    # The rules run over the whole pool (one array operation each); the mask only narrows who
+    # may be listed, so everything after this, fair re-ranking included, sees the masked pool.
+    eligible = check.eligible if candidate_mask is None else check.eligible & candidate_mask
+    considered = eligible if include_held_back else eligible & ~held_any
+    return check, held_any, eligible, considered
 
 
 def _top_by_score(scores: np.ndarray, k: int) -> np.ndarray:
@@ -355,22 +472,11 @@ def shortlist(
     >>> for line in shortlist(pool, places, "P-0001", k=5, policy=policy).lines:  # doctest: +SKIP
     ...     print(line.rank, line.candidate_id, f"{line.score:.1f}", line.reason)
     """
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k={k!r}: must be an integer >= 1")
-    k = int(k)
-    if candidate_mask is not None:
-        candidate_mask = np.asarray(candidate_mask)
-        if candidate_mask.dtype != np.bool_ or candidate_mask.shape != (pool.size,):
-            raise ValueError(f"candidate_mask: must be a bool array of shape ({pool.size},), "
-                             f"got {candidate_mask.dtype} {candidate_mask.shape}")
+    k, candidate_mask = _checked_arguments(pool, k, candidate_mask)
     check_policy(pool, policy)
     place = places.position(place_id)
-    check = place_eligibility(pool, places, place, policy)
-    held_any = check.held_back["open_proposal_elsewhere"] | check.held_back["declined_by_supplier"]
-    # The rules run over the whole pool (one array operation each); the mask only narrows who
-    # may be listed, so everything after this line, fair re-ranking included, sees the masked pool.
-    eligible = check.eligible if candidate_mask is None else check.eligible & candidate_mask
-    considered_mask = eligible if include_held_back else eligible & ~held_any
+    check, held_any, eligible, considered_mask = _considered(pool, places, place, policy, include_held_back,
+                                                             candidate_mask)
     cand = np.flatnonzero(considered_mask)
     total, terms = score_pairs(pool, places, cand, place, policy)
 
@@ -458,23 +564,132 @@ def _reason_words(reason: ByScore | MovedUp, score: float) -> str:
 
 
 def explain_candidate(
-    pool: CandidatePool, places: PlaceTable, candidate_id: str, place_id: str, *, policy: Policy
+    pool: CandidatePool,
+    places: PlaceTable,
+    candidate_id: str,
+    place_id: str,
+    *,
+    policy: Policy,
+    k: int | None = None,
+    include_held_back: bool = False,
+    fair: bool = True,
+    alpha: float = FAIR_ALPHA,
+    candidate_mask: npt.NDArray[np.bool_] | None = None,
 ) -> PairExplanation:
     """Why one candidate is, or is not, on one place's list.
+
+    Parameters
+    ----------
+    pool, places, policy
+        As for :func:`shortlist`.
+    candidate_id, place_id
+        The pair asked about.
+    k
+        With a length, the answer's ``standing`` says whether the candidate is on the list that
+        :func:`shortlist` gives with ``k`` and the other arguments below, at which rank, or why
+        not (:class:`Standing`). Without one (default) ``standing`` is None and the list is not
+        computed.
+    include_held_back, fair, alpha, candidate_mask
+        The list's other arguments, as :func:`shortlist` takes them (used only with ``k``).
+
+    Returns
+    -------
+    PairExplanation
+        The hard rules the pair fails, the held-back rules that apply, the score's breakdown, and
+        (with ``k``) the standing.
 
     Raises
     ------
     UnknownEntityError
         If either id is unknown.
+    PoolPolicyMismatchError
+        With ``k``, if the pool was built for a policy with other priority groups.
+    ValueError
+        With ``k``, as :func:`shortlist` raises it.
+
+    Examples
+    --------
+    >>> why = explain_candidate(pool, places, "C05", "P02", policy=policy, k=10)  # doctest: +SKIP
+    >>> why.standing.status, why.standing.score_rank  # doctest: +SKIP
+    ('outscored', 14)
     """
     cand = pool.position(candidate_id)
     place = places.position(place_id)
     failures = tuple(explain_failures(pool, places, cand, place, policy))
+    held_back = tuple(explain_held_back(pool, places, cand, place, policy))
+    standing = None
+    if k is not None:
+        standing = _standing(pool, places, cand, place_id, k=k, policy=policy,
+                             include_held_back=include_held_back, fair=fair, alpha=alpha,
+                             candidate_mask=candidate_mask, failures=failures, held_back=held_back)
     return PairExplanation(
         candidate_id=candidate_id,
         place_id=place_id,
         eligible=not failures,
         failures=failures,
-        held_back=tuple(explain_held_back(pool, places, cand, place, policy)),
+        held_back=held_back,
         breakdown=explain_pair(pool, places, cand, place, policy),
+        policy_id=policy.id,
+        standing=standing,
     )
+
+
+def _standing(
+    pool: CandidatePool,
+    places: PlaceTable,
+    cand: int,
+    place_id: str,
+    *,
+    k: int,
+    policy: Policy,
+    include_held_back: bool,
+    fair: bool,
+    alpha: float,
+    candidate_mask: npt.NDArray[np.bool_] | None,
+    failures: tuple[RuleFailure, ...],
+    held_back: tuple[RuleFailure, ...],
+) -> Standing:
+    """Where pool position ``cand`` stands against the list :func:`shortlist` gives."""
+    k, candidate_mask = _checked_arguments(pool, k, candidate_mask)
+    check_policy(pool, policy)
+    place = places.position(place_id)
+    check, _held_any, _eligible, considered = _considered(pool, places, place, policy, include_held_back,
+                                                          candidate_mask)
+    num_considered = int(np.count_nonzero(considered))
+
+    def standing(status: str, text: str, rank: int | None = None, score_rank: int | None = None,
+                 lowest: float | None = None) -> Standing:
+        return Standing(k=k, fair=fair, include_held_back=include_held_back, status=status, rank=rank,
+                        score_rank=score_rank, considered=num_considered, lowest_score=lowest, text=text)
+
+    if candidate_mask is not None and not candidate_mask[cand]:
+        return standing("excluded", "not among the candidates the list is drawn from")
+    if not check.eligible[cand]:
+        return standing("ineligible", "not on the list: not eligible: "
+                        + "; ".join(f.describe() for f in failures))
+    if not considered[cand]:
+        return standing("held_back", "not on the list: held back: "
+                        + "; ".join(h.describe() for h in held_back))
+
+    # Rank by score among the considered, ties to the lower position, as _top_by_score breaks them.
+    positions = np.flatnonzero(considered)
+    total, _terms = score_pairs(pool, places, positions, place, policy)
+    own = float(total[int(np.searchsorted(positions, cand))])
+    ahead = (total > own) | ((total == own) & (positions < cand))
+    score_rank = 1 + int(np.count_nonzero(ahead))
+    listing = shortlist(pool, places, place_id, k=k, policy=policy, include_held_back=include_held_back,
+                        fair=fair, alpha=alpha, candidate_mask=candidate_mask)
+    # The bar to get on the list by score: lines moved up for a minimum may score lower.
+    lowest = min((line.score for line in listing.lines if not line.moved_up), default=None)
+    line = next((line for line in listing.lines if line.candidate_index == cand), None)
+    if line is not None:
+        return standing("on_list", f"on the list of {k} at rank {line.rank}: {line.reason}", rank=line.rank,
+                        score_rank=score_rank, lowest=lowest)
+    by_score = f"rank {score_rank} by score of {num_considered} considered"
+    if score_rank <= k:
+        return standing("displaced", f"not on the list of {k}: {by_score}, but candidates moved up to "
+                        "meet the group minimums fill the list", score_rank=score_rank, lowest=lowest)
+    gap = ("" if lowest is None else
+           f"; the lowest score on the list by score is {lowest:.1f} ({own - lowest:+.1f})")
+    return standing("outscored", f"not on the list of {k}: {by_score}{gap}", score_rank=score_rank,
+                    lowest=lowest)

@@ -4,6 +4,12 @@ A key is a random token shown once, when it is created (``platsa admin create-ke
 keeps only its SHA-256 hash, so a stolen database does not yield usable keys. A token has 256 bits of
 entropy, which is why a plain hash (and no salt or slow hash) is enough: nothing can be guessed.
 
+A key's binding is checked when it is created (:func:`create_key`): a labour-market unit key names a
+district of the stored region, a supplier key a supplier of it, and no other role takes either. With
+no region imported yet there is nothing to check against: the key is created with a warning (an
+admin or coordinator key must exist before the first import, and a deployment may create all its keys
+first).
+
 Roles (``docs/api.md`` lists what each may do):
 
 ``admin``
@@ -32,18 +38,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import difflib
 import hashlib
 import secrets
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import anyio.to_thread
 import sqlalchemy as sa
 
-from service.db.tables import api_keys
+from service.db.tables import REGION_TABLES, api_keys, region_meta
 
 TOKEN_PREFIX = "platsa_"
 
@@ -75,10 +83,59 @@ class CreatedKey:
     principal: Principal
     token: str
     """The secret: shown once, never stored."""
+    warnings: tuple[str, ...] = ()
+    """What could not be checked (a binding made before any region was imported)."""
 
 
 class KeyBindingError(ValueError):
-    """A key cannot be created as asked (a role without its binding, or a binding it cannot have)."""
+    """A key cannot be created as asked: an unknown role, a role without its binding, a binding the
+    role cannot have, or one naming a district or supplier the stored region lacks.
+
+    ``problems`` holds every one of them, in words; the message joins them.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+#: Known ids listed in a refusal at most (a region may have hundreds of suppliers).
+_LISTED = 20
+
+
+def _unknown(what: str, wanted: str, known: Sequence[str]) -> str:
+    """``no district 'x' in the stored region (did you mean 'y'?); known: a, b, c``."""
+    close = difflib.get_close_matches(wanted, known, n=3)
+    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+    listed = ", ".join(known[:_LISTED]) + (f", … ({len(known)} in all)" if len(known) > _LISTED else "")
+    return f"no {what} {wanted!r} in the stored region{hint}; known: {listed or 'none'}"
+
+
+def _binding_problems(conn: sa.Connection, role: Role, district_id: str | None,
+                      supplier_id: str | None) -> tuple[list[str], list[str]]:
+    """Every problem with the key's binding, and the warnings (what could not be checked)."""
+    problems: list[str] = []
+    if role == Role.LABOUR_MARKET_UNIT and not district_id:
+        problems.append("a labour_market_unit key needs a district (--district)")
+    if role == Role.SUPPLIER and not supplier_id:
+        problems.append("a supplier key needs a supplier (--supplier)")
+    if role != Role.LABOUR_MARKET_UNIT and district_id:
+        problems.append(f"a {role.value} key is not bound to a district")
+    if role != Role.SUPPLIER and supplier_id:
+        problems.append(f"a {role.value} key is not bound to a supplier")
+    wanted = [(what, value, REGION_TABLES[table], column) for what, value, table, column, bound in (
+        ("district", district_id, "districts", "district_id", role == Role.LABOUR_MARKET_UNIT),
+        ("supplier", supplier_id, "suppliers", "supplier_id", role == Role.SUPPLIER)) if bound and value]
+    if not wanted:
+        return problems, []
+    if conn.execute(sa.select(region_meta.c.id)).first() is None:
+        return problems, [f"no region is imported yet: {what} {value!r} is not checked (a key bound to a "
+                          f"{what} the region lacks sees nothing of it)" for what, value, _, _ in wanted]
+    for what, value, table, column in wanted:
+        known = conn.execute(sa.select(table.c[column]).order_by(table.c[column])).scalars().all()
+        if value not in known:
+            problems.append(_unknown(what, value, known))
+    return problems, []
 
 
 def hash_token(token: str) -> str:
@@ -99,21 +156,24 @@ def create_key(
 ) -> CreatedKey:
     """Create a key and return its token (the only time the token is seen).
 
+    The binding is checked against the region stored on ``conn`` (module docstring); with no region
+    yet, the key is created and :attr:`CreatedKey.warnings` says what was not checked (the caller
+    shows them: ``platsa admin create-key`` prints them).
+
     Raises
     ------
     KeyBindingError
-        A labour-market unit without a district, a supplier without a supplier id, or a binding on a
-        role that has none.
+        With every problem: an unknown role; a labour-market unit without a district or a supplier
+        key without a supplier; a binding on a role that has none; a district or supplier that the
+        stored region lacks (the message lists the known ids). Nothing is created.
     """
-    role = Role(role)
-    if role == Role.LABOUR_MARKET_UNIT and not district_id:
-        raise KeyBindingError("a labour_market_unit key needs --district")
-    if role == Role.SUPPLIER and not supplier_id:
-        raise KeyBindingError("a supplier key needs --supplier")
-    if role != Role.LABOUR_MARKET_UNIT and district_id:
-        raise KeyBindingError(f"a {role.value} key is not bound to a district")
-    if role != Role.SUPPLIER and supplier_id:
-        raise KeyBindingError(f"a {role.value} key is not bound to a supplier")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise KeyBindingError([f"no role {role!r} (roles: {', '.join(r.value for r in Role)})"]) from None
+    problems, warnings = _binding_problems(conn, role, district_id, supplier_id)
+    if problems:
+        raise KeyBindingError(problems)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     name = name or role.value
     key_id = conn.execute(
@@ -127,7 +187,7 @@ def create_key(
             created_at=_now(),
         ).returning(api_keys.c.key_id)
     ).scalar_one()
-    return CreatedKey(Principal(key_id, name, role, district_id, supplier_id), token)
+    return CreatedKey(Principal(key_id, name, role, district_id, supplier_id), token, tuple(warnings))
 
 
 def revoke_key(conn: sa.Connection, key_id: int) -> bool:

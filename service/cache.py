@@ -44,17 +44,20 @@ class CachedShortlist:
     candidate_ids: tuple[str, ...]
 
 
-def cache_key(place_id: str, k: int, district_id: str | None) -> Hashable:
-    """What a shortlist answer depends on besides the snapshot.
+def cache_key(place_id: str, k: int, district_id: str | None, *, fair: bool = True,
+              include_held_back: bool = False, policy_id: str | None = None) -> Hashable:
+    """What a shortlist answer depends on besides the snapshot: every parameter of the request.
 
-    The endpoint always asks for a fair list without held-back candidates; were those to become
-    parameters, they would join the key.
+    ``policy_id`` is None for the snapshot's own policy (the region's), so that a request naming
+    that policy and one naming none share their answer. The defaults are the plain request's, the
+    one the fast path answers and :func:`warm` fills the cache with.
     """
-    return (place_id, k, district_id)
+    return (place_id, k, district_id, fair, include_held_back, policy_id)
 
 
 def answer_shortlist(engine: Engine, prepared: Any, policy: Any, place_id: str, k: int,
-                     district_id: str | None) -> CachedShortlist:
+                     district_id: str | None, *, fair: bool = True,
+                     include_held_back: bool = False) -> CachedShortlist:
     """Compute one shortlist and encode it as the endpoint sends it.
 
     Raises
@@ -62,7 +65,8 @@ def answer_shortlist(engine: Engine, prepared: Any, policy: Any, place_id: str, 
     service.engine.EngineUnavailable
         The build has no shortlist implementation.
     """
-    result = engine.shortlist(prepared, policy, place_id, k=k, district_id=district_id)
+    result = engine.shortlist(prepared, policy, place_id, k=k, district_id=district_id, fair=fair,
+                              include_held_back=include_held_back)
     ids = tuple(line["candidate_id"] for line in result.get("lines", [])
                 if isinstance(line, dict) and line.get("candidate_id"))
     return CachedShortlist(_encode(result), ids)

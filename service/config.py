@@ -20,6 +20,10 @@ and it does so here). Every variable has the prefix ``PLATSA_``:
 ``PLATSA_SHORTLIST_CACHE_MB``
     Memory for answered shortlists, kept per region snapshot (default 128: room for every place's
     default list of a 10 000-place region, about 93 MB; 0 turns the cache off).
+``PLATSA_POLICY_POOLS``
+    Candidate pools kept per region snapshot for shortlists asked under another policy
+    (``?policy=``) whose priority groups differ from the region's own policy's (default 2; each is
+    as large as the region's own pool; 0 builds one for every such request and keeps none).
 ``PLATSA_SHORTLIST_WARM``
     ``1`` (default): after a start or an import, a background thread computes every place's
     region-wide shortlist of the default length into the cache, as far as it has room; ``0``: the
@@ -98,6 +102,7 @@ class Settings(BaseModel):
     job_recovery: Literal["resume", "fail"] = "resume"
     shortlist_cache_mb: float = Field(default=128.0, ge=0)
     shortlist_warm: bool = True
+    policy_pools: int = Field(default=2, ge=0, le=16)
     shortlist_fast_path: bool = True
     gc_freeze: bool = True
     key_cache_ttl_s: float = Field(default=2.0, ge=0, le=3600)

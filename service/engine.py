@@ -1,7 +1,7 @@
 """The service's one door into the core: shortlists and allocation rounds.
 
 Routes and the job runner talk to an :class:`Engine`; :class:`CoreEngine` implements it with
-:mod:`scoring` (``build_pool``, ``shortlist``) and the allocation round glue
+:mod:`scoring` (``build_pool``, ``shortlist``, ``explain_candidate``) and the allocation round glue
 (``scoring.allocation.run_round``), imported lazily so that the service runs, and says clearly what
 is missing, in a build without them. ``PLATSA_ENGINE`` names another implementation
 (``module:attribute``), which the tests use to make a round slow enough to kill mid-way.
@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.eligibility import RuleOverride
+from scoring.exceptions import UnknownEntityError
 from scoring.policy import Policy
 from scoring.region import Region
 
@@ -56,6 +57,18 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class UnassignedCandidate:
+    """A candidate with a pair in the round who got no place, and why."""
+
+    candidate_id: str
+    reason: str
+    """A code: ``outscored``, ``district_upper_bound_reached``, ``rules_or_objective``,
+    ``no_eligible_place`` (``docs/rounds.md``)."""
+    explanation: str
+    """The reason in words, with place and candidate ids."""
+
+
+@dataclass(frozen=True)
 class RoundOutcome:
     """A finished round as the service stores it."""
 
@@ -64,6 +77,9 @@ class RoundOutcome:
     objective: float | None
     gap: float | None
     summary: dict[str, Any]
+    """Counts: per district, per group, unassigned by reason (``unassigned``: how many)."""
+    unassigned: tuple[UnassignedCandidate, ...] = ()
+    """Each candidate with a pair in the round's graph who got no place (``summary`` counts them)."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +100,22 @@ class Engine(Protocol):
     def prepare(self, region: Region, policy: Policy) -> Any:
         """Build whatever in-memory form queries need (the candidate pool); run once per import."""
 
+    def serves(self, prepared: Any, policy: Policy) -> bool:
+        """Whether ``prepared`` answers queries under ``policy``; if not, :meth:`prepare` one for it."""
+
     def shortlist(self, prepared: Any, policy: Policy, place_id: str, *, k: int,
-                  district_id: str | None) -> dict[str, Any]:
+                  district_id: str | None, fair: bool = True,
+                  include_held_back: bool = False) -> dict[str, Any]:
         """A ranked shortlist for one place; only ``district_id``'s candidates when it is given."""
+
+    def explain(self, prepared: Any, policy: Policy, place_id: str, candidate_id: str, *, k: int,
+                district_id: str | None, fair: bool = True,
+                include_held_back: bool = False) -> dict[str, Any]:
+        """Why one candidate is, or is not, on the list :meth:`shortlist` gives with these arguments.
+
+        A candidate outside ``district_id`` is unknown here, exactly as one that does not exist
+        (``scoring.exceptions.UnknownEntityError``).
+        """
 
     def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
                   progress: Progress) -> RoundOutcome:
@@ -122,24 +151,53 @@ class CoreEngine:
         masks = {d: pool.district == i for i, d in enumerate(pool.district_ids)}
         return PreparedPool(pool, places, masks)
 
+    def serves(self, prepared: Any, policy: Policy) -> bool:
+        if prepared is None:
+            return True  # nothing to rebuild: queries say what this build lacks
+        pool_module = _optional("scoring.pool")
+        return pool_module is None or pool_module.policy_groups_key(policy) == prepared.pool.policy_key
+
     def shortlist(self, prepared: Any, policy: Policy, place_id: str, *, k: int,
-                  district_id: str | None) -> dict[str, Any]:
+                  district_id: str | None, fair: bool = True,
+                  include_held_back: bool = False) -> dict[str, Any]:
         module = _optional("scoring.shortlist")
         if module is None or prepared is None:
             raise EngineUnavailable("shortlists need scoring.shortlist, which is not in this build")
+        options = {"k": k, "policy": policy, "fair": fair, "include_held_back": include_held_back}
         if district_id is None:
-            out: dict[str, Any] = module.shortlist(prepared.pool, prepared.places, place_id, k=k,
-                                                   policy=policy).to_dict()
+            out: dict[str, Any] = module.shortlist(prepared.pool, prepared.places, place_id,
+                                                   **options).to_dict()
             return out
         # A labour-market unit sees only its district's candidates: exactly their top k, re-ranked
         # fairly among themselves. A district the region does not have has no candidates.
-        mask = prepared.district_masks.get(district_id)
-        if mask is None:
-            mask = np.zeros(prepared.pool.size, dtype=bool)
-        out = module.shortlist(prepared.pool, prepared.places, place_id, k=k, policy=policy,
-                               candidate_mask=mask).to_dict()
+        out = module.shortlist(prepared.pool, prepared.places, place_id, candidate_mask=self._mask(
+            prepared, district_id), **options).to_dict()
         out["district_id"] = district_id
         return out
+
+    def explain(self, prepared: Any, policy: Policy, place_id: str, candidate_id: str, *, k: int,
+                district_id: str | None, fair: bool = True,
+                include_held_back: bool = False) -> dict[str, Any]:
+        module = _optional("scoring.shortlist")
+        if module is None or prepared is None:
+            raise EngineUnavailable("explanations need scoring.shortlist, which is not in this build")
+        mask = None if district_id is None else self._mask(prepared, district_id)
+        position = prepared.pool.position(candidate_id)  # UnknownEntityError for an unknown id
+        if mask is not None and not mask[position]:
+            # Another district's candidate is unknown to this unit, as one that does not exist.
+            raise UnknownEntityError("candidate", candidate_id)
+        out: dict[str, Any] = module.explain_candidate(
+            prepared.pool, prepared.places, candidate_id, place_id, policy=policy, k=k, fair=fair,
+            include_held_back=include_held_back, candidate_mask=mask).to_dict()
+        if district_id is not None:
+            out["district_id"] = district_id
+        return out
+
+    @staticmethod
+    def _mask(prepared: PreparedPool, district_id: str) -> npt.NDArray[np.bool_]:
+        """The district's candidates; none for a district the region does not have."""
+        mask = prepared.district_masks.get(district_id)
+        return mask if mask is not None else np.zeros(prepared.pool.size, dtype=bool)
 
     def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
                   progress: Progress) -> RoundOutcome:
@@ -196,5 +254,7 @@ def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOu
             if result.unassigned.height else {}
         ),
     }
+    unassigned = tuple(UnassignedCandidate(str(r["candidate_id"]), str(r["reason"]), str(r["explanation"]))
+                       for r in result.unassigned.to_dicts())
     return RoundOutcome(tuple(assignments), str(result.status), _number(result.objective),
-                        _number(result.gap), summary)
+                        _number(result.gap), summary, unassigned)

@@ -118,11 +118,18 @@ def _problem_dicts(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     ]
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+def _field_errors(request: Request, exc: RequestValidationError) -> list[dict[str, str]]:
     out = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err.get("loc", ()))
-        out.append({"location": loc, "message": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+        parts = tuple(err.get("loc", ()))
+        message = str(err.get("msg", ""))
+        if err.get("type") == "extra_forbidden" and parts[:1] == ("query",):
+            # An undeclared query parameter (service.routes._common.StrictQueryRoute).
+            names = getattr(request.scope.get("route"), "query_names", ())
+            message = "unknown query parameter; this operation takes " + (
+                ", ".join(names) if names else "none")
+        out.append({"location": ".".join(str(part) for part in parts), "message": message,
+                    "type": str(err.get("type", ""))})
     return out
 
 
@@ -145,7 +152,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _field_errors(exc)
+        errors = _field_errors(request, exc)
         return problem_response(request, 422, "invalid-input", "Invalid input",
                                 f"{len(errors)} invalid field(s)", errors=errors)
 

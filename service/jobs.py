@@ -3,8 +3,9 @@
 A round is created ``queued`` with every input it needs (policy id, solver parameters, pinned and
 removed pairs, the region version) and a job row. One worker thread in the server process runs jobs
 one at a time (rounds are CPU-bound; two at once would only share the cores), writing progress to the
-job row as the engine reports it. The result (assignments, summary, solver status) is written in
-**one transaction** at the end, together with the round's and the job's final status: a crash before
+job row as the engine reports it. The result (assignments, each unassigned candidate's reason,
+summary, solver status) is written in **one transaction** at the end, together with the round's and
+the job's final status: a crash before
 that commit leaves no assignment at all, never half of them.
 
 Recovery, on start (``PLATSA_JOB_RECOVERY``):
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 from scoring.eligibility import RuleOverride
 from scoring.exceptions import ScoringError
 from service import store
-from service.db.tables import jobs, round_assignments, rounds
+from service.db.tables import jobs, round_assignments, round_unassigned, rounds
 from service.engine import EngineUnavailable, RoundInputs, RoundOutcome
 from service.state import ServiceState
 
@@ -251,10 +252,14 @@ class JobRunner:
             ]
             for start in range(0, len(rows), 2_000):
                 conn.execute(round_assignments.insert(), rows[start:start + 2_000])
+            left = [{"round_id": round_id, "candidate_id": u.candidate_id, "reason": u.reason,
+                     "explanation": u.explanation} for u in outcome.unassigned]
+            for start in range(0, len(left), 2_000):
+                conn.execute(round_unassigned.insert(), left[start:start + 2_000])
             conn.execute(rounds.update().where(rounds.c.round_id == round_id).values(
                 status="succeeded", solver_status=outcome.solver_status, objective=outcome.objective,
                 gap=outcome.gap, summary=jsonable(outcome.summary), finished_at=now, error=None))
             conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
                 status="succeeded", progress=1.0, message=f"{len(rows)} assignment(s)", finished_at=now))
-        logger.info("round %s stored: %d assignments, %s", round_id, len(outcome.assignments),
+        logger.info("round %s stored: %d assignments, %d unassigned, %s", round_id, len(rows), len(left),
                     outcome.solver_status)

@@ -7,6 +7,10 @@ Each snapshot carries its own cache of answered shortlists (:mod:`service.cache`
 holds the cache of checked API keys (:class:`service.auth.KeyCache`) and the queue of audit entries
 of reads (:class:`service.audit.AuditQueue`).
 
+A query may name another policy than the region's own (``?policy=`` on a shortlist): each snapshot
+loads such a policy once, and keeps a few pools prepared for policies whose priority groups differ
+from its own policy's (:class:`PolicyPools`).
+
 Once a snapshot is in place (and its cache warmed), everything the process then holds is frozen out
 of the garbage collector's reach (:meth:`ServiceState.freeze`): a full collection of the serving
 process walked every object of the libraries, the region and the cache, and held every request for
@@ -19,6 +23,8 @@ import gc
 import logging
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +43,62 @@ from service.engine import Engine, EngineUnavailable
 logger = logging.getLogger(__name__)
 
 
+class PolicyPools:
+    """The policies a snapshot's queries name, and the pools prepared for them.
+
+    Each policy is loaded once per snapshot, so that answers cached under its id are those of one
+    version of its file. A policy whose priority groups differ from those the snapshot's pool was
+    prepared with (:meth:`service.engine.Engine.serves`) needs a pool of its own, as costly as the
+    snapshot's (``build_pool``: about 0.4 s for 100 000 candidates): it is prepared on the first
+    query and kept for the next ones, at most ``max_pools`` of them (``PLATSA_POLICY_POOLS``), the
+    least recently used dropped first. One is prepared at a time; the snapshot's own pool never waits.
+
+    Parameters
+    ----------
+    max_pools
+        Pools kept besides the snapshot's own; 0 prepares one for every such query and keeps none.
+    """
+
+    def __init__(self, max_pools: int) -> None:
+        self.max_pools = max_pools
+        self._policies: dict[str, Policy] = {}
+        self._pools: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Pools kept."""
+        return len(self._pools)
+
+    def get(self, policy_id: str, *, load: Callable[[str], Policy], serves: Callable[[Policy], bool],
+            prepare: Callable[[Policy], Any], own: Any) -> tuple[Policy, Any]:
+        """The policy ``policy_id`` and a prepared pool that answers under it: ``own`` if it serves.
+
+        Blocking (a policy file read, a pool built): call from a worker thread.
+
+        Raises
+        ------
+        scoring.exceptions.PolicyError
+            An unknown policy id, or an invalid policy file.
+        """
+        with self._lock:
+            policy = self._policies.get(policy_id)
+            if policy is None:
+                policy = self._policies[policy_id] = load(policy_id)
+            if serves(policy):
+                return policy, own
+            prepared = self._pools.get(policy_id)
+            if prepared is None:
+                prepared = prepare(policy)
+                logger.info("prepared a pool for queries under policy %s", policy_id)
+                if self.max_pools > 0:
+                    self._pools[policy_id] = prepared
+                    while len(self._pools) > self.max_pools:
+                        self._pools.popitem(last=False)
+            else:
+                self._pools.move_to_end(policy_id)
+            return policy, prepared
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One version of the region, its active policy, and what the engine prepared from them."""
@@ -49,6 +111,8 @@ class Snapshot:
     """The places a shortlist can be asked for (checked without the database)."""
     shortlists: ShortlistCache = field(compare=False)
     """Shortlists answered from this snapshot."""
+    policy_pools: PolicyPools = field(compare=False, default_factory=lambda: PolicyPools(0))
+    """Policies named by queries, and pools prepared for them (:meth:`ServiceState.for_policy`)."""
     generation: int = 0
     """The process's count of writes to region data when the snapshot's rows were read: a write
     counted later (:meth:`ServiceState.request_reload`) is not in it yet."""
@@ -114,6 +178,24 @@ class ServiceState:
     def policy(self, policy_id: str) -> Policy:
         return load_policy(policy_id, search_dirs=self.settings.policy_dirs)
 
+    def for_policy(self, snapshot: Snapshot, policy_id: str | None) -> tuple[Policy, Any]:
+        """The policy ``policy_id`` (None: the snapshot's own) and what the engine prepared for it.
+
+        Blocking when ``policy_id`` names another policy than the snapshot's (:class:`PolicyPools`):
+        call from a worker thread.
+
+        Raises
+        ------
+        scoring.exceptions.PolicyError
+            An unknown policy id, or an invalid policy file.
+        """
+        if policy_id is None or policy_id == snapshot.policy.id:
+            return snapshot.policy, snapshot.prepared
+        return snapshot.policy_pools.get(
+            policy_id, load=self.policy, own=snapshot.prepared,
+            serves=lambda policy: self.engine.serves(snapshot.prepared, policy),
+            prepare=lambda policy: self.engine.prepare(snapshot.region, policy))
+
     @property
     def snapshot(self) -> Snapshot | None:
         return self._snapshot
@@ -151,7 +233,8 @@ class ServiceState:
             prepared = self.engine.prepare(region, policy)
             place_ids = frozenset(region.places.get_column("place_id").to_list())
             cache = ShortlistCache(int(self.settings.shortlist_cache_mb * 1024 * 1024))
-            self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache, generation)
+            self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache,
+                                      PolicyPools(self.settings.policy_pools), generation)
             logger.info("region version %d loaded: %s", version, region.counts())
             if self.settings.shortlist_warm and cache.max_bytes > 0 and not self._closed.is_set():
                 order = region.places.get_column("place_id").to_list()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
@@ -51,10 +52,14 @@ def run_create(args: argparse.Namespace) -> int:
             key = create_key(conn, role=args.role, name=args.name, district_id=args.district,
                              supplier_id=args.supplier)
     except KeyBindingError as exc:
-        print(f"platsa admin create-key: {exc}")
+        for problem in exc.problems:
+            print(f"platsa admin create-key: {problem}", file=sys.stderr)
+        print("platsa admin create-key: no key was created", file=sys.stderr)
         return EXIT_USAGE
     finally:
         db.dispose()
+    for warning in key.warnings:
+        print(f"platsa admin create-key: warning: {warning}", file=sys.stderr)
     print(f"key {key.principal.key_id} ({key.principal.role.value}) created; its token, shown only now:")
     print(key.token)
     return EXIT_OK

@@ -8,11 +8,10 @@ import json
 import sys
 import time
 
-from scoring.exceptions import UnknownEntityError
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
-from scoring.shortlist import Shortlist, shortlist
+from scoring.shortlist import PairExplanation, Shortlist, explain_candidate, shortlist
 from service.cli import EXIT_OK, EXIT_USAGE
 
 #: Short column names for the score terms in the table.
@@ -42,7 +41,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--include-held-back", action="store_true",
                    help="also list candidates held back (open proposal elsewhere, recent decline), marked")
     p.add_argument("--no-fair", action="store_true", help="rank by score only, without group minimums")
-    p.add_argument("--json", action="store_true", help="print the shortlist as JSON")
+    p.add_argument("--explain", metavar="CANDIDATE",
+                   help="instead of the list, say why this candidate is or is not on it: failed rules, "
+                        "held-back rules, the score's terms, and rank or reason")
+    p.add_argument("--json", action="store_true", help="print the shortlist (or the explanation) as JSON")
     p.set_defaults(func=run)
 
 
@@ -55,15 +57,25 @@ def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy or region.manifest.policy)
     pool, places = build_pool(region, policy)
     loaded = time.perf_counter()
-    try:
-        result = shortlist(pool, places, args.place, k=args.k, policy=policy,
-                           include_held_back=args.include_held_back, fair=not args.no_fair)
-    except UnknownEntityError:
-        close = difflib.get_close_matches(args.place, [str(i) for i in places.ids], n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        print(f"platsa shortlist: no place {args.place!r} in {args.data}{hint}; "
-              f"{places.size:,} places are known", file=sys.stderr)
-        return EXIT_USAGE
+    for what, wanted, known in (("place", args.place, places.index),
+                                ("candidate", args.explain, pool.index)):
+        if wanted is not None and wanted not in known:
+            close = difflib.get_close_matches(wanted, [str(i) for i in known], n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            print(f"platsa shortlist: no {what} {wanted!r} in {args.data}{hint}; "
+                  f"{len(known):,} {what}s are known", file=sys.stderr)
+            return EXIT_USAGE
+    if args.explain is not None:
+        why = explain_candidate(pool, places, args.explain, args.place, k=args.k, policy=policy,
+                                include_held_back=args.include_held_back, fair=not args.no_fair)
+        if args.json:
+            json.dump(why.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+            print()
+        else:
+            print(render_explanation(why))
+        return EXIT_OK
+    result = shortlist(pool, places, args.place, k=args.k, policy=policy,
+                       include_held_back=args.include_held_back, fair=not args.no_fair)
     query_ms = (time.perf_counter() - loaded) * 1e3
     if args.json:
         json.dump(result.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
@@ -111,4 +123,17 @@ def render_table(result: Shortlist) -> str:
         out.append("held back, by rule: " + ", ".join(f"{rule} {n:,}" for rule, n in held.items()))
     for shortfall in result.shortfalls:
         out.append(f"shortfall: {shortfall}")
+    return "\n".join(out)
+
+
+def render_explanation(why: PairExplanation) -> str:
+    """Why one candidate is, or is not, on the list: rules, score terms, standing, in words."""
+    head = "eligible" if why.eligible else "not eligible"
+    out = [f"{why.candidate_id} for {why.place_id}, policy {why.policy_id}: {head}"]
+    out += [f"  fails {f.rule}: {f.text}" for f in why.failures]
+    out += [f"  held back ({h.rule}): {h.text}" for h in why.held_back]
+    out.append(f"score {why.breakdown.total:.1f}:")
+    out += [f"  {t.name:<15} {t.points:>5.1f}  {t.text}" for t in why.breakdown.terms]
+    if why.standing is not None:
+        out.append(why.standing.text)
     return "\n".join(out)

@@ -7,7 +7,7 @@ stored as JSON arrays. The migrations in ``service/migrations`` create exactly t
 a migration fails the suite instead of a deployment.
 
 The service's own tables follow: the region's manifest, API keys, the audit log, allocation rounds,
-their assignments, and background jobs.
+their assignments and unassigned candidates, and background jobs.
 """
 
 from __future__ import annotations
@@ -151,6 +151,16 @@ round_assignments = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("pinned", sa.Boolean, nullable=False),
     sa.Column("explanation", sa.JSON, nullable=False),
+)
+
+round_unassigned = sa.Table(
+    # Per candidate with an eligible pair in the round who got no place: why (migration 0004).
+    "round_unassigned",
+    metadata,
+    sa.Column("round_id", sa.String, primary_key=True),
+    sa.Column("candidate_id", sa.String, primary_key=True),
+    sa.Column("reason", sa.String, nullable=False),  # a code: outscored, no_eligible_place, ...
+    sa.Column("explanation", sa.String, nullable=False),  # in words, with place and candidate ids
 )
 
 jobs = sa.Table(

@@ -13,8 +13,9 @@ from service.auth import Principal, Role
 from service.deps import Loaded, require
 from service.errors import problem_responses
 from service.models import AggregateCell, Aggregates
+from service.routes._common import StrictQueryRoute
 
-router = APIRouter(prefix="/v1/aggregates", tags=["aggregates"])
+router = APIRouter(prefix="/v1/aggregates", tags=["aggregates"], route_class=StrictQueryRoute)
 AggregateReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.RESEARCHER))]
 
 

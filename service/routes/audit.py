@@ -11,9 +11,9 @@ from service.db.tables import audit_log
 from service.deps import Admin, Conn, State
 from service.errors import problem_responses
 from service.models import AuditEntry, Page
-from service.routes._common import Limit, Offset, page
+from service.routes._common import Limit, Offset, StrictQueryRoute, page
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=StrictQueryRoute)
 
 
 @router.get("", summary="Who read or changed candidate data, and when", response_model=Page[AuditEntry],

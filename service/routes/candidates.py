@@ -17,9 +17,9 @@ from service.db.tables import REGION_TABLES
 from service.deps import CandidateReader, Conn, State
 from service.errors import Conflict, FieldError, Forbidden, InvalidInput, problem_responses
 from service.models import Candidate, CandidatePatch, Page
-from service.routes._common import Limit, Offset, PathId, dump, one, page
+from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, dump, one, page
 
-router = APIRouter(prefix="/v1/candidates", tags=["candidates"])
+router = APIRouter(prefix="/v1/candidates", tags=["candidates"], route_class=StrictQueryRoute)
 _t = REGION_TABLES["candidates"]
 _districts = REGION_TABLES["districts"]
 

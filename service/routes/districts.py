@@ -9,8 +9,9 @@ from service.db.tables import REGION_TABLES
 from service.deps import Caller, Conn
 from service.errors import problem_responses
 from service.models import District
+from service.routes._common import StrictQueryRoute
 
-router = APIRouter(prefix="/v1/districts", tags=["districts"])
+router = APIRouter(prefix="/v1/districts", tags=["districts"], route_class=StrictQueryRoute)
 _t = REGION_TABLES["districts"]
 
 

@@ -8,8 +8,9 @@ from pydantic import BaseModel, Field
 from service.deps import Caller, Loaded, State
 from service.errors import problem_responses
 from service.models import Me, RegionInfo
+from service.routes._common import StrictQueryRoute
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], route_class=StrictQueryRoute)
 
 
 class Health(BaseModel):

@@ -12,9 +12,9 @@ from service.db.tables import REGION_TABLES
 from service.deps import Conn, PlaceReader, Staff, State
 from service.errors import Conflict, FieldError, Forbidden, InvalidInput, problem_responses
 from service.models import Page, Place, PlacePatch
-from service.routes._common import Limit, Offset, PathId, dump, one, page
+from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, dump, one, page
 
-router = APIRouter(prefix="/v1/places", tags=["places"])
+router = APIRouter(prefix="/v1/places", tags=["places"], route_class=StrictQueryRoute)
 _t = REGION_TABLES["places"]
 
 

@@ -10,9 +10,9 @@ from scoring.policy import Policy, builtin_policy_ids
 from service.deps import Caller, State
 from service.errors import problem_responses
 from service.models import DistributionKeys, DistrictKey, PolicySummary
-from service.routes._common import PathId
+from service.routes._common import PathId, StrictQueryRoute
 
-router = APIRouter(prefix="/v1/policies", tags=["policies"])
+router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=StrictQueryRoute)
 
 
 def _ids(state: State) -> list[str]:

@@ -13,9 +13,9 @@ from service.db.tables import REGION_TABLES, region_meta
 from service.deps import Conn, Staff, State, require
 from service.errors import Conflict, FieldError, InvalidInput, problem_responses
 from service.models import Page, Procurement, ProcurementWithVerdict
-from service.routes._common import Limit, Offset, PathId, dump, one, page
+from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, dump, one, page
 
-router = APIRouter(prefix="/v1/procurements", tags=["procurements"])
+router = APIRouter(prefix="/v1/procurements", tags=["procurements"], route_class=StrictQueryRoute)
 _t = REGION_TABLES["procurements"]
 _suppliers = REGION_TABLES["suppliers"]
 ProcurementReader = Annotated[

@@ -19,9 +19,9 @@ from service.db.tables import REGION_TABLES
 from service.deps import Conn, State, require
 from service.errors import NotFound, problem_responses
 from service.models import EXAMPLES, Page, SupplierCandidateView
-from service.routes._common import Limit, Offset, PathId, page
+from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, page
 
-router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+router = APIRouter(prefix="/v1/proposals", tags=["proposals"], route_class=StrictQueryRoute)
 _t = REGION_TABLES["proposals"]
 _cands = REGION_TABLES["candidates"]
 _places = REGION_TABLES["places"]

@@ -35,9 +35,9 @@ from service.integration.models import (
     Withdraw,
 )
 from service.integration.tables import proposal_events
-from service.routes._common import PathId
+from service.routes._common import PathId, StrictQueryRoute
 
-router = APIRouter(tags=["proposals"])
+router = APIRouter(tags=["proposals"], route_class=StrictQueryRoute)
 
 
 def _policy_id(conn: sa.Connection) -> str:

@@ -29,9 +29,10 @@ from service.auth import Principal
 from service.deps import Staff, State
 from service.errors import ProblemDetails, ServiceError, problem_responses
 from service.models import ImportReport
+from service.routes._common import StrictQueryRoute
 from service.state import ServiceState
 
-router = APIRouter(prefix="/v1/region", tags=["region"])
+router = APIRouter(prefix="/v1/region", tags=["region"], route_class=StrictQueryRoute)
 
 _ALLOWED_NAMES = {MANIFEST} | {f"{t}.{ext}" for t in TABLES for ext in ("csv", "parquet")}
 

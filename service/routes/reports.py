@@ -42,10 +42,10 @@ from service import audit
 from service.auth import Principal, Role
 from service.deps import Loaded, State, require
 from service.errors import FieldError, Forbidden, InvalidInput, NotFound, problem_responses
-from service.routes._common import PathId
+from service.routes._common import PathId, StrictQueryRoute
 from service.state import Snapshot
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], route_class=StrictQueryRoute)
 
 View = Literal["coordinator", "orderer", "researcher"]
 ReportReader = Annotated[

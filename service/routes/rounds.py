@@ -14,10 +14,10 @@ Rounds are for coordinators (and admins).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoring.allocation import RoundParams as CoreRoundParams
@@ -26,7 +26,7 @@ from scoring.eligibility import RULES, RuleOverride
 from scoring.exceptions import Problem
 from scoring.policy import Policy
 from service import audit, live, store
-from service.db.tables import REGION_TABLES, jobs, round_assignments, rounds
+from service.db.tables import REGION_TABLES, jobs, round_assignments, round_unassigned, rounds
 from service.deps import Conn, Loaded, Staff, State
 from service.engine import RoundInputs
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, problem_responses
@@ -36,9 +36,9 @@ from service.integration.models import ProposalConflict, ProposalConflictProblem
 from service.integration.tables import proposal_events
 from service.jobs import create_round, override_record, overrides_of
 from service.models import Id, Page, UtcDatetime
-from service.routes._common import Limit, Offset, PathId, page
+from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, page
 
-router = APIRouter(tags=["rounds"])
+router = APIRouter(tags=["rounds"], route_class=StrictQueryRoute)
 
 
 class RoundParams(BaseModel):
@@ -157,6 +157,37 @@ class AssignmentOut(BaseModel):
     score: float = Field(examples=[71.5])
     pinned: bool = Field(examples=[False])
     explanation: dict[str, Any] = Field(examples=[{"terms": {"competence": 36.0, "distance": 12.1}}])
+
+
+class UnassignedOut(BaseModel):
+    """A candidate with a pair in the round who got no place, and why."""
+
+    candidate_id: str = Field(examples=["C0000412"])
+    reason: str = Field(description="`outscored`, `district_upper_bound_reached`, `rules_or_objective` or "
+                                    "`no_eligible_place` (docs/rounds.md).", examples=["outscored"])
+    explanation: str = Field(examples=[
+        "outscored at every place in reach: P000003 went to C0000890 with 47.4 points against 40.7 (+6.7)"])
+
+
+UnassignedReason = Literal["outscored", "district_upper_bound_reached", "rules_or_objective",
+                           "no_eligible_place"]
+ReasonQuery = Annotated[UnassignedReason | None, Query(
+    description="Only the candidates left out for this reason.", examples=["outscored"])]
+
+
+class CandidateOutcome(BaseModel):
+    """One candidate's outcome in a round: assigned, unassigned (and why), or not in the round."""
+
+    round_id: str = Field(examples=["r-1a2b3c4d5e6f"])
+    candidate_id: str = Field(examples=["C0000412"])
+    outcome: Literal["assigned", "unassigned", "not_in_round"] = Field(
+        description="`not_in_round`: no pair of the candidate was in the round's graph.",
+        examples=["unassigned"])
+    text: str = Field(description="The outcome in words.", examples=[
+        "outscored at every place in reach: P000003 went to C0000890 with 47.4 points against 40.7 (+6.7)"])
+    assignment: AssignmentOut | None = Field(description="When assigned: as in `/assignments`.",
+                                             examples=[None])
+    unassigned: UnassignedOut | None = Field(description="When unassigned: as in `/unassigned`.")
 
 
 class Comparison(BaseModel):
@@ -348,6 +379,72 @@ def list_assignments(round_id: PathId, caller: Staff, conn: Conn, state: State, 
     audit.record_apart(state.writer, caller, "read", "round_assignments", round_id,
                  candidate_ids=[r["candidate_id"] for r in result.items])
     return result
+
+
+@router.get("/v1/rounds/{round_id}/unassigned", summary="A round's unassigned candidates, each with why",
+            response_model=Page[UnassignedOut], responses=problem_responses(401, 403, 404, 422))
+def list_unassigned(round_id: PathId, caller: Staff, conn: Conn, state: State, reason: ReasonQuery = None,
+                    limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
+    """Every candidate with a pair in the round's graph who got no place: the reason's code and the
+    explanation in words (rounds stored before Platsa kept them list none)."""
+    _round(conn, round_id)
+    query = sa.select(round_unassigned.c.candidate_id, round_unassigned.c.reason,
+                      round_unassigned.c.explanation).where(round_unassigned.c.round_id == round_id)
+    if reason is not None:
+        query = query.where(round_unassigned.c.reason == reason)
+    result = page(conn, query, round_unassigned.c.candidate_id, limit, offset)
+    audit.record_apart(state.writer, caller, "read", "round_unassigned", round_id,
+                       candidate_ids=[r["candidate_id"] for r in result.items])
+    return result
+
+
+NOT_IN_ROUND = ("not in this round: no pair of this candidate was in the round's graph (no eligible place, "
+                "held back, or not among the best-scored candidates the round kept for any place)")
+
+
+@router.get("/v1/rounds/{round_id}/candidates/{candidate_id}", summary="One candidate's outcome in a round",
+            response_model=CandidateOutcome, responses=problem_responses(401, 403, 404, 409, 422))
+def candidate_outcome(round_id: PathId, candidate_id: PathId, caller: Staff, conn: Conn,
+                      state: State) -> CandidateOutcome:
+    """Assigned (the place, score and terms), unassigned (the reason and why), or not in the round
+    (a candidate of the region without a pair in the round's graph). 404 for a candidate neither in
+    the round nor in the region; 409 for a round that has not succeeded, or one stored before Platsa
+    kept each unassigned candidate's reason."""
+    rnd = _round(conn, round_id)
+    if rnd["status"] != "succeeded":
+        raise Conflict(f"round {round_id!r} is {rnd['status']}, not succeeded: it has no outcomes")
+    assigned = conn.execute(
+        sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id, round_assignments.c.score,
+                  round_assignments.c.pinned, round_assignments.c.explanation)
+        .where(round_assignments.c.round_id == round_id, round_assignments.c.candidate_id == candidate_id)
+    ).mappings().first()
+    left = conn.execute(
+        sa.select(round_unassigned.c.candidate_id, round_unassigned.c.reason, round_unassigned.c.explanation)
+        .where(round_unassigned.c.round_id == round_id, round_unassigned.c.candidate_id == candidate_id)
+    ).mappings().first()
+    outcome = CandidateOutcome(round_id=round_id, candidate_id=candidate_id, outcome="not_in_round",
+                               text=NOT_IN_ROUND, assignment=None, unassigned=None)
+    if assigned is not None:
+        outcome.outcome, outcome.assignment = "assigned", AssignmentOut.model_validate(dict(assigned))
+        outcome.text = (f"assigned to {assigned['place_id']} with {assigned['score']:.1f} points"
+                        + (" (pinned)" if assigned["pinned"] else ""))
+    elif left is not None:
+        outcome.outcome, outcome.unassigned = "unassigned", UnassignedOut.model_validate(dict(left))
+        outcome.text = left["explanation"]
+    else:
+        kept = conn.execute(sa.select(sa.func.count()).select_from(round_unassigned)
+                            .where(round_unassigned.c.round_id == round_id)).scalar_one()
+        counted = (rnd["summary"] or {}).get("unassigned")
+        if isinstance(counted, int) and counted > kept:
+            raise Conflict(f"round {round_id!r} was stored before Platsa kept each unassigned candidate's "
+                           "reason: its summary counts them by reason only")
+        candidates = REGION_TABLES["candidates"]
+        if conn.execute(sa.select(candidates.c.candidate_id)
+                        .where(candidates.c.candidate_id == candidate_id)).first() is None:
+            raise NotFound(f"no candidate {candidate_id!r} in round {round_id!r} or in the region")
+    audit.record_apart(state.writer, caller, "read", "round_candidate", round_id,
+                       candidate_ids=[candidate_id])
+    return outcome
 
 
 @router.post("/v1/rounds/{round_id}/rerun", summary="Re-run a round with pairs pinned or removed",

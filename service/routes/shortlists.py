@@ -22,21 +22,23 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Hashable, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scoring.exceptions import UnknownEntityError
 from service.auth import Role
 from service.cache import DEFAULT_K, CachedShortlist, answer_shortlist, cache_key
 from service.deps import CANDIDATE_READERS, CandidateReader, Loaded, State, admitted
 from service.engine import EngineUnavailable
 from service.errors import NotFound, Unavailable, problem_responses
-from service.routes._common import PathId
+from service.routes._common import POLICY_ID_PATTERN, PathId, StrictQueryRoute
 from service.state import ServiceState, Snapshot
 
-router = APIRouter(tags=["shortlists"])
+router = APIRouter(tags=["shortlists"], route_class=StrictQueryRoute)
 
 MAX_K = 200
 
@@ -57,17 +59,24 @@ SHORTLIST_EXAMPLE = {
 COMPUTING_AT_ONCE = 2
 
 
-def _answer(state: ServiceState, snapshot: Snapshot, place_id: str, k: int,
-            district: str | None) -> CachedShortlist:
+def _answer(state: ServiceState, snapshot: Snapshot, place_id: str, k: int, district: str | None,
+            fair: bool, include_held_back: bool, policy_id: str | None) -> CachedShortlist:
+    policy, prepared = state.for_policy(snapshot, policy_id)  # PolicyError: unknown policy, 404
     try:
-        return answer_shortlist(state.engine, snapshot.prepared, snapshot.policy, place_id, k, district)
+        return answer_shortlist(state.engine, prepared, policy, place_id, k, district, fair=fair,
+                                include_held_back=include_held_back)
     except EngineUnavailable as exc:
         raise Unavailable(str(exc)) from None
 
 
 async def _cached_answer(state: ServiceState, snapshot: Snapshot, key: Hashable, place_id: str, k: int,
-                         district: str | None) -> CachedShortlist:
-    """The snapshot's cached answer, or one computation in a worker thread shared by all who ask."""
+                         district: str | None, *, fair: bool = True, include_held_back: bool = False,
+                         policy_id: str | None = None) -> CachedShortlist:
+    """The snapshot's cached answer, or one computation in a worker thread shared by all who ask.
+
+    ``key`` is :func:`service.cache.cache_key` of the other arguments; ``policy_id`` None is the
+    snapshot's own policy.
+    """
     cache = snapshot.shortlists
     answer = cache.get(key)
     if answer is not None:
@@ -75,7 +84,8 @@ async def _cached_answer(state: ServiceState, snapshot: Snapshot, key: Hashable,
     computing = cache.computing.get(key)
     if computing is None:
         computing = asyncio.ensure_future(anyio.to_thread.run_sync(
-            _answer, state, snapshot, place_id, k, district, limiter=cache.limiter(COMPUTING_AT_ONCE)))
+            _answer, state, snapshot, place_id, k, district, fair, include_held_back, policy_id,
+            limiter=cache.limiter(COMPUTING_AT_ONCE)))
         cache.computing[key] = computing
 
         def done(future: asyncio.Future[CachedShortlist]) -> None:
@@ -88,22 +98,139 @@ async def _cached_answer(state: ServiceState, snapshot: Snapshot, key: Hashable,
     return await asyncio.shield(computing)
 
 
+K = Annotated[int, Query(ge=1, le=MAX_K, description="How many candidates.")]
+Fair = Annotated[bool, Query(description="Re-rank so that every priority group with a floor in the policy "
+                                         "is represented at every rank; `false`: by score only.")]
+IncludeHeldBack = Annotated[bool, Query(
+    description="Also list candidates held back (an open proposal elsewhere, a recent decline by the "
+                "place's supplier), each flagged on its line.")]
+PolicyParam = Annotated[str | None, Query(
+    max_length=100, pattern=POLICY_ID_PATTERN, examples=["ostersund-alt1"],
+    description="Rank by this policy's rules, weights and groups instead of the region's own "
+                "(`GET /v1/policies` lists them; an unknown one answers 404).")]
+
+
+def _own_policy(snapshot: Snapshot, policy: str | None) -> str | None:
+    """``policy``, or None when it is the snapshot's own (so that both share their cached answer)."""
+    return None if policy is None or policy == snapshot.policy.id else policy
+
+
 @router.get("/v1/places/{place_id}/shortlist", summary="A ranked shortlist of candidates for a place",
             response_model=dict[str, Any],
             responses={200: {"content": {"application/json": {"example": SHORTLIST_EXAMPLE}}},
                        **problem_responses(401, 403, 404, 422, 503)})
 async def get_shortlist(
     place_id: PathId, caller: CandidateReader, state: State, snapshot: Loaded,
-    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many candidates.")] = DEFAULT_K,
+    k: K = DEFAULT_K, fair: Fair = True, include_held_back: IncludeHeldBack = False,
+    policy: PolicyParam = None,
 ) -> Response:
     """Coordinators get the region's best candidates; a labour-market unit exactly the best of its
-    own district's candidates."""
+    own district's candidates. The parameters are those of `platsa shortlist`."""
     if place_id not in snapshot.place_ids:
         raise NotFound(f"no place {place_id!r} that this key may see")
     district = caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
-    answer = await _cached_answer(state, snapshot, cache_key(place_id, k, district), place_id, k, district)
+    policy_id = _own_policy(snapshot, policy)
+    key = cache_key(place_id, k, district, fair=fair, include_held_back=include_held_back,
+                    policy_id=policy_id)
+    answer = await _cached_answer(state, snapshot, key, place_id, k, district, fair=fair,
+                                  include_held_back=include_held_back, policy_id=policy_id)
     state.audit.add(caller, "read", "shortlist", place_id, candidate_ids=answer.candidate_ids)
     return Response(answer.body, media_type="application/json")
+
+
+class RuleText(BaseModel):
+    """One rule of a pair, and what it means here."""
+
+    rule: str = Field(examples=["commute"])
+    text: str = Field(examples=["lives 22 km away; accepts at most 15 km"])
+
+
+class TermPoints(BaseModel):
+    """One score term of a pair, as on a shortlist line: ``points = weight · value``."""
+
+    value: float = Field(examples=[0.9])
+    weight: float = Field(examples=[40.0])
+    points: float = Field(examples=[36.0])
+    text: str = Field(examples=["has 1 of 1 required (Lokalvård)"])
+
+
+class ListStanding(BaseModel):
+    """Whether the candidate is on the list the shortlist operation gives with the same parameters."""
+
+    k: int = Field(examples=[10])
+    fair: bool = Field(examples=[True])
+    include_held_back: bool = Field(examples=[False])
+    on_list: bool = Field(examples=[False])
+    status: Literal["on_list", "ineligible", "held_back", "outscored", "displaced", "excluded"] = Field(
+        description="`on_list`, or why not: a hard rule fails (`ineligible`), a held-back rule applies "
+                    "(`held_back`), ranked below k by score (`outscored`), within the top k by score but "
+                    "candidates moved up for the group minimums fill the list (`displaced`), outside the "
+                    "candidates the list is drawn from (`excluded`; never answered over HTTP, where such a "
+                    "candidate is not found).",
+        examples=["outscored"])
+    rank: int | None = Field(description="Rank on the list, when on it.", examples=[None])
+    score_rank: int | None = Field(description="Rank by score among the considered candidates.",
+                                   examples=[14])
+    considered: int = Field(description="Candidates considered for the list (eligible, and not held "
+                                        "back unless they are included).", examples=[37])
+    lowest_score: float | None = Field(
+        description="The lowest score of a line on the list by its score (not moved up for a minimum).",
+        examples=[52.3])
+    text: str = Field(examples=["not on the list of 10: rank 14 by score of 37 considered; the lowest score "
+                                "on the list by score is 52.3 (-4.1)"])
+
+
+class ShortlistExplanation(BaseModel):
+    """Why a candidate is, or is not, on a place's shortlist (staff only: it holds priority groups)."""
+
+    candidate_id: str = Field(examples=["C-000001"])
+    place_id: str = Field(examples=["P-0001"])
+    policy: str = Field(examples=["gothenburg"])
+    district_id: str | None = Field(default=None, description="A labour-market unit's district.",
+                                    examples=[None])
+    eligible: bool = Field(examples=[True])
+    failures: list[RuleText] = Field(description="Every hard rule the pair fails.", examples=[[]])
+    held_back: list[RuleText] = Field(description="Every held-back rule that applies.", examples=[[]])
+    score: float = Field(examples=[48.2])
+    terms: dict[str, TermPoints]
+    standing: ListStanding
+
+
+def _explain(state: ServiceState, snapshot: Snapshot, place_id: str, candidate_id: str, k: int,
+             district: str | None, fair: bool, include_held_back: bool,
+             policy_id: str | None) -> dict[str, Any]:
+    policy, prepared = state.for_policy(snapshot, policy_id)  # PolicyError: unknown policy, 404
+    try:
+        return state.engine.explain(prepared, policy, place_id, candidate_id, k=k, district_id=district,
+                                    fair=fair, include_held_back=include_held_back)
+    except EngineUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+    except UnknownEntityError:
+        # Unknown, or another district's: the same answer (docs/api.md, "Roles").
+        raise NotFound(f"no candidate {candidate_id!r} that this key may see") from None
+
+
+@router.get("/v1/places/{place_id}/shortlist/explain/{candidate_id}",
+            summary="Why a candidate is, or is not, on a place's shortlist",
+            response_model=ShortlistExplanation,
+            responses=problem_responses(401, 403, 404, 422, 503))
+async def explain_shortlist_candidate(
+    place_id: PathId, candidate_id: PathId, caller: CandidateReader, state: State, snapshot: Loaded,
+    k: K = DEFAULT_K, fair: Fair = True, include_held_back: IncludeHeldBack = False,
+    policy: PolicyParam = None,
+) -> dict[str, Any]:
+    """The hard rules the pair fails, the held-back rules that apply, the score's terms, and where the
+    candidate stands against the list that the shortlist operation gives with the same parameters.
+    A labour-market unit may ask about its own district's candidates only; another district's
+    candidate answers 404, as an unknown one does."""
+    if place_id not in snapshot.place_ids:
+        raise NotFound(f"no place {place_id!r} that this key may see")
+    district = caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
+    answer = await anyio.to_thread.run_sync(
+        _explain, state, snapshot, place_id, candidate_id, k, district, fair, include_held_back,
+        _own_policy(snapshot, policy), limiter=snapshot.shortlists.limiter(COMPUTING_AT_ONCE))
+    state.audit.add(caller, "read", "shortlist_explanation", place_id, candidate_ids=[candidate_id])
+    return answer
 
 
 # The fast path's view of a request: exactly what the route's path, PathId and k admit, or less.

@@ -40,9 +40,9 @@ from service.integration.models import (
     WebhookEndpointCreated,
 )
 from service.integration.tables import proposal_events, webhook_deliveries
-from service.routes._common import PathId
+from service.routes._common import PathId, StrictQueryRoute
 
-router = APIRouter(prefix="/v1/supplier", tags=["supplier integration"])
+router = APIRouter(prefix="/v1/supplier", tags=["supplier integration"], route_class=StrictQueryRoute)
 
 _proposals = REGION_TABLES["proposals"]
 _places = REGION_TABLES["places"]

@@ -12,9 +12,9 @@ from service.db.tables import REGION_TABLES
 from service.deps import Conn, require
 from service.errors import problem_responses
 from service.models import Page, Supplier
-from service.routes._common import Limit, Offset, PathId, one, page
+from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, one, page
 
-router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
+router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"], route_class=StrictQueryRoute)
 _t = REGION_TABLES["suppliers"]
 SupplierReader = Annotated[
     Principal, Depends(require(Role.COORDINATOR, Role.LABOUR_MARKET_UNIT, Role.SUPPLIER, Role.ORDERER))

@@ -244,3 +244,69 @@ def test_candidate_mask_is_exactly_a_districts_top_k() -> None:
                 assert indices == cand[ranking.order].tolist()
             else:
                 assert indices == [c for _, c in brute]
+
+
+def test_explain_candidate_standing_on_and_off_the_list(built) -> None:  # type: ignore[no-untyped-def]
+    pool, places, policy = built
+    # By score at P1 (held-back C8 and C12 left out): C1 73.33, C11 55.83, C10 54.17, C9 47.5.
+    on = explain_candidate(pool, places, "C1", "P1", policy=policy, k=3, fair=False).standing
+    assert on is not None and on.on_list
+    assert (on.status, on.rank, on.score_rank, on.considered) == ("on_list", 1, 1, 4)
+    assert on.text == "on the list of 3 at rank 1: ranked by score (73.3)"
+    off = explain_candidate(pool, places, "C9", "P1", policy=policy, k=3, fair=False).standing
+    assert off is not None and not off.on_list
+    assert (off.status, off.rank, off.score_rank, off.considered) == ("outscored", None, 4, 4)
+    assert off.lowest_score == pytest.approx(54.1667, abs=1e-4)
+    assert off.text == ("not on the list of 3: rank 4 by score of 4 considered; the lowest score on the list by score "
+                        "is 54.2 (-6.7)")
+    assert explain_candidate(pool, places, "C9", "P1", policy=policy).standing is None  # no k: no list
+
+
+def test_explain_candidate_standing_says_why_not(built) -> None:  # type: ignore[no-untyped-def]
+    pool, places, policy = built
+    ineligible = explain_candidate(pool, places, "C3", "P1", policy=policy, k=3).standing
+    assert ineligible is not None and ineligible.status == "ineligible"
+    assert ineligible.text == "not on the list: not eligible: lives 22 km away; accepts at most 15 km"
+    held = explain_candidate(pool, places, "C8", "P1", policy=policy, k=3).standing
+    assert held is not None and held.status == "held_back" and held.score_rank is None
+    assert held.text.startswith("not on the list: held back: declined at this supplier on 2026-01-15")
+    # Listed with the held back, C8 is considered: 5th by score of 6.
+    kept = explain_candidate(pool, places, "C8", "P1", policy=policy, k=3, include_held_back=True).standing
+    assert kept is not None and (kept.status, kept.score_rank, kept.considered) == ("outscored", 5, 6)
+    outside = explain_candidate(pool, places, "C1", "P1", policy=policy, k=3,
+                                candidate_mask=~_mask(pool, "C1")).standing
+    assert outside is not None and outside.status == "excluded"
+
+
+def test_explain_candidate_standing_displaced_by_a_minimum(built) -> None:  # type: ignore[no-untyped-def]
+    pool, places, policy = built
+    demanding = policy.model_copy(update={"floors": {**policy.floors, "foreign_born": 0.9}})
+    assert shortlist(pool, places, "P1", k=2, policy=demanding).candidate_ids == ["C1", "C10"]
+    why = explain_candidate(pool, places, "C11", "P1", policy=demanding, k=2)
+    assert why.standing is not None
+    assert (why.standing.status, why.standing.score_rank) == ("displaced", 2)
+    assert why.standing.text == ("not on the list of 2: rank 2 by score of 4 considered, but candidates moved up "
+                                 "to meet the group minimums fill the list")
+    # The bar by score is C1's: C10 is on the list for the minimum, below it.
+    assert why.standing.lowest_score == pytest.approx(73.33, abs=0.01)
+    moved = explain_candidate(pool, places, "C10", "P1", policy=demanding, k=2).standing
+    assert moved is not None and (moved.rank, moved.score_rank) == (2, 3)
+    assert moved.text == "on the list of 2 at rank 2: moved up to meet the foreign-born minimum at rank 2 (score 54.2)"
+
+
+def test_explain_candidate_to_dict_matches_a_shortlist_line(built) -> None:  # type: ignore[no-untyped-def]
+    pool, places, policy = built
+    line = shortlist(pool, places, "P1", k=1, policy=policy).to_dict()["lines"][0]
+    data = explain_candidate(pool, places, "C1", "P1", policy=policy, k=1).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert (data["candidate_id"], data["place_id"], data["policy"], data["eligible"]) == ("C1", "P1", "gothenburg", True)
+    assert (data["failures"], data["held_back"]) == ([], [])
+    assert data["score"] == line["score"] and data["terms"] == line["terms"]
+    assert data["standing"]["on_list"] is True and data["standing"]["rank"] == 1
+    failed = explain_candidate(pool, places, "C3", "P1", policy=policy).to_dict()
+    assert failed["failures"] == [{"rule": "commute", "text": "lives 22 km away; accepts at most 15 km"}]
+    assert "standing" not in failed
+    with pytest.raises(ValueError, match="k=0"):
+        explain_candidate(pool, places, "C1", "P1", policy=policy, k=0)
+    with pytest.raises(UnknownEntityError, match="unknown candidate 'C99'"):
+        explain_candidate(pool, places, "C99", "P1", policy=policy, k=1)

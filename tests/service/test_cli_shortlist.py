@@ -94,3 +94,37 @@ def test_unknown_place_exits_2(regions: dict[str, Path], capsys: pytest.CaptureF
 def test_bad_k_exits_2(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["shortlist", "--data", str(regions["tiny"]), "--place", "P01", "-k", "0"]) == EXIT_USAGE
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_explain_a_candidate(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["shortlist", "--data", str(regions["tiny"]), "--place", "P02", "-k", "3"]
+    assert main([*args, "--explain", "C03"]) == EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "C03 for P02, policy gothenburg: eligible"
+    assert out[1] == "score 42.5:"
+    assert out[2].split()[:2] == ["competence", "0.0"]
+    assert out[-1] == ("not on the list of 3: rank 4 by score of 5 considered; the lowest score on the list by "
+                       "score is 47.5 (-5.0)")
+    assert main([*args, "--explain", "C05", "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert (data["candidate_id"], data["place_id"], data["eligible"]) == ("C05", "P02", False)
+    assert data["failures"] == [{"rule": "availability",
+                                 "text": "available from 2026-10-16; the place starts 2026-09-08"}]
+    assert [h["rule"] for h in data["held_back"]] == ["declined_by_supplier"]
+    assert data["standing"]["status"] == "ineligible" and data["standing"]["k"] == 3
+    assert sum(t["points"] for t in data["terms"].values()) == pytest.approx(data["score"], abs=1e-3)
+    # Held back from the default list; listed with --include-held-back.
+    assert main([*args, "--explain", "C01", "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["standing"]["status"] == "held_back"
+    assert main([*args, "--explain", "C01", "--json", "--include-held-back"]) == EXIT_OK
+    held = json.loads(capsys.readouterr().out)["standing"]
+    assert (held["status"], held["rank"], held["include_held_back"]) == ("on_list", 3, True)
+
+
+def test_explain_an_unknown_candidate_exits_2(regions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["shortlist", "--data", str(regions["tiny"]), "--place", "P02", "--explain", "C99"])
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert captured.out == ""
+    assert "no candidate 'C99'" in captured.err and "did you mean C09" in captured.err
+    assert "Traceback" not in captured.err

@@ -57,3 +57,13 @@ def test_warming_stops_when_its_snapshot_is_no_longer_wanted() -> None:
 
     assert warm(cache, compute, ["p1", "p2", "p3"], wanted=lambda: len(computed) < 2) == 2
     assert computed == ["p1", "p2"]
+
+
+def test_the_key_names_every_parameter() -> None:
+    plain = cache_key("p1", DEFAULT_K, None)
+    assert plain == cache_key("p1", DEFAULT_K, None, fair=True, include_held_back=False, policy_id=None)
+    others = [cache_key("p2", DEFAULT_K, None), cache_key("p1", 11, None), cache_key("p1", DEFAULT_K, "angered"),
+              cache_key("p1", DEFAULT_K, None, fair=False),
+              cache_key("p1", DEFAULT_K, None, include_held_back=True),
+              cache_key("p1", DEFAULT_K, None, policy_id="ostersund-alt1")]
+    assert len({plain, *others}) == 1 + len(others)

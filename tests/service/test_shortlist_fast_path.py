@@ -171,12 +171,16 @@ def test_a_refusal_is_the_routes_own(pair: Pair, what: str, key: str | None, pat
     assert len(pair.reached_routing) == 1  # the fast path passed it on, untouched
 
 
-@pytest.mark.parametrize("path", ["/v1/places/pl1/shortlist?k=07", "/v1/places/pl1/shortlist?k=5&k=6",
-                                  "/v1/places/pl1/shortlist?k=5&extra=1"])
-def test_unusual_queries_are_left_to_the_route(pair: Pair, path: str) -> None:
+@pytest.mark.parametrize(("path", "status"), [
+    ("/v1/places/pl1/shortlist?k=07", 200), ("/v1/places/pl1/shortlist?k=5&k=6", 200),
+    ("/v1/places/pl1/shortlist?k=5&fair=false", 200), ("/v1/places/pl1/shortlist?include_held_back=true", 200),
+    ("/v1/places/pl1/shortlist?k=5&policy=gothenburg", 200), ("/v1/places/pl1/shortlist?policy=sodertalje", 200),
+    ("/v1/places/pl1/shortlist?k=5&extra=1", 422), ("/v1/places/pl1/shortlist?fair=maybe", 422),
+    ("/v1/places/pl1/shortlist?policy=nowhere", 404)])
+def test_other_queries_are_left_to_the_route(pair: Pair, path: str, status: int) -> None:
     pair.reached_routing.clear()
     fast, routed = both(pair, path, bearer(pair, "coordinator"))
-    assert fast.status_code == 200, fast.text
+    assert fast.status_code == status, fast.text
     assert_same(fast, routed)
     assert len(pair.reached_routing) == 1
 

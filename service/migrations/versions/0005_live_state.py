@@ -1,7 +1,7 @@
 """live state: places' competences learnt on the job, rounds' rule overrides
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004_round_unassigned
 Create Date: 2026-12-03 15:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004_round_unassigned"
 branch_labels = None
 depends_on = None
 
