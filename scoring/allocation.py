@@ -206,6 +206,11 @@ class RoundResult:
         if not np.isnan(self.bound):
             head += f", bound {self.bound:,.3f}, gap {self.gap:.2%}"
         lines = [head]
+        if "num_places_open" in self.graph:
+            closed = ", ".join(f"{n:,} {state.replace('_', ' ')}"
+                               for state, n in self.graph["places_not_open"].items())
+            lines.append(f"places: {self.graph['num_places_open']:,} open today with "
+                         f"{self.graph['free_slots']:,} free slot(s); not open: {closed}")
         lines += [f"cannot be met: {text}" for text in self.infeasibility]
         lines += [f"violated (penalised): {text}" for text in self.violations]
         lines += [f"override: {o['candidate_id']} kept at {o['place_id']} although "

@@ -199,9 +199,6 @@ def _print_summary(result: Any, out: str | None) -> None:
             print(f"  {row['reason']:30} {row['len']:>7,}")
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items() if not k.startswith("solver_"))
     graph = result.graph
-    closed = ", ".join(f"{n:,} {state.replace('_', ' ')}" for state, n in graph["places_not_open"].items())
-    print(f"places: {graph['num_places_open']:,} open with {graph['free_slots']:,} free slot(s); "
-          f"not open: {closed}")
     print(f"graph: {graph['num_edges']:,} pairs kept of {graph['num_eligible']:,} eligible")
     print(f"timings: {timings}")
     if out:

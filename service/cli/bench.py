@@ -371,6 +371,9 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
     PerfScript("round_build", "bench_round_build.py", "round_build.json",
                full_args=("--sizes", "medium", "large", "county", "--baseline"),
                quick_args=("--sizes", "small", "--baseline")),
+    # The live state's cost: a round with it, without it, and its own checks timed alone.
+    PerfScript("live_state", "bench_live_state.py", "live_state.json",
+               full_args=("--sizes", "medium", "large"), quick_args=("--sizes", "small")),
     PerfScript("service", "bench_service.py", "service.json",
                quick_args=("--pools", "medium", "--clients", "1", "10", "--requests", "50")),
 )

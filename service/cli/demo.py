@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
     _heading("3. A fair, explained shortlist for one place")
     pool, places = build_pool(region, policy)
-    # The place with the most slots makes the liveliest example; ties go to the first.
-    place_id = str(places.ids[int(np.argmax(places.slots))])
+    # The open place with the most free slots makes the liveliest example; ties go to the first.
+    place_id = str(places.ids[int(np.argmax(places.free_slots))])
     started = time.perf_counter()
     result = shortlist(pool, places, place_id, k=10, policy=policy)
     elapsed = (time.perf_counter() - started) * 1000

@@ -13,8 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from service.config import Settings
+from service.integration.tables import webhook_deliveries
 from tests.service.conftest import Api, free_port, server_with_region, wait_for_job
 
 PLAIN = {"use_keys": False, "use_floors": False}
@@ -108,6 +110,7 @@ def test_a_pin_that_breaks_a_hard_rule_needs_an_override_which_the_round_and_the
     assert coordinator.get(f"/v1/rounds/{rerun.json()['round_id']}").json()["overrides"][0]["reason"] == \
         override["reason"]
 
+    assert s1.post("/v1/supplier/webhooks", json={"url": "https://example.se/hook"}).status_code == 201
     published = coordinator.post(f"/v1/rounds/{round_id}/publish")
     assert published.status_code == 200, published.text
     mine = [p for p in coordinator.get("/v1/proposals", params={"limit": 500}).json()["items"]
@@ -116,9 +119,14 @@ def test_a_pin_that_breaks_a_hard_rule_needs_an_override_which_the_round_and_the
     assert events[0]["type"] == "proposal.created"
     assert events[0]["data"]["override"]["reason"] == override["reason"]
     assert events[0]["data"]["override"]["rules_broken"] == ["lives 40 km away; accepts at most 10 km"]
-    # The supplier sees the proposal, never the override.
+    # The supplier sees the proposal, never the override: not in its events, not in a webhook.
     theirs = s1.get(f"/v1/supplier/proposals/{mine[0]['proposal_id']}/events").json()
-    assert "override" not in str(theirs) and override["reason"] not in str(theirs)
+    assert theirs and "override" not in str(theirs) and override["reason"] not in str(theirs)
+    db = live_api.db()
+    with db.connect() as conn:
+        bodies = [r.body for r in conn.execute(sa.select(webhook_deliveries.c.body))]
+    db.dispose()
+    assert bodies and not any("override" in b or override["reason"] in b for b in bodies)
 
 
 def test_a_proposal_by_hand_keeps_the_rules_or_an_override(live_api: Api) -> None:

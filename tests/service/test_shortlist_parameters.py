@@ -41,7 +41,12 @@ SHORTLIST = "/v1/places/pl1/shortlist"
 def parity_region() -> dict[str, pl.DataFrame]:
     """The service tests' region, no one foreign-born, plus ``n1``..``n6``, ``h1`` and ``f1``."""
     frames = service_region()
-    cands = frames["candidates"].with_columns(foreign_born=pl.lit(False))
+    # c3 and c6 want a job or an apprenticeship only (service_region lets them take internships too).
+    cands = frames["candidates"].with_columns(
+        foreign_born=pl.lit(False),
+        wished_placement_types=pl.when(pl.col("candidate_id").is_in(["c3", "c6"]))
+        .then(pl.lit(["employment", "apprenticeship"], dtype=pl.List(pl.String)))
+        .otherwise(pl.col("wished_placement_types")))
     base = cands.filter(pl.col("candidate_id") == "c1")
     older = {"birth_year": pl.lit(1980, dtype=cands.schema["birth_year"])}
     plain = [base.with_columns(candidate_id=pl.lit(f"n{i}"), home_district=pl.lit(
