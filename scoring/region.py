@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from scoring.competence import spaced_key
 from scoring.exceptions import Problem, RegionValidationError
 from scoring.schema import LIST_SEPARATOR, TABLES, Column, Table
 
@@ -279,7 +280,32 @@ def _cross_checks(frames: dict[str, pl.DataFrame], files: dict[str, str]) -> lis
         bad = (joined["supplier_id"] != joined["winner"]).fill_null(False)
         problems += _problems_for_mask(joined, bad, files["places"], "supplier_id", joined["supplier_id"],
                                        "not the supplier that won the place's procurement")
+    if places is not None:
+        problems += _learnable_checks(places, files["places"])
     return problems
+
+
+def learnable_not_required(required: Iterable[str], learnable: Iterable[str]) -> list[str]:
+    """The labels of ``learnable`` that name no competence of ``required`` (compared as spaced keys).
+
+    Examples
+    --------
+    >>> learnable_not_required(["Lokalvård", "B-körkort"], ["lokalvård ", "Truckkort"])
+    ['Truckkort']
+    """
+    keys = {spaced_key(r) for r in required}
+    return [label for label in learnable if spaced_key(label) not in keys]
+
+
+def _learnable_checks(places: pl.DataFrame, file: str) -> list[Problem]:
+    """A competence a place teaches on the job must be one it requires (compared as spaced keys)."""
+    required = places["competences_required"].to_list()
+    learnable = places["competences_learnable"].to_list()
+    stray = [";".join(learnable_not_required(need or [], taught or [])) or None
+             for need, taught in zip(required, learnable, strict=True)]
+    values = pl.Series(stray, dtype=pl.String)
+    return _problems_for_mask(places, values.is_not_null(), file, "competences_learnable", values,
+                              "not among the place's competences_required (list it there too)")
 
 
 def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:

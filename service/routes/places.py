@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Response, status
 
+from scoring.region import learnable_not_required
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
 from service.deps import Conn, PlaceReader, Staff, State
@@ -45,6 +46,16 @@ def _check_references(conn: sa.Connection, values: dict[str, Any]) -> None:
         raise InvalidInput(f"{len(errors)} invalid field(s)", errors)
 
 
+def _check_learnable(row: dict[str, Any]) -> None:
+    """A competence the place teaches on the job must be one it requires (as a region import checks)."""
+    stray = learnable_not_required(row.get("competences_required") or [],
+                                   row.get("competences_learnable") or [])
+    if stray:
+        raise InvalidInput("1 invalid field(s)", [FieldError(
+            location="body.competences_learnable", type="value_error",
+            message=f"not among the place's competences_required (list it there too): {', '.join(stray)}")])
+
+
 @router.get("", summary="List places", response_model=Page[Place], responses=problem_responses(401, 403, 422))
 def list_places(caller: PlaceReader, conn: Conn, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
     return page(conn, sa.select(_t).where(*own_places(caller)), _t.c.place_id, limit, offset)
@@ -61,6 +72,7 @@ def get_place(place_id: PathId, caller: PlaceReader, conn: Conn) -> dict[str, An
 def create_place(body: Place, caller: Staff, conn: Conn, state: State, response: Response) -> dict[str, Any]:
     values = dump(body)
     _check_references(conn, values)
+    _check_learnable(values)
     if conn.execute(sa.select(_t.c.place_id).where(_t.c.place_id == values["place_id"])).first() is not None:
         raise Conflict(f"place {values['place_id']!r} already exists")
     conn.execute(_t.insert().values(**values))
@@ -83,6 +95,7 @@ def update_place(place_id: PathId, body: PlacePatch, caller: PlaceReader, conn: 
         raise InvalidInput("required fields set to null", [
             FieldError(location=f"body.{k}", message="must not be null", type="missing") for k in nulls])
     _check_references(conn, changes)
+    _check_learnable({**row, **changes})
     if changes:
         conn.execute(_t.update().where(_t.c.place_id == place_id).values(**changes))
         state.request_reload()

@@ -117,3 +117,24 @@ def test_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "places.parquet").write_bytes(b"not parquet at all")
     _, problems = validate_region(tmp_path)
     assert problems[0].file == "places.parquet" and "cannot be read" in problems[0].reason
+
+
+def test_a_taught_competence_must_be_a_required_one(tmp_path: Path) -> None:
+    frames = hand_region()
+    frames["places"] = frames["places"].with_columns(
+        competences_learnable=pl.Series([["Lokalvård ", "B-körkort"]], dtype=pl.List(pl.String)))
+    write_region(region_from_frames(MANIFEST, frames), tmp_path, fmt="csv")
+    region, problems = validate_region(tmp_path)
+    assert region is None
+    assert [p.describe() for p in problems] == [
+        "places.csv, row 1, column 'competences_learnable' (value 'B-körkort'): not among the place's "
+        "competences_required (list it there too)"]
+
+
+def test_a_places_file_without_the_learnable_column_still_loads(tmp_path: Path) -> None:
+    write_region(region_from_frames(MANIFEST, hand_region()), tmp_path, fmt="csv")
+    places = pl.read_csv(tmp_path / "places.csv")
+    places.drop("competences_learnable").write_csv(tmp_path / "places.csv")
+    region, problems = validate_region(tmp_path)
+    assert problems == [] and region is not None
+    assert region.places["competences_learnable"].to_list() == [[]]

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from service.config import Settings
 from service.integration.tables import webhook_deliveries
 from tests.service.conftest import Api, free_port, server_with_region, wait_for_job
+from tests.service.integration_support import wait_for
 
 PLAIN = {"use_keys": False, "use_floors": False}
 
@@ -228,3 +229,19 @@ def test_a_round_of_a_place_closed_since_is_refused_and_a_round_sees_every_write
     # The next round, started right after the change, sees it: nothing goes to pl2.
     _, again = _round(coordinator)
     assert set(again.values()) == {"pl1"}
+
+
+def test_a_place_teaches_only_competences_it_requires(live_api: Api) -> None:
+    coordinator = live_api.client("coordinator")
+    wrong = coordinator.patch("/v1/places/pl1", json={"competences_learnable": ["Truckkort"]})
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"] == [{
+        "location": "body.competences_learnable", "type": "value_error",
+        "message": "not among the place's competences_required (list it there too): Truckkort"}]
+    # Not taught any more: lokalvård is a hard rule at pl1 again, and c2 (without it) is not eligible.
+    assert coordinator.patch("/v1/places/pl1", json={"competences_learnable": []}).status_code == 200
+    lacks = {"rule": "competence", "text": "lacks the required Lokalvård"}
+    # Shortlists answer from the snapshot, rebuilt in the background within about a second of a write.
+    failures = wait_for(lambda: lacks in (f := coordinator.get("/v1/places/pl1/shortlist/explain/c2").json()[
+        "failures"]) and f, what="the shortlist to see the change")
+    assert lacks in failures
