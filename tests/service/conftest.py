@@ -214,11 +214,12 @@ def add_keys(database_url: str) -> dict[str, str]:
 @contextmanager
 def server_with_region(backend: str, tmp_path_factory: pytest.TempPathFactory,
                        urls: dict[str, str], name: str,
-                       settings: Callable[[str], Settings] | None = None) -> Iterator[Api]:
+                       settings: Callable[[str], Settings] | None = None,
+                       frames: dict[str, pl.DataFrame] | None = None) -> Iterator[Api]:
     """A server on a database of its own, the test region imported, one key per role.
 
     ``settings`` builds the server's settings from the database URL (default: a free port and the
-    test engine).
+    test engine); ``frames`` is another region to import (default :func:`service_region`).
     """
     url = new_database(backend, tmp_path_factory, urls, name)
     tokens = add_keys(url)
@@ -227,7 +228,7 @@ def server_with_region(backend: str, tmp_path_factory: pytest.TempPathFactory,
     with ThreadServer(config):
         api = Api(backend, f"http://127.0.0.1:{config.port}", url, tokens)
         with api.client("admin") as client:
-            answer = client.post("/v1/region/import", content=region_zip(),
+            answer = client.post("/v1/region/import", content=region_zip(frames),
                                  headers={"Content-Type": "application/zip"})
             assert answer.status_code == 201, answer.text
         yield api

@@ -24,16 +24,7 @@ from service.db import make_engine
 from service.db.tables import audit_log
 from service.engine import load_engine
 from service.state import PolicyPools, ServiceState
-from tests.service.conftest import (
-    TEST_ENGINE,
-    Api,
-    ThreadServer,
-    add_keys,
-    free_port,
-    new_database,
-    region_zip,
-    service_region,
-)
+from tests.service.conftest import TEST_ENGINE, Api, server_with_region, service_region
 
 SHORTLIST = "/v1/places/pl1/shortlist"
 
@@ -66,15 +57,8 @@ def parity_region() -> dict[str, pl.DataFrame]:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            database_urls: dict[str, str]) -> Iterator[Api]:
-    url = new_database(request.param, tmp_path_factory, database_urls, "parameters")
-    tokens = add_keys(url)
-    settings = Settings(database_url=url, port=free_port(), engine=TEST_ENGINE)
-    with ThreadServer(settings):
-        api = Api(request.param, f"http://127.0.0.1:{settings.port}", url, tokens)
-        with api.client("admin") as admin:
-            answer = admin.post("/v1/region/import", content=region_zip(parity_region()),
-                                headers={"Content-Type": "application/zip"})
-            assert answer.status_code == 201, answer.text
+    with server_with_region(request.param, tmp_path_factory, database_urls, "parameters",
+                            frames=parity_region()) as api:
         yield api
 
 
