@@ -6,16 +6,23 @@ between tables, and either returns a whole :class:`Region` or raises
 value, reason). Nothing is half-loaded: the caller gets all tables or none.
 
 Checks are column-wise polars expressions, so a million-row region validates in seconds.
+
+Mistakes in the files themselves are refused with what to do about them, not guessed around: a table
+given both as CSV and as Parquet, a CSV separated by semicolons (what Excel writes with Swedish
+settings), and two files of one name in an upload (:class:`RegionUpload`, for zips and forms).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
+import shutil
 import tomllib
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 
@@ -25,6 +32,10 @@ from scoring.schema import LIST_SEPARATOR, TABLES, Column, Table
 logger = logging.getLogger(__name__)
 
 MANIFEST = "region.toml"
+#: The formats a table may be given in, as file suffixes.
+TABLE_SUFFIXES = (".csv", ".parquet")
+#: Every name a region folder's files may have: the manifest and each table in each format.
+REGION_FILE_NAMES = frozenset({MANIFEST} | {f"{t}{suffix}" for t in TABLES for suffix in TABLE_SUFFIXES})
 #: How many problems of one kind (table, column, reason) are listed row by row; the rest are counted.
 MAX_ROWS_PER_PROBLEM = 20
 
@@ -83,13 +94,29 @@ class Region:
 # ---------------------------------------------------------------------------------------------
 
 
-def find_table_file(folder: Path, table: str) -> Path | None:
-    """The file holding ``table`` in ``folder``: ``<table>.parquet`` or ``<table>.csv``."""
-    for suffix in (".parquet", ".csv"):
-        path = folder / f"{table}{suffix}"
-        if path.exists():
-            return path
-    return None
+def table_files(folder: Path, table: str) -> list[Path]:
+    """The files holding ``table`` in ``folder``: ``<table>.csv`` and/or ``<table>.parquet``.
+
+    More than one is a mistake that :func:`validate_region` reports: which of the two is meant
+    cannot be guessed.
+    """
+    return [path for suffix in TABLE_SUFFIXES if (path := folder / f"{table}{suffix}").exists()]
+
+
+def _semicolon_separated(path: Path, table: Table) -> bool:
+    """Whether a CSV file's header names the table's columns only when split on ``;``.
+
+    Excel with Swedish settings saves "CSV" separated by semicolons (the decimal comma takes the
+    comma); read as comma-separated, such a header is one long column name.
+    """
+    with path.open("rb") as file:
+        header = file.readline(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+    names = {c.name for c in table.columns}
+
+    def known(separator: str) -> int:
+        return len(names & {part.strip().strip('"') for part in header.split(separator)})
+
+    return known(";") > known(",")
 
 
 def read_manifest(folder: Path) -> tuple[Manifest | None, list[Problem]]:
@@ -288,8 +315,8 @@ def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
     frames: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
     for table in TABLES.values():
-        path = find_table_file(folder, table.name)
-        if path is None:
+        found = table_files(folder, table.name)
+        if not found:
             if table.optional:
                 frames[table.name] = pl.DataFrame(schema=table.polars_schema)
                 files[table.name] = f"{table.name}.csv"
@@ -297,7 +324,18 @@ def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
             problems.append(Problem(f"{table.name}.csv", None, None, None,
                                     f"missing: no {table.name}.parquet or {table.name}.csv"))
             continue
+        if len(found) > 1:
+            names = " and ".join(path.name for path in found)
+            problems.append(Problem(found[0].name, None, None, None,
+                                    f"both {names} hold table {table.name}: keep one of them"))
+            continue
+        path = found[0]
         files[table.name] = path.name
+        if path.suffix == ".csv" and _semicolon_separated(path, table):
+            problems.append(Problem(path.name, None, None, None,
+                                    "this file is separated by semicolons (Swedish Excel's default); save "
+                                    "it as comma-separated CSV (UTF-8)"))
+            continue
         raw, read_problems = _read_raw(path, table)
         problems += read_problems
         if raw is None:
@@ -319,6 +357,83 @@ def load_region(folder: str | Path) -> Region:
         raise RegionValidationError(problems)
     logger.info("loaded region %s: %s", region.manifest.region, region.counts())
     return region
+
+
+class RegionUpload:
+    """A region folder filled from uploaded files: single files and zip archives.
+
+    Only a region's files are taken (:data:`REGION_FILE_NAMES`; a zip's folders are not kept, and
+    hidden files and ``__MACOSX`` entries are skipped). Whatever else is found, and any two files
+    of one name (``a/candidates.csv`` and ``b/candidates.csv``, of which one would otherwise
+    silently replace the other), is a problem in :attr:`problems`; the caller refuses the upload
+    when there is any. The HTTP import and ``platsa validate`` of a zip both fill a folder with it,
+    then check the folder with :func:`validate_region`.
+
+    Parameters
+    ----------
+    folder
+        An empty folder to write the files into.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     upload = RegionUpload(Path(tmp))
+    ...     upload.add_file("region.toml", b'region = "x"')
+    ...     upload.add_file("notes.txt", b"hello")
+    ...     [p.describe() for p in upload.problems]
+    ['notes.txt: not a region file (region.toml, <table>.csv or <table>.parquet)']
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.problems: list[Problem] = []
+        self._sources: dict[str, str] = {}
+
+    def _claim(self, name: str, source: str) -> bool:
+        """Whether ``name`` may be written for ``source`` (a problem is recorded if not)."""
+        if name not in REGION_FILE_NAMES:
+            self.problems.append(Problem(source, None, None, None,
+                                         "not a region file (region.toml, <table>.csv or <table>.parquet)"))
+            return False
+        first = self._sources.get(name)
+        if first is not None:
+            self.problems.append(Problem(source, None, None, None,
+                                         f"{first} and {source} are both named {name}: keep one of them"))
+            return False
+        self._sources[name] = source
+        return True
+
+    def add_file(self, name: str, data: bytes) -> None:
+        """Take one uploaded file, ``name`` as the client sent it (its folders are not kept)."""
+        base = PurePosixPath(name).name
+        if self._claim(base, name or "(no file name)"):
+            (self.folder / base).write_bytes(data)
+
+    def open_zip(self, source: bytes | Path, label: str) -> zipfile.ZipFile | None:
+        """``source`` (its bytes, or a file) as a zip archive, or None and a problem on ``label``."""
+        try:
+            return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+        except (zipfile.BadZipFile, OSError):
+            self.problems.append(Problem(label, None, None, None, "not a zip file"))
+            return None
+
+    def add_zip(self, archive: zipfile.ZipFile, label: str | None = None) -> None:
+        """Take every region file of ``archive`` (the caller has checked its unpacked size).
+
+        Problems name a member by its path in the archive, after ``label`` (the archive's own name)
+        when one is given: an upload of several files names the archive too.
+        """
+        for member in archive.infolist():
+            if member.is_dir():
+                continue
+            base = PurePosixPath(member.filename).name
+            if base.startswith(".") or "__MACOSX" in member.filename:
+                continue
+            source = member.filename if label is None else f"{label}: {member.filename}"
+            if self._claim(base, source):
+                with archive.open(member) as packed, (self.folder / base).open("wb") as target:
+                    shutil.copyfileobj(packed, target)
 
 
 # ---------------------------------------------------------------------------------------------

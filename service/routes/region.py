@@ -2,9 +2,11 @@
 
 The upload is either a zip of a region folder (``Content-Type: application/zip``, or one ``.zip``
 file in a multipart form) or the folder's files themselves in a multipart form (``region.toml`` and
-``<table>.csv`` / ``<table>.parquet``). The files are checked with
-:func:`scoring.region.validate_region`; any problem answers 422 with every problem (file, row,
-column, value, reason) and changes nothing. A valid region replaces the stored one in one
+``<table>.csv`` / ``<table>.parquet``). The files are gathered into one folder by
+:class:`scoring.region.RegionUpload` (two files of one name are a problem, not the last one
+winning) and checked with :func:`scoring.region.validate_region`, as ``platsa validate`` checks
+them; any problem answers 422 with every problem (file, row, column, value, reason) and changes
+nothing. A valid region replaces the stored one in one
 transaction, and the in-memory pool is rebuilt from it. Proposals made or answered through Platsa
 are kept (:mod:`service.integration.history`); an upload that cannot keep them answers 409 with
 every problem, and changes nothing.
@@ -12,18 +14,15 @@ every problem, and changes nothing.
 
 from __future__ import annotations
 
-import io
 import tempfile
-import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from scoring.exceptions import Problem, RegionValidationError
-from scoring.region import MANIFEST, validate_region
-from scoring.schema import TABLES
+from scoring.exceptions import RegionValidationError
+from scoring.region import RegionUpload, validate_region
 from service import audit, store
 from service.auth import Principal
 from service.deps import Staff, State
@@ -33,9 +32,6 @@ from service.state import ServiceState
 
 router = APIRouter(prefix="/v1/region", tags=["region"])
 
-_ALLOWED_NAMES = {MANIFEST} | {f"{t}.{ext}" for t in TABLES for ext in ("csv", "parquet")}
-
-
 class TooLarge(ServiceError):
     status, slug, title = 413, "too-large", "Content too large"
 
@@ -44,30 +40,20 @@ class UnsupportedMedia(ServiceError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
-def _unzip(data: bytes, folder: Path, limit: int, problems: list[Problem], label: str) -> None:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        problems.append(Problem(label, None, None, None, "not a zip file"))
+def _unzip(data: bytes, upload: RegionUpload, limit: int, label: str | None) -> None:
+    """Unpack an uploaded zip; ``label`` is its file name in a form (None: the request body)."""
+    archive = upload.open_zip(data, label or "upload")
+    if archive is None:
         return
     with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if sum(m.file_size for m in members) > limit:
+        if sum(m.file_size for m in archive.infolist() if not m.is_dir()) > limit:
             raise TooLarge(f"the zip unpacks to more than {limit:,} bytes")
-        for member in members:
-            name = PurePosixPath(member.filename).name  # a folder inside the zip is fine; paths are not kept
-            if name.startswith(".") or "__MACOSX" in member.filename:
-                continue
-            if name not in _ALLOWED_NAMES:
-                problems.append(Problem(member.filename, None, None, None,
-                                        "not a region file (region.toml, <table>.csv or <table>.parquet)"))
-                continue
-            (folder / name).write_bytes(archive.read(member))
+        upload.add_zip(archive, label)
 
 
-def _import(state: ServiceState, caller: Principal, folder: Path, problems: list[Problem]) -> ImportReport:
-    region, found = validate_region(folder)
-    problems = problems + found
+def _import(state: ServiceState, caller: Principal, upload: RegionUpload) -> ImportReport:
+    region, found = validate_region(upload.folder)
+    problems = upload.problems + found
     if problems or region is None:
         raise RegionValidationError(problems)
     with state.writer.begin() as conn:
@@ -112,22 +98,21 @@ async def import_region(request: Request, caller: Staff, state: State) -> Import
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"uploads are limited to {limit:,} bytes")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    problems: list[Problem] = []
     with tempfile.TemporaryDirectory(prefix="platsa-import-") as tmp:
-        folder = Path(tmp)
+        upload = RegionUpload(Path(tmp))
         if media in ("application/zip", "application/x-zip-compressed", "application/octet-stream"):
             body = await request.body()
             if len(body) > limit:
                 raise TooLarge(f"uploads are limited to {limit:,} bytes")
-            await run_in_threadpool(_unzip, body, folder, limit, problems, "upload")
+            await run_in_threadpool(_unzip, body, upload, limit, None)
         elif media == "multipart/form-data":
-            await _read_form(request, folder, limit, problems)
+            await _read_form(request, upload, limit)
         else:
             raise UnsupportedMedia("send application/zip or multipart/form-data")
-        return await run_in_threadpool(_import, state, caller, folder, problems)
+        return await run_in_threadpool(_import, state, caller, upload)
 
 
-async def _read_form(request: Request, folder: Path, limit: int, problems: list[Problem]) -> None:
+async def _read_form(request: Request, upload: RegionUpload, limit: int) -> None:
     try:
         form = await request.form(max_files=64, max_fields=64)
     except AssertionError:  # starlette asserts python-multipart is installed
@@ -138,16 +123,13 @@ async def _read_form(request: Request, folder: Path, limit: int, problems: list[
         for _, item in form.multi_items():
             if isinstance(item, str):
                 continue
-            name = PurePosixPath(item.filename or "").name
+            name = item.filename or ""
             data = await item.read()
             if len(data) > limit:
                 raise TooLarge(f"uploads are limited to {limit:,} bytes")
             if name.endswith(".zip"):
-                _unzip(data, folder, limit, problems, name)
-            elif name in _ALLOWED_NAMES:
-                (folder / name).write_bytes(data)
+                _unzip(data, upload, limit, PurePosixPath(name).name)
             else:
-                problems.append(Problem(name or "(no file name)", None, None, None,
-                                        "not a region file (region.toml, <table>.csv or <table>.parquet)"))
+                upload.add_file(name, data)
     finally:
         await form.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,37 @@ def test_policies(capsys: pytest.CaptureFixture[str]) -> None:
     assert "must be longer than 4 months" in capsys.readouterr().out
     assert main(["policies", "show", "atlantis"]) == 1
     assert "no policy named 'atlantis'" in capsys.readouterr().err
+
+
+def test_file_mistakes_are_refused_with_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same words as the HTTP import (tests/service/test_import_checks.py)."""
+    folder = tmp_path / "region"
+    write_region(region_from_frames(MANIFEST, hand_region()), folder, fmt="csv")
+    region_from_frames(MANIFEST, hand_region()).suppliers.write_parquet(folder / "suppliers.parquet")
+    rows = (folder / "districts.csv").read_text("utf-8").splitlines()
+    (folder / "districts.csv").write_text("\n".join(r.replace(",", ";") for r in rows) + "\n", encoding="utf-8")
+    assert main(["validate", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "suppliers.csv: both suppliers.csv and suppliers.parquet hold table suppliers: keep one of them" in err
+    assert ("districts.csv: this file is separated by semicolons (Swedish Excel's default); save it as "
+            "comma-separated CSV (UTF-8)") in err
+
+
+def test_a_zip_is_checked_as_the_import_checks_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "region"
+    write_region(region_from_frames(MANIFEST, hand_region()), folder, fmt="csv")
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    for path, twice in ((good, False), (bad, True)):
+        with zipfile.ZipFile(path, "w") as archive:
+            for file in sorted(folder.iterdir()):
+                archive.write(file, f"a/{file.name}")
+            if twice:
+                archive.write(folder / "candidates.csv", "b/candidates.csv")
+    assert main(["validate", str(good)]) == 0
+    assert "valid (gothenburg, policy gothenburg)" in capsys.readouterr().out
+    assert main(["validate", str(bad)]) == 1
+    assert ("b/candidates.csv: a/candidates.csv and b/candidates.csv are both named candidates.csv: keep one "
+            "of them") in capsys.readouterr().err
+    (tmp_path / "broken.zip").write_bytes(b"not a zip")
+    assert main(["validate", str(tmp_path / "broken.zip")]) == 1
+    assert "broken.zip: not a zip file" in capsys.readouterr().err
