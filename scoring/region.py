@@ -7,6 +7,10 @@ value, reason). Nothing is half-loaded: the caller gets all tables or none.
 
 Checks are column-wise polars expressions, so a million-row region validates in seconds.
 
+The manifest's policy must resolve (a shipped id, or ``<id>.toml`` in the caller's policy folders)
+and fit the region (its distribution keys name only the region's districts): a region is not valid
+without the rules it is to be matched by (:func:`check_policy`).
+
 Mistakes in the files themselves are refused with what to do about them, not guessed around: a table
 given both as CSV and as Parquet, a CSV separated by semicolons (what Excel writes with Swedish
 settings), and two files of one name in an upload (:class:`RegionUpload`, for zips and forms).
@@ -17,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 import shutil
 import tomllib
 import zipfile
@@ -26,7 +31,8 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from scoring.exceptions import Problem, RegionValidationError
+from scoring.exceptions import PolicyError, Problem, RegionValidationError
+from scoring.policy import Policy, load_policy, policy_ids
 from scoring.schema import LIST_SEPARATOR, TABLES, Column, Table
 
 logger = logging.getLogger(__name__)
@@ -306,8 +312,70 @@ def _cross_checks(frames: dict[str, pl.DataFrame], files: dict[str, str]) -> lis
     return problems
 
 
-def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
-    """Read and check every table of a region folder; return the region (or None) and every problem."""
+#: What a policy id in ``region.toml`` looks like (as :class:`scoring.policy.Policy` ids): never a path.
+_POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def check_policy(manifest: Manifest, districts: pl.DataFrame | None, *,
+                 search_dirs: Iterable[Path] = ()) -> tuple[Policy | None, list[Problem]]:
+    """The policy ``region.toml`` names, if it resolves and fits the region; else every problem.
+
+    Parameters
+    ----------
+    manifest
+        The region's manifest; its ``policy`` is an id, found as :func:`scoring.policy.load_policy`
+        finds it (``<id>.toml`` in ``search_dirs`` first, then the shipped policies).
+    districts
+        The region's ``districts`` table; None when it could not be read (the fit is not checked).
+    search_dirs
+        Folders of extra policy files (the service's ``PLATSA_POLICY_DIR``).
+
+    Returns
+    -------
+    tuple
+        The policy (None if it does not resolve, or does not fit) and the problems, each on
+        ``region.toml``, column ``policy``, with the id as its value.
+    """
+    policy_id = manifest.policy
+    dirs = tuple(search_dirs)
+
+    def problem(reason: str) -> Problem:
+        return Problem(MANIFEST, None, "policy", policy_id, reason)
+
+    known = ", ".join(policy_ids(dirs))
+    if not _POLICY_ID.fullmatch(policy_id):
+        return None, [problem(f"not a policy id (lowercase letters, digits, '-' and '_'; never a path): name "
+                              f"one of the policies: {known}")]
+    if policy_id not in policy_ids(dirs):
+        return None, [problem(f"no policy named {policy_id!r}; the policies are: {known} (name one of them, "
+                              f"or put {policy_id}.toml in the policy folder)")]
+    try:
+        policy = load_policy(policy_id, search_dirs=dirs)
+    except PolicyError as exc:
+        return None, [problem(f"policy {policy_id!r} cannot be loaded: {p.describe()}") for p in exc.problems]
+    if districts is None:
+        return policy, []
+    have = set(districts.get_column("district_id").to_list())
+    lacking = [d for d in policy.distribution.keys if d not in have]
+    if lacking:
+        return None, [problem(f"policy {policy_id!r} has distribution keys for districts the region lacks: "
+                              f"{', '.join(lacking)}; add them to districts, or name a policy whose keys are "
+                              "the region's districts")]
+    return policy, []
+
+
+def validate_region(folder: str | Path, *,
+                    policy_dirs: Iterable[Path] | None = ()) -> tuple[Region | None, list[Problem]]:
+    """Read and check every table of a region folder; return the region (or None) and every problem.
+
+    Parameters
+    ----------
+    folder
+        The region folder.
+    policy_dirs
+        Folders of extra policy files, searched for the manifest's policy before the shipped ones
+        (:func:`check_policy`); None leaves the policy unchecked (a caller that uses another one).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return None, [Problem(str(folder), None, None, None, "not a folder")]
@@ -345,14 +413,19 @@ def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
         if typed is not None:
             frames[table.name] = typed
     problems += _cross_checks(frames, files)
+    if manifest is not None and policy_dirs is not None:
+        problems += check_policy(manifest, frames.get("districts"), search_dirs=policy_dirs)[1]
     if problems or manifest is None or len(frames) != len(TABLES):
         return None, problems
     return Region(manifest=manifest, **frames), []
 
 
-def load_region(folder: str | Path) -> Region:
-    """Load a validated region, or raise :class:`RegionValidationError` listing every problem."""
-    region, problems = validate_region(folder)
+def load_region(folder: str | Path, *, policy_dirs: Iterable[Path] | None = ()) -> Region:
+    """Load a validated region, or raise :class:`RegionValidationError` listing every problem.
+
+    ``policy_dirs`` as for :func:`validate_region`.
+    """
+    region, problems = validate_region(folder, policy_dirs=policy_dirs)
     if region is None:
         raise RegionValidationError(problems)
     logger.info("loaded region %s: %s", region.manifest.region, region.counts())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scoring.exceptions import Problem
 from scoring.region import Region, RegionUpload, validate_region
-from service.cli import EXIT_OK, EXIT_PROBLEMS
+from service.cli import EXIT_OK, EXIT_PROBLEMS, policy_dirs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Read every table of a region folder, check each value against the data format "
             "(docs/data-format.md) and the references between tables, and list every problem with its "
-            "file, row, column and value. A zip is checked as POST /v1/region/import checks it. Exits 0 "
-            "when the region is valid, 1 when it is not."
+            "file, row, column and value, and that the policy region.toml names exists (shipped, or in "
+            "PLATSA_POLICY_DIR) and fits the region's districts. A zip is checked as POST "
+            "/v1/region/import checks it. Exits 0 when the region is valid, 1 when it is not."
         ),
     )
     p.add_argument("folder", metavar="DIR", help="the region folder (with region.toml), or a zip of it")
@@ -34,8 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _validate(source: Path) -> tuple[Region | None, list[Problem]]:
+    dirs = policy_dirs()
     if not source.is_file() or source.suffix.lower() != ".zip":
-        return validate_region(source)
+        return validate_region(source, policy_dirs=dirs)
     with tempfile.TemporaryDirectory(prefix="platsa-validate-") as tmp:
         upload = RegionUpload(Path(tmp))
         archive = upload.open_zip(source, source.name)
@@ -43,7 +45,7 @@ def _validate(source: Path) -> tuple[Region | None, list[Problem]]:
             return None, upload.problems
         with archive:
             upload.add_zip(archive)
-        region, problems = validate_region(upload.folder)
+        region, problems = validate_region(upload.folder, policy_dirs=dirs)
         problems = upload.problems + problems
         return (None if problems else region), problems
 

@@ -52,7 +52,9 @@ def _unzip(data: bytes, upload: RegionUpload, limit: int, label: str | None) -> 
 
 
 def _import(state: ServiceState, caller: Principal, upload: RegionUpload) -> ImportReport:
-    region, found = validate_region(upload.folder)
+    # The policy is checked with the files (it must resolve and fit): nothing is written for a region
+    # the service could not then load.
+    region, found = validate_region(upload.folder, policy_dirs=state.settings.policy_dirs)
     problems = upload.problems + found
     if problems or region is None:
         raise RegionValidationError(problems)

@@ -23,7 +23,7 @@ def region_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 def test_round_trip(region_dir: Path) -> None:
     region = load_region(region_dir)
     assert region.manifest == MANIFEST
-    assert region.counts() == {"districts": 2, "occupations": 1, "suppliers": 1, "procurements": 1,
+    assert region.counts() == {"districts": 10, "occupations": 1, "suppliers": 1, "procurements": 1,
                                "places": 1, "candidates": 3, "proposals": 1, "placements": 0}
     assert region.candidates["competences"].to_list()[0] == ["lokalvård", "körkort B"]
     assert region.candidates["wished_placement_types"].to_list()[0] == []
