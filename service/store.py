@@ -70,8 +70,8 @@ class Replaced:
 def replace_region(conn: sa.Connection, region: Region) -> Replaced:
     """Replace every region table with ``region``'s rows, inside the caller's transaction.
 
-    Proposals made or answered through Platsa (those with a history in ``proposal_events``) and
-    their placements are kept, so that no event or webhook delivery names a proposal that no longer
+    Proposals made or answered through Platsa (those with events in ``proposal_events`` that a person
+    or an integration caused; reminders do not count) and their placements are kept, so that no event or webhook delivery names a proposal that no longer
     exists and the follow-up keeps every hire and decline (:func:`service.integration.history.carry_over`).
 
     Raises
