@@ -312,6 +312,18 @@ def _cross_checks(frames: dict[str, pl.DataFrame], files: dict[str, str]) -> lis
     return problems
 
 
+def check_references(region: Region) -> list[Problem]:
+    """The rules between tables of :func:`validate_region`, over a region already in memory.
+
+    For a region put together from parts that were each valid (the service's merge of an upload with
+    rows created through its API): every reference names a row that is there, a place's supplier
+    won its procurement, contracts end after they start. A problem's ``file`` is the table's name
+    and ``row`` its 1-based row in ``region``'s frame.
+    """
+    frames = {name: region.table(name) for name in TABLES}
+    return _cross_checks(frames, {name: name for name in TABLES})
+
+
 #: What a policy id in ``region.toml`` looks like (as :class:`scoring.policy.Policy` ids): never a path.
 _POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 

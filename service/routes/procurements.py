@@ -1,4 +1,8 @@
-"""Procurements, each with the policy's qualifying verdict and the reasons for it."""
+"""Procurements, each with the policy's qualifying verdict and the reasons for it.
+
+A procurement added here is recorded for the next import (:mod:`service.edits`), which then cannot
+lose it without a word.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from scoring.exceptions import PolicyError
 from scoring.policy import Policy, procurement_qualifies
+from service import edits, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES, region_meta
 from service.deps import Conn, Staff, State, require
@@ -76,6 +81,7 @@ def get_procurement(procurement_id: PathId, caller: ProcurementReader, conn: Con
              response_model=ProcurementWithVerdict, responses=problem_responses(401, 403, 409, 422, 503))
 def create_procurement(body: Procurement, caller: Staff, conn: Conn, state: State,
                        response: Response) -> dict[str, Any]:
+    store.lock_region(conn)  # an import waits for this write, or this write for it
     values = dump(body)
     errors = []
     if values["contract_end"] < values["contract_start"]:
@@ -95,6 +101,7 @@ def create_procurement(body: Procurement, caller: Staff, conn: Conn, state: Stat
             _t.c.procurement_id == values["procurement_id"])).first() is not None:
         raise Conflict(f"procurement {values['procurement_id']!r} already exists")
     conn.execute(_t.insert().values(**values))
+    edits.record(conn, caller, "procurements", values["procurement_id"], created=True)
     state.request_reload()
     response.headers["Location"] = f"/v1/procurements/{values['procurement_id']}"
     return _with_verdict(values, _policy(state, conn, None))

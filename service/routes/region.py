@@ -7,18 +7,24 @@ file in a multipart form) or the folder's files themselves in a multipart form (
 winning) and checked with :func:`scoring.region.validate_region`, as ``platsa validate`` checks
 them; any problem answers 422 with every problem (file, row, column, value, reason) and changes
 nothing. A valid region replaces the stored one in one
-transaction, and the in-memory pool is rebuilt from it. Proposals made or answered through Platsa
-are kept (:mod:`service.integration.history`); an upload that cannot keep them answers 409 with
-every problem, and changes nothing.
+transaction, and the in-memory pool is rebuilt from it.
+
+Nothing done through the API since the last import is lost without a word. Rows of procurements,
+places and candidates that the API created or changed, and that the upload would drop or overwrite,
+are refused (409, every row), merged (``mode=merge``) or replaced (``mode=replace``), and the answer
+lists them (:mod:`service.edits`). Proposals made or answered through Platsa are kept
+(:mod:`service.integration.history`); an upload that cannot keep them answers 409 with every
+problem, and changes nothing.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from scoring.exceptions import RegionValidationError
@@ -26,11 +32,20 @@ from scoring.region import RegionUpload, validate_region
 from service import audit, store
 from service.auth import Principal
 from service.deps import Staff, State
+from service.edits import Edit, Mode
 from service.errors import ProblemDetails, ServiceError, problem_responses
-from service.models import ImportReport
+from service.models import ImportReport, RegionEdit
 from service.state import ServiceState
 
 router = APIRouter(prefix="/v1/region", tags=["region"])
+
+ModeQuery = Annotated[Mode | None, Query(
+    description="What to do with rows of procurements, places and candidates that the API created or "
+                "changed since the last import and the upload would drop or overwrite. Absent: refuse "
+                "the import (409, listing them). `merge`: keep what the API did (the API is the later "
+                "word), take every other row from the upload. `replace`: take the upload's rows, and "
+                "list what the API did that is gone.", examples=["merge"])]
+
 
 class TooLarge(ServiceError):
     status, slug, title = 413, "too-large", "Content too large"
@@ -51,7 +66,15 @@ def _unzip(data: bytes, upload: RegionUpload, limit: int, label: str | None) -> 
         upload.add_zip(archive, label)
 
 
-def _import(state: ServiceState, caller: Principal, upload: RegionUpload) -> ImportReport:
+def _api_rows(what: str, rows: Sequence[Edit], shown: int = 100) -> str:
+    """For the audit entry: the API's rows an import merged or discarded (the answer lists them all)."""
+    if not rows:
+        return ""
+    more = f" and {len(rows) - shown} more" if len(rows) > shown else ""
+    return f"; API rows {what}: {[f'{e.table} {e.id}' for e in rows[:shown]]}{more}"
+
+
+def _import(state: ServiceState, caller: Principal, upload: RegionUpload, mode: Mode | None) -> ImportReport:
     # The policy is checked with the files (it must resolve and fit): nothing is written for a region
     # the service could not then load.
     region, found = validate_region(upload.folder, policy_dirs=state.settings.policy_dirs)
@@ -59,13 +82,16 @@ def _import(state: ServiceState, caller: Principal, upload: RegionUpload) -> Imp
     if problems or region is None:
         raise RegionValidationError(problems)
     with state.writer.begin() as conn:
-        stored = store.replace_region(conn, region)
+        stored = store.replace_region(conn, region, mode)
         audit.record(conn, caller, "import", "region", region.manifest.region,
                      detail=f"version {stored.version}: {stored.counts}; kept from Platsa's record: "
-                            f"{stored.kept}")
+                            f"{stored.kept}{_api_rows('merged', stored.merged)}"
+                            f"{_api_rows('discarded', stored.discarded)}")
     state.reload()
     return ImportReport(region=region.manifest.region, version=stored.version, counts=stored.counts,
-                        kept=stored.kept, ignored_proposals=stored.ignored_proposals)
+                        kept=stored.kept, ignored_proposals=stored.ignored_proposals,
+                        merged=[RegionEdit.model_validate(e.to_dict()) for e in stored.merged],
+                        discarded=[RegionEdit.model_validate(e.to_dict()) for e in stored.discarded])
 
 
 _BODY_DOC: dict[str, Any] = {
@@ -89,12 +115,21 @@ _BODY_DOC: dict[str, Any] = {
              status_code=status.HTTP_201_CREATED, response_model=ImportReport, openapi_extra=_BODY_DOC,
              responses={**problem_responses(401, 403, 413, 415, 422),
                         409: {"model": ProblemDetails,
-                              "description": "The upload would drop or contradict proposals made or "
-                                             "answered through Platsa: `problems` lists every one, and "
-                                             "nothing was imported."}})
-async def import_region(request: Request, caller: Staff, state: State) -> ImportReport:
-    """Proposals made or answered through Platsa, and their placements, are kept across the import
-    (``docs/integration.md``, "Re-importing the region"); the answer says how many."""
+                              "description": "`/problems/region-edit-conflict`: the upload would drop or "
+                                             "overwrite rows created or changed through the API since the "
+                                             "last import, and no `mode` says what to do (`edits` lists "
+                                             "every one), or what `mode=merge` makes does not hold "
+                                             "together (`problems`). `/problems/region-history-conflict`: "
+                                             "the upload would drop or contradict proposals made or "
+                                             "answered through Platsa (`problems`). Nothing was imported."}})
+async def import_region(request: Request, caller: Staff, state: State,
+                        mode: ModeQuery = None) -> ImportReport:
+    """Rows created or changed through the API since the last import are never lost without a word:
+    without `mode` an upload that would drop or overwrite one is refused, listing every one;
+    `mode=merge` keeps what the API did, `mode=replace` takes the upload's rows, and the answer lists
+    them (`docs/api.md`, "Bulk import"). Proposals made or answered through Platsa, and their
+    placements, are kept across the import (`docs/integration.md`, "Re-importing the region"); the
+    answer says how many."""
     limit = state.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -111,7 +146,7 @@ async def import_region(request: Request, caller: Staff, state: State) -> Import
             await _read_form(request, upload, limit)
         else:
             raise UnsupportedMedia("send application/zip or multipart/form-data")
-        return await run_in_threadpool(_import, state, caller, upload)
+        return await run_in_threadpool(_import, state, caller, upload, mode)
 
 
 async def _read_form(request: Request, upload: RegionUpload, limit: int) -> None:

@@ -247,8 +247,11 @@ def test_a_stored_region_whose_policy_is_gone_starts_and_answers_503(
             assert answer.status_code == 503, (path, answer.text)
             assert answer.json()["type"] == "/problems/unavailable"
             assert answer.json()["detail"] == why
-        # An import of a region that names a policy there is brings the service back.
-        answer = client.post("/v1/region/import", content=with_policy("gothenburg"), headers=ZIP)
+        # An import of a region that names a policy there is brings the service back (replacing the
+        # candidate added through the API before).
+        answer = client.post("/v1/region/import", content=with_policy("gothenburg"), headers=ZIP,
+                             params={"mode": "replace"})
         assert answer.status_code == 201, answer.text
+        assert [(e["table"], e["id"]) for e in answer.json()["discarded"]] == [("candidates", "c-new")]
         assert client.get("/v1/region").json()["policy"] == "gothenburg"
         assert client.get("/health").json() == {"status": "ok", "region_loaded": True}
