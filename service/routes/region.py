@@ -6,8 +6,8 @@ file in a multipart form) or the folder's files themselves in a multipart form (
 :class:`scoring.region.RegionUpload` (two files of one name are a problem, not the last one
 winning) and checked with :func:`scoring.region.validate_region`, as ``platsa validate`` checks
 them; any problem answers 422 with every problem (file, row, column, value, reason) and changes
-nothing. A valid region replaces the stored one in one
-transaction, and the in-memory pool is rebuilt from it.
+nothing. A valid region replaces the stored one in one transaction, and the in-memory pool is
+rebuilt from it.
 
 Nothing done through the API since the last import is lost without a word. Rows of procurements,
 places and candidates that the API created or changed, and that the upload would drop or overwrite,

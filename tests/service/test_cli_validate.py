@@ -93,14 +93,17 @@ def test_a_folder_whose_policy_does_not_resolve_is_refused_without_a_traceback(
                "platsa-test.toml in the policy folder)")
     monkeypatch.delenv("PLATSA_POLICY_DIR", raising=False)
     for command in (["validate", folder], ["allocate", "--data", folder, "--quiet"],
-                    ["shortlist", "--data", folder, "--place", "pl1"]):
+                    ["shortlist", "--data", folder, "--place", "pl1"], ["report", "--data", folder]):
         assert main(command) == EXIT_PROBLEMS, command
         captured = capsys.readouterr()
         assert problem in captured.err, command
         assert "Traceback" not in captured.err and captured.out == ""
     # --policy names the rules to use instead: the folder's own is not needed then.
-    assert main(["shortlist", "--data", folder, "--place", "pl1", "--policy", "gothenburg"]) == EXIT_OK
-    capsys.readouterr()
+    for command, shown in ((["allocate", "--data", folder, "--json"], '"policy": "gothenburg"'),
+                           (["shortlist", "--data", folder, "--place", "pl1"], "policy gothenburg"),
+                           (["report", "--data", folder], "(policy gothenburg)")):
+        assert main([*command, "--policy", "gothenburg"]) == EXIT_OK, command
+        assert shown in capsys.readouterr().out, command
     # Found where the server finds it.
     policies = tmp_path / "policies"
     policies.mkdir()
