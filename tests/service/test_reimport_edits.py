@@ -219,6 +219,26 @@ def test_mode_merge_keeps_what_the_api_did_and_the_record_starts_afresh(own_api:
     assert get(own_api, "/v1/places/pl1").json()["slots"] == 2
 
 
+def test_a_created_row_the_upload_holds_otherwise_keeps_the_api_values_in_a_merge(own_api: Api) -> None:
+    afresh(own_api)
+    created = new_rows()["procurements"]
+    with own_api.client("coordinator") as coordinator:
+        assert coordinator.post("/v1/procurements", json=wire(created)).status_code == 201
+    upload = service_region()
+    theirs = created | {"title": "Lokalvård förskolor", "value_sek": 3_000_000}
+    upload["procurements"] = pl.concat([upload["procurements"],
+                                        pl.DataFrame([theirs], schema=upload["procurements"].schema)])
+    answer = post_import(own_api, upload)
+    assert answer.status_code == 409, answer.text
+    assert [(e["id"], e["edit"], e["upload"], e["differs"]) for e in answer.json()["edits"]] == [
+        ("p9", "created", "overwrite", ["title", "value_sek"])]
+    answer = post_import(own_api, upload, mode="merge")
+    assert answer.status_code == 201, answer.text
+    assert [(e["id"], e["differs"]) for e in answer.json()["merged"]] == [("p9", ["title", "value_sek"])]
+    p9 = get(own_api, "/v1/procurements/p9").json()
+    assert (p9["title"], p9["value_sek"]) == (created["title"], created["value_sek"])
+
+
 def test_mode_replace_takes_the_upload_and_lists_what_is_gone(own_api: Api, key_ids: dict[str, int]) -> None:
     afresh(own_api)
     when = edit_through_the_api(own_api)
