@@ -215,6 +215,20 @@ def builtin_policy_ids() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+def policy_ids(search_dirs: Iterable[Path] = ()) -> list[str]:
+    """Ids that :func:`load_policy` finds by id: the shipped ones and ``<id>.toml`` in ``search_dirs``.
+
+    Examples
+    --------
+    >>> policy_ids()
+    ['gothenburg', 'ostersund-alt1', 'ostersund-alt2', 'sodertalje']
+    """
+    ids = set(builtin_policy_ids())
+    for folder in search_dirs:
+        ids.update(p.stem for p in Path(folder).glob("*.toml"))
+    return sorted(ids)
+
+
 def load_policy(name_or_path: str | Path, *, search_dirs: Iterable[Path] = ()) -> Policy:
     """Load a policy by id (a shipped one, or ``<id>.toml`` in ``search_dirs``) or by file path.
 

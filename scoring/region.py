@@ -6,26 +6,43 @@ between tables, and either returns a whole :class:`Region` or raises
 value, reason). Nothing is half-loaded: the caller gets all tables or none.
 
 Checks are column-wise polars expressions, so a million-row region validates in seconds.
+
+The manifest's policy must resolve (a shipped id, or ``<id>.toml`` in the caller's policy folders)
+and fit the region (its distribution keys name only the region's districts): a region is not valid
+without the rules it is to be matched by (:func:`check_policy`).
+
+Mistakes in the files themselves are refused with what to do about them, not guessed around: a table
+given both as CSV and as Parquet, a CSV separated by semicolons (what Excel writes with Swedish
+settings), and two files of one name in an upload (:class:`RegionUpload`, for zips and forms).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
+import re
+import shutil
 import tomllib
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 
 from scoring.competence import spaced_key
-from scoring.exceptions import Problem, RegionValidationError
+from scoring.exceptions import PolicyError, Problem, RegionValidationError
+from scoring.policy import Policy, load_policy, policy_ids
 from scoring.schema import LIST_SEPARATOR, TABLES, Column, Table
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "region.toml"
+#: The formats a table may be given in, as file suffixes.
+TABLE_SUFFIXES = (".csv", ".parquet")
+#: Every name a region folder's files may have: the manifest and each table in each format.
+REGION_FILE_NAMES = frozenset({MANIFEST} | {f"{t}{suffix}" for t in TABLES for suffix in TABLE_SUFFIXES})
 #: How many problems of one kind (table, column, reason) are listed row by row; the rest are counted.
 MAX_ROWS_PER_PROBLEM = 20
 
@@ -84,13 +101,29 @@ class Region:
 # ---------------------------------------------------------------------------------------------
 
 
-def find_table_file(folder: Path, table: str) -> Path | None:
-    """The file holding ``table`` in ``folder``: ``<table>.parquet`` or ``<table>.csv``."""
-    for suffix in (".parquet", ".csv"):
-        path = folder / f"{table}{suffix}"
-        if path.exists():
-            return path
-    return None
+def table_files(folder: Path, table: str) -> list[Path]:
+    """The files holding ``table`` in ``folder``: ``<table>.csv`` and/or ``<table>.parquet``.
+
+    More than one is a mistake that :func:`validate_region` reports: which of the two is meant
+    cannot be guessed.
+    """
+    return [path for suffix in TABLE_SUFFIXES if (path := folder / f"{table}{suffix}").exists()]
+
+
+def _semicolon_separated(path: Path, table: Table) -> bool:
+    """Whether a CSV file's header names the table's columns only when split on ``;``.
+
+    Excel with Swedish settings saves "CSV" separated by semicolons (the decimal comma takes the
+    comma); read as comma-separated, such a header is one long column name.
+    """
+    with path.open("rb") as file:
+        header = file.readline(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+    names = {c.name for c in table.columns}
+
+    def known(separator: str) -> int:
+        return len(names & {part.strip().strip('"') for part in header.split(separator)})
+
+    return known(";") > known(",")
 
 
 def read_manifest(folder: Path) -> tuple[Manifest | None, list[Problem]]:
@@ -308,8 +341,82 @@ def _learnable_checks(places: pl.DataFrame, file: str) -> list[Problem]:
                               "not among the place's competences_required (list it there too)")
 
 
-def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
-    """Read and check every table of a region folder; return the region (or None) and every problem."""
+def check_references(region: Region) -> list[Problem]:
+    """The rules between tables of :func:`validate_region`, over a region already in memory.
+
+    For a region put together from parts that were each valid (the service's merge of an upload with
+    rows created through its API): every reference names a row that is there, a place's supplier
+    won its procurement, contracts end after they start. A problem's ``file`` is the table's name
+    and ``row`` its 1-based row in ``region``'s frame.
+    """
+    frames = {name: region.table(name) for name in TABLES}
+    return _cross_checks(frames, {name: name for name in TABLES})
+
+
+#: What a policy id in ``region.toml`` looks like (as :class:`scoring.policy.Policy` ids): never a path.
+_POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def check_policy(manifest: Manifest, districts: pl.DataFrame | None, *,
+                 search_dirs: Iterable[Path] = ()) -> tuple[Policy | None, list[Problem]]:
+    """The policy ``region.toml`` names, if it resolves and fits the region; else every problem.
+
+    Parameters
+    ----------
+    manifest
+        The region's manifest; its ``policy`` is an id, found as :func:`scoring.policy.load_policy`
+        finds it (``<id>.toml`` in ``search_dirs`` first, then the shipped policies).
+    districts
+        The region's ``districts`` table; None when it could not be read (the fit is not checked).
+    search_dirs
+        Folders of extra policy files (the service's ``PLATSA_POLICY_DIR``).
+
+    Returns
+    -------
+    tuple
+        The policy (None if it does not resolve, or does not fit) and the problems, each on
+        ``region.toml``, column ``policy``, with the id as its value.
+    """
+    policy_id = manifest.policy
+    dirs = tuple(search_dirs)
+
+    def problem(reason: str) -> Problem:
+        return Problem(MANIFEST, None, "policy", policy_id, reason)
+
+    known = ", ".join(policy_ids(dirs))
+    if not _POLICY_ID.fullmatch(policy_id):
+        return None, [problem(f"not a policy id (lowercase letters, digits, '-' and '_'; never a path): name "
+                              f"one of the policies: {known}")]
+    if policy_id not in policy_ids(dirs):
+        return None, [problem(f"no policy named {policy_id!r}; the policies are: {known} (name one of them, "
+                              f"or put {policy_id}.toml in the policy folder)")]
+    try:
+        policy = load_policy(policy_id, search_dirs=dirs)
+    except PolicyError as exc:
+        return None, [problem(f"policy {policy_id!r} cannot be loaded: {p.describe()}") for p in exc.problems]
+    if districts is None:
+        return policy, []
+    have = set(districts.get_column("district_id").to_list())
+    lacking = [d for d in policy.distribution.keys if d not in have]
+    if lacking:
+        return None, [problem(f"policy {policy_id!r} has distribution keys for districts the region lacks: "
+                              f"{', '.join(lacking)}; add them to districts, or name a policy whose keys are "
+                              "the region's districts")]
+    return policy, []
+
+
+def validate_region(folder: str | Path, *,
+                    policy_dirs: Iterable[Path] | None = ()) -> tuple[Region | None, list[Problem]]:
+    """Read and check every table of a region folder; return the region (or None) and every problem.
+
+    Parameters
+    ----------
+    folder
+        The region folder.
+    policy_dirs
+        Folders of extra policy files, searched for the manifest's policy before the shipped ones
+        (:func:`check_policy`); None leaves the policy unchecked (a caller that uses another one).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return None, [Problem(str(folder), None, None, None, "not a folder")]
@@ -317,8 +424,8 @@ def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
     frames: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
     for table in TABLES.values():
-        path = find_table_file(folder, table.name)
-        if path is None:
+        found = table_files(folder, table.name)
+        if not found:
             if table.optional:
                 frames[table.name] = pl.DataFrame(schema=table.polars_schema)
                 files[table.name] = f"{table.name}.csv"
@@ -326,7 +433,18 @@ def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
             problems.append(Problem(f"{table.name}.csv", None, None, None,
                                     f"missing: no {table.name}.parquet or {table.name}.csv"))
             continue
+        if len(found) > 1:
+            names = " and ".join(path.name for path in found)
+            problems.append(Problem(found[0].name, None, None, None,
+                                    f"both {names} hold table {table.name}: keep one of them"))
+            continue
+        path = found[0]
         files[table.name] = path.name
+        if path.suffix == ".csv" and _semicolon_separated(path, table):
+            problems.append(Problem(path.name, None, None, None,
+                                    "this file is separated by semicolons (Swedish Excel's default); save "
+                                    "it as comma-separated CSV (UTF-8)"))
+            continue
         raw, read_problems = _read_raw(path, table)
         problems += read_problems
         if raw is None:
@@ -336,18 +454,100 @@ def validate_region(folder: str | Path) -> tuple[Region | None, list[Problem]]:
         if typed is not None:
             frames[table.name] = typed
     problems += _cross_checks(frames, files)
+    if manifest is not None and policy_dirs is not None:
+        problems += check_policy(manifest, frames.get("districts"), search_dirs=policy_dirs)[1]
     if problems or manifest is None or len(frames) != len(TABLES):
         return None, problems
     return Region(manifest=manifest, **frames), []
 
 
-def load_region(folder: str | Path) -> Region:
-    """Load a validated region, or raise :class:`RegionValidationError` listing every problem."""
-    region, problems = validate_region(folder)
+def load_region(folder: str | Path, *, policy_dirs: Iterable[Path] | None = ()) -> Region:
+    """Load a validated region, or raise :class:`RegionValidationError` listing every problem.
+
+    ``policy_dirs`` as for :func:`validate_region`.
+    """
+    region, problems = validate_region(folder, policy_dirs=policy_dirs)
     if region is None:
         raise RegionValidationError(problems)
     logger.info("loaded region %s: %s", region.manifest.region, region.counts())
     return region
+
+
+class RegionUpload:
+    """A region folder filled from uploaded files: single files and zip archives.
+
+    Only a region's files are taken (:data:`REGION_FILE_NAMES`; a zip's folders are not kept, and
+    hidden files and ``__MACOSX`` entries are skipped). Whatever else is found, and any two files
+    of one name (``a/candidates.csv`` and ``b/candidates.csv``, of which one would otherwise
+    silently replace the other), is a problem in :attr:`problems`; the caller refuses the upload
+    when there is any. The HTTP import and ``platsa validate`` of a zip both fill a folder with it,
+    then check the folder with :func:`validate_region`.
+
+    Parameters
+    ----------
+    folder
+        An empty folder to write the files into.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     upload = RegionUpload(Path(tmp))
+    ...     upload.add_file("region.toml", b'region = "x"')
+    ...     upload.add_file("notes.txt", b"hello")
+    ...     [p.describe() for p in upload.problems]
+    ['notes.txt: not a region file (region.toml, <table>.csv or <table>.parquet)']
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.problems: list[Problem] = []
+        self._sources: dict[str, str] = {}
+
+    def _claim(self, name: str, source: str) -> bool:
+        """Whether ``name`` may be written for ``source`` (a problem is recorded if not)."""
+        if name not in REGION_FILE_NAMES:
+            self.problems.append(Problem(source, None, None, None,
+                                         "not a region file (region.toml, <table>.csv or <table>.parquet)"))
+            return False
+        first = self._sources.get(name)
+        if first is not None:
+            self.problems.append(Problem(source, None, None, None,
+                                         f"{first} and {source} are both named {name}: keep one of them"))
+            return False
+        self._sources[name] = source
+        return True
+
+    def add_file(self, name: str, data: bytes) -> None:
+        """Take one uploaded file, ``name`` as the client sent it (its folders are not kept)."""
+        base = PurePosixPath(name).name
+        if self._claim(base, name or "(no file name)"):
+            (self.folder / base).write_bytes(data)
+
+    def open_zip(self, source: bytes | Path, label: str) -> zipfile.ZipFile | None:
+        """``source`` (its bytes, or a file) as a zip archive, or None and a problem on ``label``."""
+        try:
+            return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+        except (zipfile.BadZipFile, OSError):
+            self.problems.append(Problem(label, None, None, None, "not a zip file"))
+            return None
+
+    def add_zip(self, archive: zipfile.ZipFile, label: str | None = None) -> None:
+        """Take every region file of ``archive`` (the caller has checked its unpacked size).
+
+        Problems name a member by its path in the archive, after ``label`` (the archive's own name)
+        when one is given: an upload of several files names the archive too.
+        """
+        for member in archive.infolist():
+            if member.is_dir():
+                continue
+            base = PurePosixPath(member.filename).name
+            if base.startswith(".") or "__MACOSX" in member.filename:
+                continue
+            source = member.filename if label is None else f"{label}: {member.filename}"
+            if self._claim(base, source):
+                with archive.open(member) as packed, (self.folder / base).open("wb") as target:
+                    shutil.copyfileobj(packed, target)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ AnyRole = Caller
 async def get_snapshot(state: State) -> Snapshot:
     snapshot = state.snapshot
     if snapshot is None:
-        raise Unavailable("no region has been imported yet (POST /v1/region/import, or serve --demo)")
+        raise Unavailable(state.unavailable
+                          or "no region has been imported yet (POST /v1/region/import, or serve --demo)")
     return snapshot
 
 

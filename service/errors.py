@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scoring.exceptions import PolicyError, Problem, RegionValidationError, UnknownEntityError
+from service.models import RegionEdit
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ class ProblemDetails(BaseModel):
     instance: str = Field(examples=["/v1/candidates/c-000123"])
     errors: list[FieldError] | None = None
     problems: list[DataProblem] | None = None
+    edits: list[RegionEdit] | None = Field(
+        default=None, description="Region rows created or changed through the API that an import would "
+                                  "drop or overwrite (`/problems/region-edit-conflict`).")
 
 
 class ServiceError(Exception):
@@ -73,6 +77,10 @@ class ServiceError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    def extra(self) -> dict[str, Any]:
+        """Members the answer adds to the problem details (a subclass lists what it refuses)."""
+        return {}
 
 
 class NotFound(ServiceError):
@@ -148,7 +156,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
         errors = [e.model_dump() for e in exc.errors] if isinstance(exc, InvalidInput) else None
-        return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, errors=errors)
+        return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, errors=errors,
+                                **exc.extra())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -255,6 +255,26 @@ class AuditEntry(BaseModel):
     detail: str | None = Field(examples=[None])
 
 
+class RegionEdit(BaseModel):
+    """A region row created or changed through the API since the last import, and what an upload does
+    to it."""
+
+    table: Literal["procurements", "places", "candidates"] = Field(examples=["places"])
+    id: str = Field(description="The row's id in its table.", examples=["P-0042"])
+    edit: Literal["created", "changed"] = Field(
+        description="What the API did (a row created, then changed, is created).", examples=["changed"])
+    edited_at: UtcDatetime = Field(description="The API's latest write of the row.",
+                                   examples=["2026-09-14T09:12:00Z"])
+    key_id: int | None = Field(description="The API key of that write.", examples=[3])
+    fields: list[str] = Field(description="A changed row: every column the API set. A created row: empty "
+                                          "(the whole row is the API's).", examples=[["slots"]])
+    upload: Literal["drop", "overwrite"] = Field(
+        description="What the upload does to the row: lacks it (drop) or holds other values (overwrite).",
+        examples=["overwrite"])
+    differs: list[str] = Field(description="Overwrite: the columns where the upload's value differs from the "
+                                           "API's. Drop: empty.", examples=[["slots"]])
+
+
 class ImportReport(BaseModel):
     """What an import stored."""
 
@@ -270,3 +290,12 @@ class ImportReport(BaseModel):
         default_factory=list,
         description="Upload proposals with the id of a kept proposal (same candidate and place): the kept "
                     "one stands.", examples=[[]])
+    merged: list[RegionEdit] = Field(
+        default_factory=list,
+        description="`mode=merge`: the rows created or changed through the API that the upload would have "
+                    "dropped or overwritten, kept as the API left them (a dropped row whole; an overwritten "
+                    "one with the API's values in `differs`, the upload's elsewhere).", examples=[[]])
+    discarded: list[RegionEdit] = Field(
+        default_factory=list,
+        description="`mode=replace`: the rows created or changed through the API that the upload dropped "
+                    "or overwrote: what the API did there is gone.", examples=[[]])

@@ -11,6 +11,11 @@ A query may name another policy than the region's own (``?policy=`` on a shortli
 loads such a policy once, and keeps a few pools prepared for policies whose priority groups differ
 from its own policy's (:class:`PolicyPools`).
 
+A stored region whose policy cannot be loaded (its file was removed from ``PLATSA_POLICY_DIR``, say;
+an import checks the policy before it writes) does not stop the process: it starts without a
+snapshot, logs why, and the region's endpoints answer 503 with that reason
+(:attr:`ServiceState.unavailable`) until a restart or an import finds a policy again.
+
 Once a snapshot is in place (and its cache warmed), everything the process then holds is frozen out
 of the garbage collector's reach (:meth:`ServiceState.freeze`): a full collection of the serving
 process walked every object of the libraries, the region and the cache, and held every request for
@@ -30,6 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scoring.exceptions import PolicyError
 from scoring.policy import Policy, load_policy
 from scoring.region import Region
 from service import store
@@ -140,6 +146,8 @@ class ServiceState:
         self._reloader: threading.Thread | None = None
         self._closed = threading.Event()
         self._warmer: threading.Thread | None = None
+        self.unavailable: str | None = None
+        """Why there is no snapshot although a region is stored (None: there is one, or no region)."""
 
     def close(self) -> None:
         """Stop background work on snapshots (the cache warming); called when the app stops.
@@ -226,15 +234,22 @@ class ServiceState:
                 loaded = store.load_region(conn)
             if loaded is None:
                 self._snapshot = None
+                self.unavailable = None
                 self._freeze()
                 return None
             region, version = loaded
-            policy = self.policy(region.manifest.policy)
+            try:
+                policy = self.policy(region.manifest.policy)
+            except PolicyError as exc:
+                self._policy_missing(region.manifest.policy, version, exc)
+                self._freeze()
+                return self._snapshot
             prepared = self.engine.prepare(region, policy)
             place_ids = frozenset(region.places.get_column("place_id").to_list())
             cache = ShortlistCache(int(self.settings.shortlist_cache_mb * 1024 * 1024))
             self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache,
                                       PolicyPools(self.settings.policy_pools), generation)
+            self.unavailable = None
             logger.info("region version %d loaded: %s", version, region.counts())
             if self.settings.shortlist_warm and cache.max_bytes > 0 and not self._closed.is_set():
                 order = region.places.get_column("place_id").to_list()
@@ -244,6 +259,18 @@ class ServiceState:
             else:
                 self._freeze()
             return self._snapshot
+
+    def _policy_missing(self, policy_id: str, version: int, exc: PolicyError) -> None:
+        """The stored region's policy does not load: keep the snapshot there is, or say why there is none."""
+        reasons = "; ".join(p.reason for p in exc.problems)
+        message = (f"the stored region (version {version}) names policy {policy_id!r}, which cannot be "
+                   f"loaded ({reasons}): put its file back in PLATSA_POLICY_DIR and restart, or import a "
+                   "region that names an existing policy")
+        if self._snapshot is not None:
+            logger.error("%s; still serving region version %d", message, self._snapshot.version)
+            return
+        self.unavailable = message
+        logger.error("%s; the region's endpoints answer 503 until then", message)
 
     def freeze(self, snapshot: Snapshot) -> None:
         """Leave every object the process now holds out of later garbage collections, if

@@ -1,7 +1,9 @@
 """The region in the database: replace it in one transaction, read it back as a :class:`Region`.
 
-A re-import keeps Platsa's own proposal history (:mod:`service.integration.history`), and
-:func:`lock_region` keeps imports and the writes of the proposal lifecycle from interleaving.
+A re-import loses nothing without a word: rows created or changed through the API since the last
+import are refused, merged or replaced as the caller asks (:mod:`service.edits`), and Platsa's own
+proposal history is kept (:mod:`service.integration.history`). :func:`lock_region` keeps imports
+and the API's writes of region rows and proposals from interleaving.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 
 from scoring.region import Manifest, Region, region_from_frames
 from scoring.schema import TABLES
+from service import edits
 from service.db.tables import REGION_TABLES, region_meta
 from service.integration import history
 
@@ -65,22 +68,44 @@ class Replaced:
     """Proposals and placements carried over from Platsa's own record (:mod:`service.integration.history`)."""
     ignored_proposals: list[str]
     """Upload proposals replaced by Platsa's record of the same proposal."""
+    merged: list[edits.Edit]
+    """``mode=merge``: rows created or changed through the API, kept as the API left them."""
+    discarded: list[edits.Edit]
+    """``mode=replace``: rows created or changed through the API that the upload replaced."""
 
 
-def replace_region(conn: sa.Connection, region: Region) -> Replaced:
+def replace_region(conn: sa.Connection, region: Region, mode: edits.Mode | None = None) -> Replaced:
     """Replace every region table with ``region``'s rows, inside the caller's transaction.
 
-    Proposals made or answered through Platsa (those with a history in ``proposal_events``) and
-    their placements are kept, so that no event or webhook delivery names a proposal that no longer
-    exists and the follow-up keeps every hire and decline (:func:`service.integration.history.carry_over`).
+    Rows created or changed through the API since the last import that the upload would drop or
+    overwrite are refused, or merged or replaced as ``mode`` says (:func:`service.edits.reconcile`);
+    the record of those rows then starts afresh. Proposals made or answered through Platsa (those
+    with events in ``proposal_events`` that a person or an integration caused; reminders do not
+    count) and their placements are kept, so that no such event or webhook delivery names a proposal
+    that no longer exists and the follow-up keeps every hire and decline
+    (:func:`service.integration.history.carry_over`).
 
     Raises
     ------
+    service.edits.RegionEditConflict
+        No ``mode``, and the upload would drop or overwrite rows the API created or changed; or
+        ``mode="merge"``, and the merged region does not hold together (with the history's
+        problems, if any). Nothing changed.
     service.integration.history.HistoryConflict
         The upload cannot be stored without dropping or contradicting that history; nothing changed.
     """
     lock_region(conn, exclusive=True)
-    carried = history.carry_over(conn, region)
+    reconciled = edits.reconcile(conn, region, mode)
+    region = reconciled.region
+    try:
+        carried = history.carry_over(conn, region)
+    except history.HistoryConflict as exc:
+        if reconciled.problems:  # every problem at once
+            raise edits.RegionEditConflict.merge_broken(reconciled.merged,
+                                                        reconciled.problems + exc.problems) from None
+        raise
+    if reconciled.problems:
+        raise edits.RegionEditConflict.merge_broken(reconciled.merged, reconciled.problems)
     for name in reversed(list(TABLES)):
         conn.execute(REGION_TABLES[name].delete())
     counts: dict[str, int] = {}
@@ -110,10 +135,12 @@ def replace_region(conn: sa.Connection, region: Region) -> Replaced:
     # finds the row again, with the new version.
     if conn.execute(region_meta.update().where(region_meta.c.id == 1).values(**values)).rowcount == 0:
         conn.execute(region_meta.insert().values(id=1, **values))
+    edits.clear(conn)
     kept = {"proposals": len(carried.proposals), "placements": len(carried.placements)}
-    logger.info("region %s stored as version %d: %s (kept from Platsa's record: %s)", manifest.region,
-                version, counts, kept)
-    return Replaced(version, counts, kept, carried.ignored_proposals)
+    logger.info("region %s stored as version %d: %s (kept from Platsa's record: %s; API rows merged: %d, "
+                "discarded: %d)", manifest.region, version, counts, kept, len(reconciled.merged),
+                len(reconciled.discarded))
+    return Replaced(version, counts, kept, carried.ignored_proposals, reconciled.merged, reconciled.discarded)
 
 
 def read_manifest(conn: sa.Connection) -> tuple[Manifest, int] | None:

@@ -12,9 +12,18 @@ from scoring.region import Manifest
 def hand_region() -> dict[str, pl.DataFrame]:
     d = dt.date
     return {
+        # Every district the gothenburg policy's keys name (a region must fit its policy); only the
+        # first two have people and places.
         "districts": pl.DataFrame({
-            "district_id": ["angered", "centrum"], "name": ["Angered", "Centrum"],
-            "municipality": ["Göteborg"] * 2, "lat": [57.79, 57.70], "lon": [12.05, 11.97],
+            "district_id": ["angered", "centrum", "askim-frolunda-hogsbo", "lundby", "majorna-linne",
+                            "norra-hisingen", "orgryte-harlanda", "ostra-goteborg", "vastra-goteborg",
+                            "vastra-hisingen"],
+            "name": ["Angered", "Centrum", "Askim-Frölunda-Högsbo", "Lundby", "Majorna-Linné",
+                     "Norra Hisingen", "Örgryte-Härlanda", "Östra Göteborg", "Västra Göteborg",
+                     "Västra Hisingen"],
+            "municipality": ["Göteborg"] * 10,
+            "lat": [57.79, 57.70, 57.650, 57.718, 57.690, 57.778, 57.705, 57.752, 57.650, 57.725],
+            "lon": [12.05, 11.97, 11.940, 11.935, 11.925, 11.960, 12.020, 12.040, 11.870, 11.880],
         }),
         "occupations": pl.DataFrame({
             "ssyk_code": ["9111"], "name_sv": ["Städare"], "name_en": ["Cleaners"], "share_women": [0.71],

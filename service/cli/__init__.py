@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from scoring.exceptions import PolicyError, RegionValidationError, ScoringError
 
@@ -37,6 +38,17 @@ COMMAND_MODULES = (
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+
+
+def policy_dirs() -> tuple[Path, ...]:
+    """The folders of extra policy files (``PLATSA_POLICY_DIR``), searched as the server searches them.
+
+    A region folder's ``region.toml`` names its policy by id; the commands that read a folder find
+    that id where ``platsa serve`` would, so that a folder valid here imports there.
+    """
+    from service.config import Settings
+
+    return Settings.from_env().policy_dirs
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
-from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -122,8 +122,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     progress = _Progress(enabled=not args.quiet and not args.json and (sys.stderr.isatty() or args.verbose))
     progress("loading the region", 0.0)
-    region = load_region(args.data)
-    policy = load_policy(args.policy or region.manifest.policy)
+    # The region's own policy must resolve and fit, unless --policy names another (then that one
+    # must load).
+    dirs = policy_dirs()
+    region = load_region(args.data, policy_dirs=None if args.policy else dirs)
+    policy = load_policy(args.policy or region.manifest.policy, search_dirs=dirs)
     pool, places = build_pool(region, policy)
     progress("loading the region", 1.0)
     params = RoundParams(

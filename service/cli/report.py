@@ -11,7 +11,7 @@ from scoring.followup import ROLES, build_report
 from scoring.policy import load_policy
 from scoring.region import load_region
 from scoring.reports import FORMATS, render_text, write_report
-from service.cli import EXIT_OK, EXIT_USAGE
+from service.cli import EXIT_OK, EXIT_USAGE, policy_dirs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"platsa report: unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}",
               file=sys.stderr)
         return EXIT_USAGE
-    region = load_region(args.data)
-    policy = load_policy(args.policy or region.manifest.policy)
+    # The region's own policy must resolve and fit, unless --policy names another (then that one
+    # must load).
+    dirs = policy_dirs()
+    region = load_region(args.data, policy_dirs=None if args.policy else dirs)
+    policy = load_policy(args.policy or region.manifest.policy, search_dirs=dirs)
     year = args.year or region.manifest.reference_date.year
     if args.simulate_year:
         from fixtures.simulate import simulate_year  # demo data only: the service may use fixtures here

@@ -12,7 +12,7 @@ from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
 from scoring.shortlist import PairExplanation, Shortlist, explain_candidate, shortlist
-from service.cli import EXIT_OK, EXIT_USAGE
+from service.cli import EXIT_OK, EXIT_USAGE, policy_dirs
 
 #: Short column names for the score terms in the table.
 _TERM_ABBREVIATIONS = {
@@ -53,8 +53,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"platsa shortlist: -k {args.k}: must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     started = time.perf_counter()
-    region = load_region(args.data)
-    policy = load_policy(args.policy or region.manifest.policy)
+    # The region's own policy must resolve and fit, unless --policy names another (then that one
+    # must load).
+    dirs = policy_dirs()
+    region = load_region(args.data, policy_dirs=None if args.policy else dirs)
+    policy = load_policy(args.policy or region.manifest.policy, search_dirs=dirs)
     pool, places = build_pool(region, policy)
     loaded = time.perf_counter()
     for what, wanted, known in (("place", args.place, places.index),

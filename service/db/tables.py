@@ -6,8 +6,9 @@ stored as JSON arrays. The migrations in ``service/migrations`` create exactly t
 (``tests/service/test_migrations.py``) compares the two, so a change to ``scoring/schema.py`` without
 a migration fails the suite instead of a deployment.
 
-The service's own tables follow: the region's manifest, API keys, the audit log, allocation rounds,
-their assignments and unassigned candidates, and background jobs.
+The service's own tables follow: the region's manifest, the region rows created or changed through
+the API since the last import, API keys, the audit log, allocation rounds, their assignments and
+unassigned candidates, and background jobs.
 """
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ region_meta = sa.Table(
     sa.Column("generator", sa.String, nullable=False, server_default=""),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Region rows created or changed through the API since the last import, one row per region row:
+#: what a re-import would otherwise drop or overwrite without a word (service/edits.py). Written in the
+#: transaction of the API's write; emptied by every import (the rows are then the last import's).
+region_edits = sa.Table(
+    "region_edits",
+    metadata,
+    sa.Column("table_name", sa.String, primary_key=True),  # candidates | places | procurements
+    sa.Column("row_id", sa.String, primary_key=True),  # the row's key in that table
+    sa.Column("kind", sa.String, nullable=False),  # created | changed (a row created, then changed: created)
+    sa.Column("fields", sa.JSON, nullable=False),  # changed: every column the API set, sorted; created: []
+    sa.Column("edited_at", sa.DateTime(timezone=True), nullable=False),  # the latest write
+    sa.Column("key_id", sa.Integer, nullable=True),  # the latest write's API key
 )
 
 api_keys = sa.Table(

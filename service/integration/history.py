@@ -1,8 +1,13 @@
 """Platsa's own proposal record, kept across a re-import of the region.
 
-A proposal made or answered through Platsa has a *history*: rows in ``proposal_events`` (who moved
-it where, and when), webhook deliveries that name it, and, from an internship or a hire on, a
-placement that the follow-up counts (:mod:`scoring.followup`). The upload of a region import knows
+A proposal made or answered through Platsa has a *history*: rows in ``proposal_events`` caused by
+a person or an integration (its creation through Platsa, an answer, a withdrawal: who moved it
+where, and when), webhook deliveries that name it, and, from an internship or a hire on, a
+placement that the follow-up counts (:mod:`scoring.followup`). The service's own automatic events
+(:data:`~service.integration.lifecycle.AUTOMATIC_EVENT_TYPES`: the reminders the delivery worker
+records for unanswered proposals, imported ones included) are no such history: a proposal that has
+only those is the upload's, replaced by the upload's row of the same id and dropped by an upload
+without one (its reminders stay in the event log, as sent). The upload of a region import knows
 nothing of that history, so replacing the region's tables with it alone would leave events and
 deliveries naming proposals that no longer exist, and silently drop hires and declines from the
 follow-up. :func:`carry_over` therefore works out what the import keeps
@@ -35,6 +40,7 @@ from scoring.exceptions import Problem
 from scoring.region import Region
 from service.db.tables import REGION_TABLES
 from service.errors import Conflict
+from service.integration.lifecycle import AUTOMATIC_EVENT_TYPES
 from service.integration.tables import proposal_events
 
 _proposals = REGION_TABLES["proposals"]
@@ -71,7 +77,9 @@ class Carried:
 
 
 def _recorded() -> sa.Select[Any]:
-    return sa.select(proposal_events.c.proposal_id).distinct()
+    """The ids of proposals made or answered through Platsa: those with an event that is not automatic."""
+    return (sa.select(proposal_events.c.proposal_id)
+            .where(proposal_events.c.type.not_in(sorted(AUTOMATIC_EVENT_TYPES))).distinct())
 
 
 def _ids(frame: pl.DataFrame, column: str) -> set[str]:

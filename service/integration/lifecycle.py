@@ -84,6 +84,10 @@ EVENT_TYPES: dict[Action, str] = {
 }
 CREATED = "proposal.created"
 REMINDER = "proposal.reminder"
+#: Events the service records by itself, which no person or integration caused (the delivery
+#: worker's reminders). A proposal with only these is not made or answered through Platsa: a
+#: re-import treats it as the upload's (:mod:`service.integration.history`).
+AUTOMATIC_EVENT_TYPES = frozenset({REMINDER})
 
 #: Why a supplier declines (the codes of the follow-up data, ``docs/data-format.md``).
 DECLINE_REASONS = ("competence_mismatch", "candidate_declined", "no_show", "position_filled", "language",

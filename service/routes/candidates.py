@@ -1,7 +1,9 @@
 """Candidates: sensitive personal data, for coordinators and their own district's labour-market unit.
 
 Every read and write is audited. A labour-market unit key sees only candidates whose home district
-is its own; another district's candidate answers 404, exactly like one that does not exist.
+is its own; another district's candidate answers 404, exactly like one that does not exist. Every
+write is also recorded for the next import (:mod:`service.edits`), which then cannot lose it without
+a word.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response, status
 
-from service import audit
+from service import audit, edits, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
 from service.deps import CandidateReader, Conn, State
@@ -66,12 +68,14 @@ def get_candidate(candidate_id: PathId, caller: CandidateReader, conn: Conn, sta
              responses=problem_responses(401, 403, 409, 422))
 def create_candidate(body: Candidate, caller: CandidateReader, conn: Conn, state: State,
                      response: Response) -> dict[str, Any]:
+    store.lock_region(conn)  # an import waits for this write, or this write for it
     values = dump(body)
     _check_district(conn, caller, values["home_district"])
     exists = conn.execute(sa.select(_t.c.candidate_id).where(_t.c.candidate_id == values["candidate_id"]))
     if exists.first() is not None:
         raise Conflict(f"candidate {values['candidate_id']!r} already exists")
     conn.execute(_t.insert().values(**values))
+    edits.record(conn, caller, "candidates", values["candidate_id"], created=True)
     audit.record(conn, caller, "create", "candidate", values["candidate_id"],
                  candidate_ids=[values["candidate_id"]])
     state.request_reload()
@@ -83,6 +87,7 @@ def create_candidate(body: Candidate, caller: CandidateReader, conn: Conn, state
               responses=problem_responses(401, 403, 404, 422))
 def update_candidate(candidate_id: PathId, body: CandidatePatch, caller: CandidateReader, conn: Conn,
                      state: State) -> dict[str, Any]:
+    store.lock_region(conn)
     row = one(conn, _t, "candidate_id", candidate_id, "candidate", *_own(caller))
     changes = dump(body, exclude_unset=True)
     # A list set to null means "none": stored as an empty list.
@@ -95,6 +100,7 @@ def update_candidate(candidate_id: PathId, body: CandidatePatch, caller: Candida
         _check_district(conn, caller, changes["home_district"])
     if changes:
         conn.execute(_t.update().where(_t.c.candidate_id == candidate_id).values(**changes))
+        edits.record(conn, caller, "candidates", candidate_id, fields=changes)
         state.request_reload()
     audit.record(conn, caller, "update", "candidate", candidate_id, candidate_ids=[candidate_id],
                  detail="fields: " + ", ".join(sorted(changes)))

@@ -16,11 +16,14 @@ router = APIRouter(tags=["meta"], route_class=StrictQueryRoute)
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     region_loaded: bool = Field(examples=[True])
+    problem: str | None = Field(
+        default=None, description="Why a stored region is not loaded (only then present).",
+        examples=["the stored region (version 3) names policy 'malmo', which cannot be loaded (...)"])
 
 
-@router.get("/health", summary="Is the service up", response_model=Health)
+@router.get("/health", summary="Is the service up", response_model=Health, response_model_exclude_none=True)
 def health(state: State) -> Health:
-    return Health(status="ok", region_loaded=state.snapshot is not None)
+    return Health(status="ok", region_loaded=state.snapshot is not None, problem=state.unavailable)
 
 
 @router.get("/v1/me", summary="The caller's key", response_model=Me, responses=problem_responses(401))

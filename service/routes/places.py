@@ -1,4 +1,8 @@
-"""Places: staff and labour-market units read all; a supplier reads and edits only its own."""
+"""Places: staff and labour-market units read all; a supplier reads and edits only its own.
+
+Every write is recorded for the next import (:mod:`service.edits`), which then cannot lose it
+without a word.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Response, status
 
 from scoring.region import learnable_not_required
+from service import edits, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
 from service.deps import Conn, PlaceReader, Staff, State
@@ -70,12 +75,14 @@ def get_place(place_id: PathId, caller: PlaceReader, conn: Conn) -> dict[str, An
 @router.post("", summary="Add a place", status_code=status.HTTP_201_CREATED, response_model=Place,
              responses=problem_responses(401, 403, 409, 422))
 def create_place(body: Place, caller: Staff, conn: Conn, state: State, response: Response) -> dict[str, Any]:
+    store.lock_region(conn)  # an import waits for this write, or this write for it
     values = dump(body)
     _check_references(conn, values)
     _check_learnable(values)
     if conn.execute(sa.select(_t.c.place_id).where(_t.c.place_id == values["place_id"])).first() is not None:
         raise Conflict(f"place {values['place_id']!r} already exists")
     conn.execute(_t.insert().values(**values))
+    edits.record(conn, caller, "places", values["place_id"], created=True)
     state.request_reload()
     response.headers["Location"] = f"/v1/places/{values['place_id']}"
     return values
@@ -87,6 +94,7 @@ def update_place(place_id: PathId, body: PlacePatch, caller: PlaceReader, conn: 
                  state: State) -> dict[str, Any]:
     if caller.role == Role.LABOUR_MARKET_UNIT:
         raise Forbidden("a labour_market_unit key may read places, not change them")
+    store.lock_region(conn)
     row = one(conn, _t, "place_id", place_id, "place", *own_places(caller))
     changes = dump(body, exclude_unset=True)
     changes.update({k: [] for k, v in changes.items() if v is None and isinstance(_t.c[k].type, sa.JSON)})
@@ -98,5 +106,6 @@ def update_place(place_id: PathId, body: PlacePatch, caller: PlaceReader, conn: 
     _check_learnable({**row, **changes})
     if changes:
         conn.execute(_t.update().where(_t.c.place_id == place_id).values(**changes))
+        edits.record(conn, caller, "places", place_id, fields=changes)
         state.request_reload()
     return {**row, **changes}

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from scoring.policy import Policy, builtin_policy_ids
+from scoring.policy import Policy, policy_ids
 from service.deps import Caller, State
 from service.errors import problem_responses
 from service.models import DistributionKeys, DistrictKey, PolicySummary
@@ -15,19 +15,12 @@ from service.routes._common import PathId, StrictQueryRoute
 router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=StrictQueryRoute)
 
 
-def _ids(state: State) -> list[str]:
-    ids = set(builtin_policy_ids())
-    for folder in state.settings.policy_dirs:
-        ids.update(p.stem for p in folder.glob("*.toml"))
-    return sorted(ids)
-
-
 @router.get("", summary="List the policies", response_model=list[PolicySummary],
             responses=problem_responses(401))
 def list_policies(caller: Caller, state: State) -> list[PolicySummary]:
     active = state.snapshot.policy.id if state.snapshot is not None else None
     out = []
-    for policy_id in _ids(state):
+    for policy_id in policy_ids(state.settings.policy_dirs):
         policy = state.policy(policy_id)
         out.append(PolicySummary(id=policy.id, name=policy.name, municipality=policy.municipality,
                                  active=policy.id == active))

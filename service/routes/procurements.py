@@ -1,4 +1,8 @@
-"""Procurements, each with the policy's qualifying verdict and the reasons for it."""
+"""Procurements, each with the policy's qualifying verdict and the reasons for it.
+
+A procurement added here is recorded for the next import (:mod:`service.edits`), which then cannot
+lose it without a word.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from scoring.exceptions import PolicyError
 from scoring.policy import Policy, procurement_qualifies
+from service import edits, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES, region_meta
 from service.deps import Conn, Staff, State, require
-from service.errors import Conflict, FieldError, InvalidInput, problem_responses
+from service.errors import Conflict, FieldError, InvalidInput, Unavailable, problem_responses
 from service.models import Page, Procurement, ProcurementWithVerdict
 from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, dump, one, page
 
@@ -31,9 +37,16 @@ def _own(caller: Principal) -> list[sa.ColumnElement[bool]]:
 
 
 def _policy(state: State, conn: sa.Connection, policy_id: str | None) -> Policy:
-    if policy_id is None:
-        policy_id = conn.execute(sa.select(region_meta.c.policy)).scalar() or "gothenburg"
-    return state.policy(policy_id)
+    if policy_id is not None:
+        return state.policy(policy_id)  # 404 for an unknown one
+    stored = conn.execute(sa.select(region_meta.c.policy)).scalar()
+    snapshot = state.snapshot
+    if snapshot is not None and snapshot.region.manifest.policy == stored:
+        return snapshot.policy  # as loaded, even if its file has gone since
+    try:
+        return state.policy(stored or "gothenburg")
+    except PolicyError:  # the region's own policy is gone: the region cannot be judged (ServiceState)
+        raise Unavailable(state.unavailable or f"the region's policy {stored!r} cannot be loaded") from None
 
 
 def _with_verdict(row: dict[str, Any], policy: Policy) -> dict[str, Any]:
@@ -47,7 +60,7 @@ def _with_verdict(row: dict[str, Any], policy: Policy) -> dict[str, Any]:
 
 
 @router.get("", summary="List procurements with their qualifying verdicts",
-            response_model=Page[ProcurementWithVerdict], responses=problem_responses(401, 403, 404, 422))
+            response_model=Page[ProcurementWithVerdict], responses=problem_responses(401, 403, 404, 422, 503))
 def list_procurements(caller: ProcurementReader, conn: Conn, state: State, limit: Limit = 50,
                       offset: Offset = 0, policy: PolicyQuery = None) -> Page[Any]:
     judge = _policy(state, conn, policy)
@@ -57,7 +70,7 @@ def list_procurements(caller: ProcurementReader, conn: Conn, state: State, limit
 
 
 @router.get("/{procurement_id}", summary="One procurement, with whether it qualifies and why",
-            response_model=ProcurementWithVerdict, responses=problem_responses(401, 403, 404, 422))
+            response_model=ProcurementWithVerdict, responses=problem_responses(401, 403, 404, 422, 503))
 def get_procurement(procurement_id: PathId, caller: ProcurementReader, conn: Conn, state: State,
                     policy: PolicyQuery = None) -> dict[str, Any]:
     row = one(conn, _t, "procurement_id", procurement_id, "procurement", *_own(caller))
@@ -65,9 +78,10 @@ def get_procurement(procurement_id: PathId, caller: ProcurementReader, conn: Con
 
 
 @router.post("", summary="Add a procurement", status_code=status.HTTP_201_CREATED,
-             response_model=ProcurementWithVerdict, responses=problem_responses(401, 403, 409, 422))
+             response_model=ProcurementWithVerdict, responses=problem_responses(401, 403, 409, 422, 503))
 def create_procurement(body: Procurement, caller: Staff, conn: Conn, state: State,
                        response: Response) -> dict[str, Any]:
+    store.lock_region(conn)  # an import waits for this write, or this write for it
     values = dump(body)
     errors = []
     if values["contract_end"] < values["contract_start"]:
@@ -87,6 +101,7 @@ def create_procurement(body: Procurement, caller: Staff, conn: Conn, state: Stat
             _t.c.procurement_id == values["procurement_id"])).first() is not None:
         raise Conflict(f"procurement {values['procurement_id']!r} already exists")
     conn.execute(_t.insert().values(**values))
+    edits.record(conn, caller, "procurements", values["procurement_id"], created=True)
     state.request_reload()
     response.headers["Location"] = f"/v1/procurements/{values['procurement_id']}"
     return _with_verdict(values, _policy(state, conn, None))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from scoring.exceptions import RegionValidationError
-from scoring.region import load_region, region_from_frames, validate_region, write_region
+from scoring.region import RegionUpload, load_region, region_from_frames, validate_region, write_region
 from tests.regions import MANIFEST, hand_region
 
 
@@ -22,7 +23,7 @@ def region_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 def test_round_trip(region_dir: Path) -> None:
     region = load_region(region_dir)
     assert region.manifest == MANIFEST
-    assert region.counts() == {"districts": 2, "occupations": 1, "suppliers": 1, "procurements": 1,
+    assert region.counts() == {"districts": 10, "occupations": 1, "suppliers": 1, "procurements": 1,
                                "places": 1, "candidates": 3, "proposals": 1, "placements": 0}
     assert region.candidates["competences"].to_list()[0] == ["lokalvård", "körkort B"]
     assert region.candidates["wished_placement_types"].to_list()[0] == []
@@ -138,3 +139,64 @@ def test_a_places_file_without_the_learnable_column_still_loads(tmp_path: Path) 
     region, problems = validate_region(tmp_path)
     assert problems == [] and region is not None
     assert region.places["competences_learnable"].to_list() == [[]]
+
+
+def test_a_table_in_both_formats_is_refused_naming_both(tmp_path: Path) -> None:
+    write_region(region_from_frames(MANIFEST, hand_region()), tmp_path, fmt="csv")
+    region_from_frames(MANIFEST, hand_region()).candidates.drop(
+        "competences", "wished_placement_types", "support_needs").write_parquet(tmp_path / "candidates.parquet")
+    region, problems = validate_region(tmp_path)
+    assert region is None
+    assert [p.describe() for p in problems] == [
+        "candidates.csv: both candidates.csv and candidates.parquet hold table candidates: keep one of them"]
+
+
+def test_a_semicolon_separated_csv_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    write_region(region_from_frames(MANIFEST, hand_region()), tmp_path, fmt="csv")
+    # As Excel with Swedish settings saves it: semicolons between cells, a byte-order mark first.
+    rows = [line.split(",") for line in (tmp_path / "districts.csv").read_text("utf-8").splitlines()]
+    (tmp_path / "districts.csv").write_text("\ufeff" + "\n".join(";".join(r) for r in rows) + "\n",
+                                            encoding="utf-8")
+    region, problems = validate_region(tmp_path)
+    assert region is None
+    # One problem that says what to do, not one per column the comma-split header lacks.
+    assert [p.describe() for p in problems] == [
+        "districts.csv: this file is separated by semicolons (Swedish Excel's default); save it as "
+        "comma-separated CSV (UTF-8)"]
+
+
+def test_an_upload_with_two_files_of_one_name_is_refused_naming_both(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    write_region(region_from_frames(MANIFEST, hand_region()), source, fmt="csv")
+    archive_path = tmp_path / "region.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        for path in sorted(source.iterdir()):
+            archive.write(path, f"a/{path.name}")
+        archive.write(source / "candidates.csv", "b/candidates.csv")
+        archive.writestr("__MACOSX/a/._candidates.csv", b"resource fork")
+        archive.writestr("a/README.txt", b"notes")
+    upload = RegionUpload(tmp_path / "unpacked")
+    upload.folder.mkdir()
+    zipped = upload.open_zip(archive_path, "region.zip")
+    assert zipped is not None
+    with zipped:
+        upload.add_zip(zipped)
+    upload.add_file("candidates.csv", b"")
+    assert [p.describe() for p in upload.problems] == [
+        "b/candidates.csv: a/candidates.csv and b/candidates.csv are both named candidates.csv: keep one of them",
+        "a/README.txt: not a region file (region.toml, <table>.csv or <table>.parquet)",
+        "candidates.csv: a/candidates.csv and candidates.csv are both named candidates.csv: keep one of them",
+    ]
+    # The first one is unpacked, as sent; nothing of the others.
+    assert (upload.folder / "candidates.csv").read_bytes() == (source / "candidates.csv").read_bytes()
+    assert upload.open_zip(b"not a zip", "upload") is None
+    assert upload.problems[-1].describe() == "upload: not a zip file"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    write_region(region_from_frames(MANIFEST, hand_region()), tmp_path, fmt="csv")
+    text = (tmp_path / "districts.csv").read_text("utf-8")
+    (tmp_path / "districts.csv").write_text("\ufeff" + text, encoding="utf-8")  # Excel's "CSV UTF-8"
+    region, problems = validate_region(tmp_path)
+    assert problems == [] and region is not None
+    assert region.districts.equals(region_from_frames(MANIFEST, hand_region()).districts)

@@ -277,3 +277,46 @@ def placement(placement_id: str, proposal_id: str, candidate_id: str, place_id: 
         "contract_type": [contract_type],
     }, schema_overrides={"ended_on": pl.Date, "hired_on": pl.Date, "ended_by": pl.String,
                          "contract_type": pl.String})
+
+
+def test_a_reminder_does_not_make_an_imported_proposal_platsas(own_api: Api, history: dict[str, Any]) -> None:
+    """The delivery worker reminds suppliers of unanswered proposals, imported ones too; such a
+    reminder is the service's own doing, not an answer: the next upload's row of the proposal wins,
+    without a conflict, and an upload without it drops it."""
+    api = own_api
+    coordinator = api.client("coordinator")
+    made = dt.date.today() - dt.timedelta(days=30)  # unanswered for longer than PLATSA_REMINDER_DAYS (7)
+    old = pl.DataFrame({"proposal_id": ["pr-old"], "candidate_id": ["c6"], "place_id": ["pl1"],
+                        "created_on": [made], "status": ["open"], "decided_on": [None],
+                        "decline_reason": [None]},
+                       schema_overrides={"decided_on": pl.Date, "decline_reason": pl.String})
+    frames = service_region()
+    frames["proposals"] = pl.concat([frames["proposals"], old])
+    first = coordinator.post("/v1/region/import", content=region_zip(frames), headers=ZIP)
+    assert first.status_code == 201, first.text
+
+    def reminders() -> list[str]:
+        db = api.db()
+        with db.connect() as conn:
+            types = list(conn.execute(sa.select(proposal_events.c.type)
+                                      .where(proposal_events.c.proposal_id == "pr-old")).scalars())
+        db.dispose()
+        return types
+
+    assert wait_for(reminders, what="the reminder of pr-old") == ["proposal.reminder"]
+    # The source system has the supplier's answer since: the upload's row is the later word.
+    frames["proposals"] = pl.concat([service_region()["proposals"], old.with_columns(
+        status=pl.lit("declined"), decided_on=pl.lit(dt.date.today()), decline_reason=pl.lit("distance"))])
+    answer = coordinator.post("/v1/region/import", content=region_zip(frames), headers=ZIP)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["ignored_proposals"] == []
+    assert answer.json()["kept"] == first.json()["kept"]  # Platsa's own proposals, not pr-old
+    got = coordinator.get("/v1/proposals/pr-old").json()
+    assert (got["status"], got["decided_on"], got["decline_reason"]) == (
+        "declined", dt.date.today().isoformat(), "distance")
+    # An upload without it drops it; the reminder stays in the event log, as it was sent.
+    answer = coordinator.post("/v1/region/import", content=region_zip(), headers=ZIP)
+    assert answer.status_code == 201, answer.text
+    assert coordinator.get("/v1/proposals/pr-old").status_code == 404
+    assert reminders() == ["proposal.reminder"]
+    assert dangling(api)["events"] == ["pr-old"]

@@ -1,7 +1,7 @@
 """allocation rounds: each unassigned candidate's reason and explanation
 
 Revision ID: 0004_round_unassigned
-Revises: 0002
+Revises: 0003_region_edits
 Create Date: 2026-12-02 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_round_unassigned"
-down_revision = "0002"
+down_revision = "0003_region_edits"
 branch_labels = None
 depends_on = None
 
