@@ -17,7 +17,10 @@ three ways, each in its own child process so that peak memory belongs to that ru
     round's pair search (every open place's ``_CandidateGroup.eligible`` with the place's hard
     competences against the same call without them; the difference is the rule's cost).
 
-Prints a table and writes ``benchmarks/results/live_state.json``. The ratio that matters is the
+Each round also counts its assignments beyond today's free slots of their places (``beyond``:
+to a filled or closed place, or more than it has free): 0 for ``live`` on every size, and what
+the round of before the live state handed out wrongly for ``off``. Prints a table and writes
+``benchmarks/results/live_state.json``. The ratio that matters is the
 checks' seconds against the live round's: the live round itself is usually *faster* than ``off``,
 because places that are filled or closed take no pairs.
 
@@ -118,11 +121,17 @@ def _child(folder: str, variant: str) -> None:
     if variant == "checks":
         row.update(_checks(pool, places, policy, region))
     else:
+        live = places  # today's free slots, to count what a round hands out beyond them
         if variant == "off":
             places = _all_open(places)
         started = time.perf_counter()
         result = run_round(pool, places, policy)
-        row.update(round_s=round(time.perf_counter() - started, 3), status=result.status,
+        round_s = time.perf_counter() - started
+        taken = result.assignments.group_by("place_id").len()
+        at = np.array([live.index[p] for p in taken["place_id"].to_list()], dtype=np.int64)
+        over = np.maximum(taken["len"].to_numpy() - live.free_slots[at], 0)
+        row["to_filled_or_closed"] = int(over.sum())  # assignments beyond today's free slots
+        row.update(round_s=round(round_s, 3), status=result.status,
                    num_assigned=result.num_assigned, num_edges=result.graph["num_edges"],
                    num_eligible=result.graph["num_eligible"], places_open=int(places.states.is_open.sum()),
                    timings={k: round(v, 3) for k, v in result.timings.items()})
@@ -148,7 +157,7 @@ def main() -> None:
 
     rows = []
     print(f"{'size':8} {'variant':8} {'round s':>8} {'pairs':>10} {'open places':>11} {'placed':>7} "
-          f"{'states s':>9} {'competence s':>12} {'peak MiB':>9}")
+          f"{'beyond':>7} {'states s':>9} {'competence s':>12} {'peak MiB':>9}")
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="platsa-live-") as tmp:
             write_region(generate_region("gothenburg", size, seed=args.seed), tmp)
@@ -159,6 +168,7 @@ def main() -> None:
                 rows.append(row)
                 print(f"{size:8} {variant:8} {row.get('round_s', ''):>8} {row.get('num_edges', ''):>10} "
                       f"{row.get('places_open', ''):>11} {row.get('num_assigned', ''):>7} "
+                      f"{row.get('to_filled_or_closed', ''):>7} "
                       f"{row.get('place_states_s', ''):>9} {row.get('competence_rule_s', ''):>12} "
                       f"{row['peak_mib']:>9}")
         live = next(r for r in rows if r["size"] == size and r["variant"] == "live")
