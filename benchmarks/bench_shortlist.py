@@ -83,12 +83,14 @@ def baseline_records(pool: CandidatePool) -> list[dict[str, Any]]:
     return records
 
 
-def baseline_place(places: PlaceTable, place: int) -> dict[str, Any]:
-    """A place as a plain record."""
+def baseline_place(places: PlaceTable, place: int, reference_day: int) -> dict[str, Any]:
+    """A place as a plain record (its start as the day it takes people from: a place that has
+    already started takes them from the reference date)."""
     return {
         "x": float(places.x_km[place]), "y": float(places.y_km[place]),
         "lowest": int(places.lowest_step[place]), "supervisor": bool(places.supervisor[place]),
-        "start": int(places.start_day[place]), "type": int(places.placement_type[place]),
+        "start": max(int(places.start_day[place]), reference_day), "type": int(places.placement_type[place]),
+        "needed": set(places.needed_concepts(place)), "open": bool(places.states.is_open[place]),
         "duration": float(places.duration_months[place]), "hours": int(places.hours[place]),
         "required": set(places.required_concepts[place]), "wanted": set(places.wanted_concepts[place]),
         "women_under": bool(places.women_under[place]), "men_under": bool(places.men_under[place]),
@@ -99,7 +101,9 @@ def baseline_place(places: PlaceTable, place: int) -> dict[str, Any]:
 def baseline_score(c: dict[str, Any], p: dict[str, Any], policy: Policy) -> float | None:
     """One candidate, the straightforward way: rules, then each term; None when not eligible."""
     rules = policy.eligibility
-    if c["placed"]:
+    if c["placed"] or not p["open"]:
+        return None
+    if not p["needed"] <= c["codes"]:
         return None
     gap = p["lowest"] - c["step"]
     if gap > 0 and not (p["supervisor"] and gap <= rules.steps_below_with_supervisor):
@@ -206,7 +210,7 @@ def bench_size(
     per_candidate: list[float] = []
     max_diff = 0.0
     for p in picked[: min(10, len(picked))]:
-        place = baseline_place(places, p)
+        place = baseline_place(places, p, pool.reference_day)
         t0 = time.perf_counter()
         baseline_shortlist(records, place, policy, k)
         per_candidate.append((time.perf_counter() - t0) / take)

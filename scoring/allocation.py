@@ -638,7 +638,7 @@ class _CandidateGroup:
         self._distance_per_km: npt.NDArray[np.float32] | None = None
         self._words: npt.NDArray[np.uint64] | None = None
         self._holders: dict[int, npt.NDArray[np.int64]] = {}
-        self._has_concept: dict[int, npt.NDArray[np.bool_]] = {}
+        self._lacking: dict[int, npt.NDArray[np.bool_]] = {}
         self._terms: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
         self._rows: dict[tuple[object, ...], npt.NDArray[np.float32]] = {}
         self._competence: dict[tuple[int, int], tuple[npt.NDArray[np.float64], tuple[float, ...] | None]] = {}
@@ -655,7 +655,7 @@ class _CandidateGroup:
         failed = np.greater(squared, self.commute_limit_sq[:size], out=self._failed[:size])
         # Required competences that are a hard rule at the place (place_eligibility's "competence").
         for concept in _bits(self.places.needed[:, place]):
-            failed |= ~self._has(concept)[:size]
+            np.logical_or(failed, self._lacks(concept)[:size], out=failed)
         at = self.position[excluded]
         failed[at[(at >= 0) & (at < size)]] = True
         count = size - int(np.count_nonzero(failed))
@@ -801,13 +801,13 @@ class _CandidateGroup:
                 hits[holders[: np.searchsorted(holders, size)]] += weight
         screen += (table - table[0, 0]).ravel().astype(np.float32)[hits]
 
-    def _has(self, concept: int) -> npt.NDArray[np.bool_]:
-        """(members,) bool: which members have ``concept``."""
-        has = self._has_concept.get(concept)
-        if has is None:
-            has = self._has_concept[concept] = np.zeros(len(self.members), dtype=bool)
-            has[self._holders_of(concept)] = True
-        return has
+    def _lacks(self, concept: int) -> npt.NDArray[np.bool_]:
+        """(members,) bool: which members lack ``concept`` (kept for the group's other places)."""
+        lacks = self._lacking.get(concept)
+        if lacks is None:
+            lacks = self._lacking[concept] = np.ones(len(self.members), dtype=bool)
+            lacks[self._holders_of(concept)] = False
+        return lacks
 
     def _holders_of(self, concept: int) -> npt.NDArray[np.int64]:
         """Sorted positions of the members who have ``concept`` (a bit of the pool's bitset)."""
