@@ -428,10 +428,10 @@ def _check_overrides(
         per_place[pid] = per_place.get(pid, 0) + 1
         failures = explain_failures(pool, places, pool.index[cid], places.index[pid], policy)
         for failure in unmet_rules(failures, override_of.get((cid, pid))):
-            advice = ("; an override with a reason keeps the pin" if failure.rule in OVERRIDABLE_RULES
-                      else "; this rule cannot be overridden")
             if failure.rule == "free_slots":
                 continue  # counted per place below, with every pin of the place
+            advice = ("; an override with a reason keeps the pin" if failure.rule in OVERRIDABLE_RULES
+                      else "; this rule cannot be overridden")
             problems.append(Problem("pins", row, failure.rule, f"{cid}:{pid}", failure.text + advice))
     for pid, count in per_place.items():
         free = int(places.free_slots[places.index[pid]])

@@ -318,11 +318,13 @@ class PlaceTable:
 
     def needed_concepts(self, place: int) -> list[str]:
         """Concept codes the place requires as a hard rule (:attr:`needed`), in the profile's order."""
-        return [c for c in self.required_concepts[place] if c in self._needed_codes(place)]
+        words = self.needed[:, place].tolist()
+        bit = {code: i for i, code in enumerate(self.concepts)}
 
-    def _needed_codes(self, place: int) -> set[str]:
-        bits = self.needed[:, place].tolist()
-        return {self.concepts[w * 64 + b] for w, word in enumerate(bits) for b in range(64) if word >> b & 1}
+        def needed(code: str) -> bool:
+            return code in bit and bool(words[bit[code] // 64] >> (bit[code] % 64) & 1)
+
+        return [code for code in self.required_concepts[place] if needed(code)]
 
     def open_at(self, place: int) -> npt.NDArray[np.int32]:
         """Positions of the candidates with an open proposal to ``place`` (sorted)."""

@@ -23,14 +23,9 @@ from scoring.eligibility import RuleFailure, RuleOverride, explain_failures, exp
 from scoring.policy import Policy
 from scoring.pool import build_pool
 from scoring.region import Region, region_from_frames
-from scoring.schema import TABLES
 from service import store
-from service.db.tables import REGION_TABLES
 
-__all__ = ["LiveCheck", "check_pairs"]
-
-#: Ids per ``IN (...)`` list: far below any database's parameter limit.
-_CHUNK = 500
+__all__ = ["LiveCheck", "check_pairs", "live_region"]
 
 
 @dataclass(frozen=True)
@@ -61,42 +56,23 @@ class LiveCheck:
     place_state: dict[str, str]
 
 
-def _rows(conn: sa.Connection, table: str, column: str, ids: Iterable[str]) -> list[dict[str, object]]:
-    sql = REGION_TABLES[table]
-    wanted = sorted(set(ids))
-    cols = [sql.c[c.name] for c in TABLES[table].columns]
-    out: list[dict[str, object]] = []
-    for start in range(0, len(wanted), _CHUNK):
-        result = conn.execute(sa.select(*cols).where(sql.c[column].in_(wanted[start:start + _CHUNK])))
-        out += [dict(r) for r in result.mappings()]
-    return out
-
-
-def _frame(table: str, rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
-    schema = TABLES[table].polars_schema
-    unique = list({str(r[TABLES[table].key or ""]): r for r in rows}.values())
-    return pl.DataFrame({name: [r[name] for r in unique] for name in schema}, schema=schema, strict=False)
-
-
 def live_region(conn: sa.Connection, candidate_ids: Iterable[str], place_ids: Iterable[str]) -> Region:
     """The rows of the stored region that rules about these candidates and places read."""
     candidate_ids, place_ids = set(candidate_ids), set(place_ids)
-    proposals = _rows(conn, "proposals", "candidate_id", candidate_ids) + _rows(
-        conn, "proposals", "place_id", place_ids)
-    placements = _rows(conn, "placements", "candidate_id", candidate_ids) + _rows(
-        conn, "placements", "place_id", place_ids)
-    named = place_ids | {str(r["place_id"]) for r in proposals} | {str(r["place_id"]) for r in placements}
+    proposals = pl.concat([store.read_table(conn, "proposals", "candidate_id", candidate_ids),
+                           store.read_table(conn, "proposals", "place_id", place_ids)]).unique(
+        "proposal_id", maintain_order=True)
+    placements = pl.concat([store.read_table(conn, "placements", "candidate_id", candidate_ids),
+                            store.read_table(conn, "placements", "place_id", place_ids)]).unique(
+        "placement_id", maintain_order=True)
+    named = place_ids | set(proposals["place_id"].to_list()) | set(placements["place_id"].to_list())
     frames = {
-        "candidates": _frame("candidates", _rows(conn, "candidates", "candidate_id", candidate_ids)),
-        "places": _frame("places", _rows(conn, "places", "place_id", named)),
-        "proposals": _frame("proposals", proposals),
-        "placements": _frame("placements", placements),
+        "candidates": store.read_table(conn, "candidates", "candidate_id", candidate_ids),
+        "places": store.read_table(conn, "places", "place_id", named),
+        "proposals": proposals,
+        "placements": placements,
+        **{name: store.read_table(conn, name) for name in ("districts", "occupations", "suppliers")},
     }
-    for table in ("districts", "occupations", "suppliers"):
-        sql = REGION_TABLES[table]
-        rows = [dict(r) for r in conn.execute(
-            sa.select(*[sql.c[c.name] for c in TABLES[table].columns])).mappings()]
-        frames[table] = _frame(table, rows)
     meta = store.read_manifest(conn)
     if meta is None:
         raise LookupError("no region is stored")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: Rows per INSERT statement: large enough to be fast, small enough for SQLite's parameter limit.
 _BATCH = 2_000
+#: Ids per ``IN (...)`` list: far below any database's parameter limit.
+_IN_CHUNK = 500
 
 
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -158,12 +161,23 @@ def load_region(conn: sa.Connection) -> tuple[Region, int] | None:
     if meta is None:
         return None
     manifest, version = meta
-    frames: dict[str, pl.DataFrame] = {}
-    for name, table in TABLES.items():
-        sql_table = REGION_TABLES[name]
-        cols = [sql_table.c[c.name] for c in table.columns]
-        result = conn.execute(sa.select(*cols))
-        data = result.fetchall()
-        columns = {c.name: [row[i] for row in data] for i, c in enumerate(table.columns)}
-        frames[name] = pl.DataFrame(columns, schema=table.polars_schema, strict=False)
+    frames = {name: read_table(conn, name) for name in TABLES}
     return region_from_frames(manifest, frames), version
+
+
+def read_table(conn: sa.Connection, name: str, column: str | None = None,
+               ids: Iterable[str] = ()) -> pl.DataFrame:
+    """One stored region table as a frame of its schema: every row, or (``column`` given) the rows
+    whose ``column`` is one of ``ids``, each once."""
+    table, sql_table = TABLES[name], REGION_TABLES[name]
+    cols = [sql_table.c[c.name] for c in table.columns]
+    if column is None:
+        data = list(conn.execute(sa.select(*cols)).fetchall())
+    else:
+        wanted, data = sorted(set(ids)), []
+        for start in range(0, len(wanted), _IN_CHUNK):
+            data += conn.execute(sa.select(*cols).where(
+                sql_table.c[column].in_(wanted[start:start + _IN_CHUNK]))).fetchall()
+    frame = pl.DataFrame({c.name: [row[i] for row in data] for i, c in enumerate(table.columns)},
+                         schema=table.polars_schema, strict=False)
+    return frame if column is None else frame.unique(table.key, keep="first", maintain_order=True)

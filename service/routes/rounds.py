@@ -246,34 +246,16 @@ def _check_inputs(state: Any, snapshot: Any, policy: Policy, inputs: RoundInputs
 
     ``locations`` maps ``pins`` / ``removals`` to the request path of each row, so that every
     problem names the field it is about. The rules are :func:`scoring.allocation.check_round_inputs`,
-    on the loaded region (and its pool for ``policy``).
+    on the loaded region's pool for ``policy`` (:meth:`ServiceState.for_policy`).
     """
-    prepared = snapshot.prepared
-    if prepared is not None and policy.id != snapshot.policy.id:
-        prepared = state.engine.prepare(snapshot.region, policy)
+    _, prepared = state.for_policy(snapshot, policy.id)
     params = CoreRoundParams(pins=inputs.pins, forbidden=inputs.removals, overrides=inputs.overrides,
                              use_keys=bool(inputs.params.get("use_keys", True)))
-    if prepared is None:  # no pool in this build: only the ids can be checked
-        problems = _unknown_ids(snapshot, params)
-    else:
-        problems = check_round_inputs(prepared.pool, prepared.places, policy, params)
-    problems = [p for p in problems if p.file in ("pins", "forbidden", "overrides")]
+    problems = [p for p in check_round_inputs(prepared.pool, prepared.places, policy, params)
+                if p.file in ("pins", "forbidden", "overrides")]
     if problems:
         raise InvalidInput(f"{len(problems)} problem(s) with the round's pairs",
                            [_field_error(p, locations) for p in problems])
-
-
-def _unknown_ids(snapshot: Any, params: CoreRoundParams) -> list[Problem]:
-    cands = set(snapshot.region.candidates.get_column("candidate_id").to_list())
-    places = set(snapshot.region.places.get_column("place_id").to_list())
-    problems = []
-    for name, pairs in (("pins", params.pins), ("forbidden", params.forbidden)):
-        for row, (cid, pid) in enumerate(pairs, start=1):
-            if cid not in cands:
-                problems.append(Problem(name, row, "candidate_id", cid, "no such candidate"))
-            if pid not in places:
-                problems.append(Problem(name, row, "place_id", pid, "no such place"))
-    return problems
 
 
 def _field_error(problem: Problem, locations: dict[str, list[str]]) -> FieldError:
@@ -531,9 +513,13 @@ def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot:
     if row["region_version"] != version:
         raise Conflict("the region was replaced since this round: its pairs may no longer exist")
     now = dt.datetime.now(dt.UTC)
-    pairs = sorted(_pairs_of(conn, round_id).items())
+    # Each assignment with what orders it for its place's free slots: pins first, then by score.
+    order = {(r.candidate_id, r.place_id): (r.pinned, r.score) for r in conn.execute(
+        sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id, round_assignments.c.pinned,
+                  round_assignments.c.score).where(round_assignments.c.round_id == round_id))}
+    pairs = sorted(order)
     overrides = {(o.candidate_id, o.place_id): o for o in overrides_of(row["overrides"])}
-    conflicts = _conflicts(conn, dict(row), pairs, state.policy(row["policy_id"]), overrides,
+    conflicts = _conflicts(conn, dict(row), order, state.policy(row["policy_id"]), overrides,
                            allow_multiple_open=options.on_open_proposal == "allow")
     allowed = {ConflictReason.OPEN_PROPOSAL_ELSEWHERE.value, ConflictReason.TWICE_IN_REQUEST.value}
     refused = conflicts if options.on_open_proposal != "allow" else [
@@ -572,8 +558,8 @@ def _override_words(pair: tuple[str, str], row: dict[str, Any]) -> list[str]:
     return []
 
 
-def _conflicts(conn: sa.Connection, row: dict[str, Any], pairs: list[tuple[str, str]], policy: Policy,
-               overrides: dict[tuple[str, str], RuleOverride], *, allow_multiple_open: bool
+def _conflicts(conn: sa.Connection, row: dict[str, Any], order: dict[tuple[str, str], tuple[bool, float]],
+               policy: Policy, overrides: dict[tuple[str, str], RuleOverride], *, allow_multiple_open: bool
                ) -> list[dict[str, Any]]:
     """Every assignment of a round that cannot be proposed now, and why, one conflict per pair.
 
@@ -583,22 +569,22 @@ def _conflicts(conn: sa.Connection, row: dict[str, Any], pairs: list[tuple[str, 
     candidate's proposal since the round was created; a recent decline at the place's supplier
     (unless the round was run with held-back candidates, or the pair is a pin: the coordinator's
     decision); and last the place's free slots, counted
-    over the assignments that are still proposed, pins first, then by score (ties by candidate id).
+    over the assignments that are still proposed, pins first, then by score (``order``: each
+    assignment's pinned flag and score; ties by candidate id).
     """
+    pairs = sorted(order)
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for c in lifecycle.find_conflicts(conn, pairs, allow_multiple_open=allow_multiple_open):
         found.setdefault((c["candidate_id"], c["place_id"]), c)
     check = live.check_pairs(conn, pairs, policy, overrides=overrides)
-    held = lifecycle.open_proposals_of(conn, [c for c, _ in pairs])
+    added: list[tuple[tuple[str, str], dict[str, Any]]] = []
 
     def add(pair: tuple[str, str], reason: ConflictReason, detail: str,
             rules: list[str] | None = None) -> None:
-        found.setdefault(pair, {
-            "candidate_id": pair[0], "place_id": pair[1], "reason": reason.value, "detail": detail,
-            "rules": rules or [],
-            "open_proposals": [{k: p[k] for k in ("proposal_id", "place_id", "status")}
-                               for p in held[pair[0]]],
-        })
+        if pair not in found:
+            found[pair] = {"candidate_id": pair[0], "place_id": pair[1], "reason": reason.value,
+                           "detail": detail, "rules": rules or []}
+            added.append((pair, found[pair]))
 
     withdrawn = _withdrawn_since(conn, [c for c, _ in pairs], row["created_at"])
     include_held_back = bool((row["params"] or {}).get("include_held_back", False))
@@ -619,20 +605,22 @@ def _conflicts(conn: sa.Connection, row: dict[str, Any], pairs: list[tuple[str, 
             text = next(h.text for h in check.held_back[pair] if h.rule == "declined_by_supplier")
             add(pair, ConflictReason.DECLINED_BY_SUPPLIER, text)
     # Free slots last: the assignments still proposed, per place, pins first and then by score.
-    scores = dict(((r.candidate_id, r.place_id), (r.pinned, r.score)) for r in conn.execute(
-        sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id, round_assignments.c.pinned,
-                  round_assignments.c.score).where(round_assignments.c.round_id == row["round_id"])))
     by_place: dict[str, list[tuple[str, str]]] = {}
     for pair in pairs:  # under "allow", find_conflicts let the open proposals elsewhere through
         if pair not in found:
             by_place.setdefault(pair[1], []).append(pair)
     for place_id, members in by_place.items():
-        members.sort(key=lambda pair: (not scores[pair][0], -scores[pair][1], pair[0]))
+        members.sort(key=lambda pair: (not order[pair][0], -order[pair][1], pair[0]))
         free = check.free_slots.get(place_id, 0)
         for pair in members[free:]:
             add(pair, ConflictReason.NO_FREE_SLOT,
                 f"the place is {check.place_state[place_id]}; {len(members)} of this round's assignments "
                 f"to it are still proposed, {free} can be", ["free_slots"])
+    # The candidates' open proposals, as find_conflicts gives them with its own conflicts.
+    held = lifecycle.open_proposals_of(conn, [pair[0] for pair, _ in added]) if added else {}
+    for pair, conflict in added:
+        conflict["open_proposals"] = [{k: p[k] for k in ("proposal_id", "place_id", "status")}
+                                      for p in held[pair[0]]]
     return [found[pair] for pair in pairs if pair in found]
 
 
