@@ -46,12 +46,13 @@ and the bounds are the policy's shares of that number with its tolerance
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -195,6 +196,12 @@ class RoundResult:
     timings: dict[str, float]
     overrides: tuple[dict[str, Any], ...] = ()
     """The pins kept by a coordinator's override: pair, rules broken (in words), reason."""
+    certification: dict[str, Any] = field(default_factory=dict)
+    """What the proof covers (:func:`run_round`): ``scope`` (``eligible``: every eligible pair;
+    ``graph``: the round's graph only), ``certified_over`` (pairs the proof covers),
+    ``num_eligible``, ``pricing_passes``, ``pairs_added``, ``bound_over_eligible`` and
+    ``gap_over_eligible`` (the bound valid over every eligible pair, where one is known), and
+    ``stopped`` (why pricing ended before the proof covered every eligible pair)."""
     round: Round | None = field(default=None, repr=False)
     result: AllocationResult | None = field(default=None, repr=False)
 
@@ -206,6 +213,7 @@ class RoundResult:
         if not np.isnan(self.bound):
             head += f", bound {self.bound:,.3f}, gap {self.gap:.2%}"
         lines = [head]
+        lines += self._certification_lines()
         if "num_places_open" in self.graph:
             closed = ", ".join(f"{n:,} {state.replace('_', ' ')}"
                                for state, n in self.graph["places_not_open"].items())
@@ -220,6 +228,23 @@ class RoundResult:
             lines.append("this method ignores: " + ", ".join(self.constraints_ignored))
         return lines
 
+    def _certification_lines(self) -> list[str]:
+        cert = self.certification
+        if not cert:
+            return []
+        how = (f"{cert['pricing_passes']} pricing pass(es), {cert['pairs_added']:,} pair(s) added"
+               if cert["pricing_passes"] else "no pricing needed")
+        if cert["scope"] == "eligible":
+            return [f"proven over every eligible pair: {cert['certified_over']:,} of "
+                    f"{cert['num_eligible']:,} ({how})"]
+        line = (f"proven over the round's graph only: {cert['certified_over']:,} of "
+                f"{cert['num_eligible']:,} eligible pairs ({how}")
+        line += f"; {cert['stopped']})" if cert["stopped"] else ")"
+        if cert["bound_over_eligible"] is not None:
+            line += (f"; over every eligible pair the bound is {cert['bound_over_eligible']:,.3f}, "
+                     f"gap {cert['gap_over_eligible']:.2%}")
+        return [line]
+
     def to_dict(self, *, include_unassigned: bool = True) -> dict[str, Any]:
         """The result file's content (JSON-ready; ``docs/allocation.md`` describes it)."""
         out: dict[str, Any] = {
@@ -230,6 +255,10 @@ class RoundResult:
             "gap": None if np.isnan(self.gap) else self.gap,
             "num_assigned": self.num_assigned,
             "total_score": self.total_score,
+            "certified_over": self.certification.get("certified_over"),
+            "pricing_passes": self.certification.get("pricing_passes"),
+            "pairs_added": self.certification.get("pairs_added"),
+            "certification": dict(self.certification),
             "infeasibility": list(self.infeasibility),
             "violations": list(self.violations),
             "constraints_ignored": list(self.constraints_ignored),
@@ -277,17 +306,30 @@ def build_round(
         raise RoundSetupError(problems)
 
     cand, plc, graph = _eligible_edges(pool, places, policy, params, progress)
+    timings["edges"] = time.perf_counter() - t0
+    return _assemble(pool, places, policy, params, cand, plc, graph, timings, planned=None)
+
+
+def _assemble(
+    pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams,
+    cand: npt.NDArray[np.int64], plc: npt.NDArray[np.int64], graph: dict[str, Any],
+    timings: dict[str, float], *, planned: int | None,
+) -> Round:
+    """The round's problem on the pairs ``cand``, ``plc`` (and the pins), scored exactly.
+
+    ``planned`` is the keys' planned total; None computes it on these pairs (a bare max flow).
+    Pricing passes them the first graph's, so that every pass solves the same round's rules.
+    """
     pin_c, pin_p = _pairs(pool, places, params.pins)
     forb_c, forb_p = _pairs(pool, places, params.forbidden)
     # Pins are agreed placements: they stay in the graph even where pruning dropped them, or an
     # override lets them break a rule (check_round_inputs refused every other broken rule).
     cand, plc = _union_edges(cand, plc, pin_c, pin_p, places.size)
-    timings["edges"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     score, terms = score_pairs(pool, places, cand, plc, policy)
     weighted = {name: getattr(policy.weights, name) * terms[name] for name in TERMS}
-    timings["scores"] = time.perf_counter() - t1
+    timings["scores"] = timings.get("scores", 0.0) + time.perf_counter() - t1
 
     keys = pair_keys(cand, plc, places.size)
     pinned_edges = np.searchsorted(keys, pair_keys(pin_c, pin_p, places.size)).astype(np.int64)
@@ -317,9 +359,15 @@ def build_round(
         "group_names": group_ids,
     }
 
-    t2 = time.perf_counter()
-    planned = _max_placeable(base) if params.use_keys else 0
-    timings["planned_total"] = time.perf_counter() - t2
+    if planned is None:
+        t2 = time.perf_counter()
+        planned = _max_placeable(base) if params.use_keys else 0
+        timings["planned_total"] = time.perf_counter() - t2
+        # The keys' shares are of the most people the eligible pairs can place (DOMAIN.md): the
+        # graph's number is that one where it reaches the slots' bound, or nothing was pruned.
+        graph["planned_total_over"] = "eligible" if (
+            not params.use_keys or not graph.get("pruned") or planned >= graph.get("slot_bound", 0)
+        ) else "graph"
     lower = np.zeros(len(district_ids), dtype=np.int32)
     upper = np.full(len(district_ids), max(pool.size, 1), dtype=np.int32)
     if params.use_keys:
@@ -474,6 +522,63 @@ def _union_edges(
     return keys // n, keys % n
 
 
+class _PlaceScan:
+    """Every open place's eligible candidates, group by group (module docstring, "Finding the graph").
+
+    The graph's search and the pricing of the pairs it left out (:func:`price_outside`) walk the
+    eligible pairs the same way: one :class:`_CandidateGroup` per placement type and lowest
+    admissible step, then each of its places, so that both see exactly the same pairs.
+    """
+
+    def __init__(self, pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams) -> None:
+        self.pool, self.places, self.policy, self.params = pool, places, policy, params
+        rules = policy.eligibility
+        # Each place's rule numbers, as place_eligibility reads them (the duration compared as float64).
+        admits_from = places.lowest_step.astype(np.int64) - np.where(
+            places.supervisor, rules.steps_below_with_supervisor, 0
+        )
+        self.deadline = (np.maximum(places.start_day.astype(np.int64), pool.reference_day)
+                         + rules.availability_grace_days).tolist()
+        too_short = bool(rules.apply_min_duration) & (
+            places.duration_months.astype(np.float64) < rules.min_duration_months
+        )
+        self.keep = np.maximum(params.min_per_place,
+                               params.per_slot * places.free_slots.astype(np.int64)).tolist()
+        self.supplier = places.supplier.tolist()
+        recent = places.decline_day >= pool.reference_day - rules.hold_back_days_after_decline
+        self.decline_supplier, self.decline_cand = np.divmod(places.decline_keys[recent], max(pool.size, 1))
+        # Rules of the candidate alone: not placed; without held-back candidates, no open proposal (one
+        # elsewhere holds a candidate back, one to the place itself makes the pair ineligible).
+        admitted = ~pool.placed
+        if not params.include_held_back:
+            admitted &= pool.open_proposals == 0
+        self.admitted = admitted
+        # Only places open now, with a free slot (scoring.capacity), take anyone.
+        self.open_places = np.flatnonzero(~too_short & places.states.is_open)
+        self.group_keys, group_of = np.unique(
+            np.stack([places.placement_type[self.open_places].astype(np.int64),
+                      admits_from[self.open_places]], axis=1),
+            axis=0, return_inverse=True,
+        )
+        self.group_of = group_of.ravel()
+
+    def groups(self) -> Iterator[tuple[_CandidateGroup, list[int]]]:
+        """Each candidate group with its open places, in a fixed order."""
+        for g, (placement_type, lowest) in enumerate(self.group_keys.tolist()):
+            group = _CandidateGroup(self.pool, self.places, self.policy, self.admitted,
+                                    placement_type=placement_type, admits_from=lowest)
+            yield group, self.open_places[self.group_of == g].tolist()
+
+    def eligible_at(self, group: _CandidateGroup, p: int) -> _Eligible:
+        """The place's eligible members of its group."""
+        # Exceptions by position: open proposals to this place, recent declines at its supplier.
+        excluded = self.places.open_at(p)
+        if not self.params.include_held_back:
+            lo, hi = np.searchsorted(self.decline_supplier, [self.supplier[p], self.supplier[p] + 1])
+            excluded = np.concatenate([excluded, self.decline_cand[lo:hi]])
+        return group.eligible(p, self.deadline[p], excluded)
+
+
 def _eligible_edges(
     pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams, progress: Progress | None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], dict[str, Any]]:
@@ -482,58 +587,26 @@ def _eligible_edges(
     Returns candidate and place positions, ordered by candidate, then score (best first), then place
     where pruning per candidate applies, else by place, then candidate; and the ``graph`` numbers.
     """
-    rules = policy.eligibility
-    # Each place's rule numbers, as place_eligibility reads them (the duration compared as float64).
-    admits_from = places.lowest_step.astype(np.int64) - np.where(
-        places.supervisor, rules.steps_below_with_supervisor, 0
-    )
-    deadline = (np.maximum(places.start_day.astype(np.int64), pool.reference_day)
-                + rules.availability_grace_days).tolist()
-    too_short = bool(rules.apply_min_duration) & (
-        places.duration_months.astype(np.float64) < rules.min_duration_months
-    )
-    keep = np.maximum(params.min_per_place, params.per_slot * places.free_slots.astype(np.int64)).tolist()
-    supplier = places.supplier.tolist()
-    recent = places.decline_day >= pool.reference_day - rules.hold_back_days_after_decline
-    decline_supplier, decline_cand = np.divmod(places.decline_keys[recent], max(pool.size, 1))
-
-    def eligible_at(group: _CandidateGroup, p: int) -> _Eligible:
-        # Exceptions by position: open proposals to this place, recent declines at its supplier.
-        excluded = places.open_at(p)
-        if not params.include_held_back:
-            lo, hi = np.searchsorted(decline_supplier, [supplier[p], supplier[p] + 1])
-            excluded = np.concatenate([excluded, decline_cand[lo:hi]])
-        return group.eligible(p, deadline[p], excluded)
-
-    # Rules of the candidate alone: not placed; without held-back candidates, no open proposal (one
-    # elsewhere holds a candidate back, one to the place itself makes the pair ineligible).
-    admitted = ~pool.placed
-    if not params.include_held_back:
-        admitted &= pool.open_proposals == 0
-    # Only places open now, with a free slot (scoring.capacity), take anyone.
-    open_places = np.flatnonzero(~too_short & places.states.is_open)
-    group_keys, group_of = np.unique(
-        np.stack([places.placement_type[open_places].astype(np.int64), admits_from[open_places]], axis=1),
-        axis=0, return_inverse=True,
-    )
+    scan = _PlaceScan(pool, places, policy, params)
+    keep = scan.keep
     kept: dict[int, npt.NDArray[np.int64]] = {}
-    num_eligible = done = 0
+    num_eligible = done = slot_bound = 0
     step = max(1, places.size // 50)
-    for g, (placement_type, lowest) in enumerate(group_keys.tolist()):
-        group = _CandidateGroup(pool, places, policy, admitted, placement_type=placement_type,
-                                admits_from=lowest)
+    free = places.free_slots.tolist()
+    for group, group_places in scan.groups():
         screened: list[_Screened] = []
-        for p in open_places[group_of.ravel() == g].tolist():
-            eligible = eligible_at(group, p)
+        for p in group_places:
+            eligible = scan.eligible_at(group, p)
             num_eligible += eligible.count
+            slot_bound += min(eligible.count, free[p])
             if params.prune and eligible.count > keep[p]:
                 screened.append(group.screen(eligible, keep[p]))
             elif eligible.count:
                 kept[p] = eligible.candidates()
             done += 1
             if progress is not None and done % step == 0:
-                progress("finding eligible pairs", done / max(places.size, 1))
-        kept.update(group.best(screened, functools.partial(eligible_at, group)))
+                progress("finding eligible pairs", done / max(len(scan.open_places), 1))
+        kept.update(group.best(screened, functools.partial(scan.eligible_at, group)))
     if not kept:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, {"num_eligible": 0, "pruned": False}
@@ -560,6 +633,9 @@ def _eligible_edges(
         "min_per_place": params.min_per_place,
         "per_candidate": params.per_candidate,
         "kept_after_place_pruning": int(kept_after_places),
+        # No assignment over the eligible pairs places more than this (each place its free slots, at
+        # most its eligible candidates): where the graph's max flow reaches it, so would all pairs'.
+        "slot_bound": int(slot_bound),
     }
     return cand, plc, graph
 
@@ -664,11 +740,29 @@ class _CandidateGroup:
     def screen(self, eligible: _Eligible, keep: int) -> _Screened:
         """Screen a place's eligible members: keep those whose float32 score is within twice its error
         of the ``keep``-th best float32 score, a superset of the ``keep`` best exact scores."""
-        p, size, weights = eligible.place, eligible.size, self.policy.weights
+        p = eligible.place
         if keep <= 0:
             return _Screened(p, keep, np.zeros(0, dtype=np.int64), None)
         if not self._screens:
             return _Screened(p, keep, self._best_exact(eligible, keep), None)
+        screen = self._screen_scores(eligible)
+        near = _near_best(screen, keep, np.float32(2 * self._margin))
+        return _Screened(p, keep, self.members[near], screen[near])
+
+    def upper_scores(self, eligible: _Eligible) -> npt.NDArray[np.float64]:
+        """(count,): for each eligible member (:meth:`_Eligible.candidates` order), a number at least
+        its exact score: the screen plus its margin, or the exact score where the group does not
+        screen. Pricing reads it to leave out, unscored, the pairs that cannot pay."""
+        if not self._screens:
+            exact, _ = score_pairs(self.pool, self.places, eligible.candidates(), eligible.place, self.policy)
+            return exact
+        screen = self._screen_scores(eligible)[~eligible.failed]
+        return screen.astype(np.float64) + self._margin
+
+    def _screen_scores(self, eligible: _Eligible) -> npt.NDArray[np.float32]:
+        """(size,) float32 scores of the place's first ``size`` members within ``margin`` of the exact
+        ones where eligible, far below any where not. Overwrites the eligible's ``squared_km``."""
+        p, size, weights = eligible.place, eligible.size, self.policy.weights
         # distance: weight · (1 − d / limit), without the clip at 0 (an eligible pair is within its
         # limit up to rounding, which the margin covers), plus the competence term of no concept.
         screen = np.sqrt(eligible.squared_km, out=eligible.squared_km)
@@ -679,8 +773,7 @@ class _CandidateGroup:
         self._add_competence(screen, p, table, steps)
         # The ineligible out of reach (an assignment through the boolean mask costs several times this).
         screen += np.multiply(eligible.failed, np.float32(_INELIGIBLE), out=self._scratch[:size])
-        near = _near_best(screen, keep, np.float32(2 * self._margin))
-        return _Screened(p, keep, self.members[near], screen[near])
+        return screen
 
     def best(
         self, screened: Sequence[_Screened], eligible_at: Callable[[int], _Eligible],
@@ -858,24 +951,219 @@ def _groups(
 ) -> tuple[tuple[str, ...], npt.NDArray[np.uint32], npt.NDArray[np.float64]]:
     """Per-pair group bits for every enabled group, and the floors (0 where the policy sets none)."""
     group_ids = tuple(g.value for g in policy.groups.enabled)
-    bits = np.zeros(len(cand), dtype=np.uint32)
     floors = np.zeros(len(group_ids), dtype=np.float64)
+    if params.use_floors:
+        for g, group in enumerate(policy.groups.enabled):
+            floors[g] = policy.floors.get(group, 0.0)
+    return group_ids, _group_bits(pool, places, policy, cand, plc), floors
+
+
+def _group_bits(
+    pool: CandidatePool, places: PlaceTable, policy: Policy, cand: npt.NDArray[np.int64],
+    plc: npt.NDArray[np.int64] | int,
+) -> npt.NDArray[np.uint32]:
+    """(E,) uint32: bit ``g`` set where the pair counts for the policy's ``g``-th enabled group."""
+    bits = np.zeros(len(cand), dtype=np.uint32)
     for g, group in enumerate(policy.groups.enabled):
         if group == PriorityGroup.GENDER_NORM_BREAKER:
             member = norm_breaker_pairs(pool, places, cand, plc)
         else:
             member = pool.groups[group][cand]
         bits |= member.astype(np.uint32) << np.uint32(g)
-        if params.use_floors:
-            floors[g] = policy.floors.get(group, 0.0)
-    return group_ids, bits, floors
+    return bits
 
 
 def _max_placeable(base: dict[str, Any]) -> int:
     """The most people the round's graph can place (no keys, no floors): the keys' planned total."""
+    return solve(_bare_problem(base), SolveParams(objective="max_placed")).num_assigned
+
+
+def _bare_problem(base: dict[str, Any]) -> AllocationProblem:
+    """The round's pairs at score 1, without keys or floors: its optimum is the most it can place."""
     bare = {k: v for k, v in base.items() if k not in ("edge_groups", "group_names")}
-    problem = build_problem(**{**bare, "edge_score": np.ones(len(base["edge_candidate"]))})
-    return solve(problem, SolveParams(objective="max_placed")).num_assigned
+    return build_problem(**{**bare, "edge_score": np.ones(len(base["edge_candidate"]))})
+
+
+def _planned_over_eligible(rnd: Round, progress: Progress | None,
+                           should_stop: Callable[[], bool] | None) -> Round:
+    """The round with the keys' planned total of every eligible pair, not of its graph alone.
+
+    The bare max flow (score 1 per pair, no keys, no floors) is priced as the round is
+    (:func:`price_outside` at unit scores); the pairs that could place one more person join the
+    graph until none can, and the round is rebuilt on the proven number.
+    """
+    current = rnd
+    while True:
+        problem = current.problem
+        base = {"num_candidates": problem.num_candidates, "num_places": problem.num_places,
+                "edge_candidate": problem.edge_candidate, "edge_place": problem.edge_place,
+                "place_slots": problem.place_slots, "candidate_district": problem.candidate_district,
+                "num_districts": problem.num_districts, "edge_forbidden": problem.edge_forbidden,
+                "pinned_edges": problem.pinned_edges}
+        bare = _bare_problem(base)
+        result = solve(bare, SolveParams(objective="score"))
+        certificate = getattr(result, "certificate", None)
+        if certificate is None or result.status.value != "optimal":
+            return current
+        priced = price_outside(dataclasses.replace(current, problem=bare), certificate,
+                               progress=progress, should_stop=should_stop, unit_scores=True)
+        if not priced.complete:
+            return current
+        if not len(priced.cand):
+            graph = dict(current.graph, planned_total_over="eligible")
+            return _assemble(current.pool, current.places, current.policy, current.params,
+                             problem.edge_candidate.astype(np.int64), problem.edge_place.astype(np.int64),
+                             graph, current.timings, planned=int(result.num_assigned))
+        current = _extend(current, priced.cand, priced.plc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pricing the pairs left out
+# ---------------------------------------------------------------------------------------------
+
+
+class Certificate(Protocol):
+    """What a solve proves, as prices any pair can be checked against (``matching.Certificate``).
+
+    ``reduced_cost`` of a pair given by positions of the problem is > 0 where the pair, were it in
+    the problem, could raise the bound; ``bound_over`` is a bound still valid when pairs outside the
+    problem have positive reduced costs, given the largest per candidate.
+    """
+
+    @property
+    def bound(self) -> float: ...
+
+    def reduced_cost(self, edge_candidate: npt.NDArray[np.integer], edge_place: npt.NDArray[np.integer],
+                     edge_score: npt.NDArray[np.float64], edge_groups: npt.NDArray[np.uint32]
+                     ) -> npt.NDArray[np.float64]: ...
+
+    def bound_over(self, extra_positive_by_candidate: npt.NDArray[np.float64]) -> float: ...
+
+
+#: Pairs whose upper-bound reduced cost is positive are scored exactly this many at a time.
+_PRICE_BATCH = 1 << 16
+
+
+@dataclass(frozen=True, eq=False)
+class Priced:
+    """One pricing pass over every eligible pair outside a round's graph.
+
+    Attributes
+    ----------
+    cand, plc
+        Pool and place positions of the pairs with a positive reduced cost (to add).
+    extra
+        (num_candidates,) float64: each candidate's largest positive reduced cost outside the
+        graph (0 where none): what :meth:`Certificate.bound_over` needs.
+    num_eligible
+        Eligible pairs the pass saw (in the graph or not); ``num_priced`` of them were outside it.
+    num_scored
+        Pairs outside the graph scored exactly (the others were ruled out by the screen's bound).
+    complete
+        False when ``should_stop`` ended the pass before every place was priced.
+    """
+
+    cand: npt.NDArray[np.int64]
+    plc: npt.NDArray[np.int64]
+    extra: npt.NDArray[np.float64]
+    num_eligible: int
+    num_priced: int
+    num_scored: int
+    complete: bool
+
+
+def price_outside(
+    rnd: Round,
+    certificate: Certificate,
+    *,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    unit_scores: bool = False,
+) -> Priced:
+    """Price every eligible pair outside the round's graph against ``certificate``.
+
+    The pairs are walked as the graph's search walks them (:class:`_PlaceScan`: group by group,
+    place by place, never more than one place's eligible candidates and one batch of pairs to
+    score in memory). For each place, the eligible candidates without a pair there in the graph are
+    priced first at an upper bound of their score (the float32 screen plus its margin, module
+    docstring): a reduced cost is non-decreasing in the score, so a pair whose bound does not pay
+    cannot pay. Only the rest are scored exactly (:func:`scoring.score.score_pairs`) and priced
+    again. ``unit_scores`` prices every pair at score 1 (the bare max flow of the keys' planned
+    total).
+    """
+    pool, places, policy, problem = rnd.pool, rnd.places, rnd.policy, rnd.problem
+    scan = _PlaceScan(pool, places, policy, rnd.params)
+    # The graph's candidates per place, marked in a scratch mask while the place is priced.
+    order = np.argsort(problem.edge_place, kind="stable")
+    starts = np.searchsorted(problem.edge_place[order], np.arange(places.size + 1))
+    in_graph = problem.edge_candidate[order].astype(np.int64)
+    mark = np.zeros(pool.size, dtype=bool)
+    forbidden = np.unique(pair_keys(*_pairs(pool, places, rnd.params.forbidden), places.size))
+    extra = np.zeros(pool.size, dtype=np.float64)
+    found_c: list[npt.NDArray[np.int64]] = []
+    found_p: list[npt.NDArray[np.int64]] = []
+    pending_c: list[npt.NDArray[np.int64]] = []
+    pending_p: list[npt.NDArray[np.int64]] = []
+    pending = [0]
+    num_eligible = num_priced = num_scored = done = 0
+    total_places = max(len(scan.open_places), 1)
+    step = max(1, total_places // 50)
+
+    def flush() -> None:
+        if not pending_c:
+            return
+        c, p = np.concatenate(pending_c), np.concatenate(pending_p)
+        pending_c.clear()
+        pending_p.clear()
+        pending[0] = 0
+        score = np.ones(len(c)) if unit_scores else score_pairs(pool, places, c, p, policy)[0]
+        rc = certificate.reduced_cost(c, p, score, _group_bits(pool, places, policy, c, p))
+        pays = rc > 0
+        if len(forbidden):
+            pays &= ~np.isin(pair_keys(c, p, places.size), forbidden)
+        found_c.append(c[pays])
+        found_p.append(p[pays])
+        np.maximum.at(extra, c[pays], rc[pays])
+
+    for group, group_places in scan.groups():
+        for p in group_places:
+            if should_stop is not None and done % 16 == 0 and should_stop():
+                return Priced(np.zeros(0, np.int64), np.zeros(0, np.int64), extra, num_eligible,
+                              num_priced, num_scored, complete=False)
+            done += 1
+            if progress is not None and done % step == 0:
+                progress("pricing the pairs left out", done / total_places)
+            eligible = scan.eligible_at(group, p)
+            if not eligible.count:
+                continue
+            num_eligible += eligible.count
+            cands = eligible.candidates()
+            kept = in_graph[starts[p]:starts[p + 1]]
+            mark[kept] = True
+            outside = ~mark[cands]
+            mark[kept] = False
+            if not outside.any():
+                continue
+            upper = np.ones(int(outside.sum())) if unit_scores else group.upper_scores(eligible)[outside]
+            cands = cands[outside]
+            num_priced += len(cands)
+            plc = np.full(len(cands), p, dtype=np.int64)
+            rc = certificate.reduced_cost(cands, plc, upper, _group_bits(pool, places, policy, cands, p))
+            maybe = rc > 0
+            if not maybe.any():
+                continue
+            num_scored += int(maybe.sum())
+            pending_c.append(cands[maybe])
+            pending_p.append(plc[maybe])
+            pending[0] += int(maybe.sum())
+            if pending[0] >= _PRICE_BATCH:
+                flush()
+    flush()
+    if progress is not None:
+        progress("pricing the pairs left out", 1.0)
+    cand = np.concatenate(found_c) if found_c else np.zeros(0, np.int64)
+    plc_all = np.concatenate(found_p) if found_p else np.zeros(0, np.int64)
+    return Priced(cand, plc_all, extra, num_eligible, num_priced, num_scored, complete=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -890,32 +1178,144 @@ def run_round(
     params: RoundParams | None = None,
     *,
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RoundResult:
-    """Run an allocation round end to end: build, solve, explain.
+    """Run an allocation round end to end: build, solve, price the pairs left out, explain.
+
+    The round is solved on its graph; then every eligible pair outside the graph is priced against
+    the solve's certificate (:func:`price_outside`), the pairs that could raise the bound are added
+    and the round is solved again, until no eligible pair can (``certification`` of the result:
+    the proof then covers every eligible pair). ``params.time_limit_s`` bounds the whole; where it
+    (or ``should_stop``, a cancellation) ends the passes first, the result says the proof covers
+    the graph only and gives the bound that holds over every eligible pair.
 
     Examples
     --------
     >>> result = run_round(pool, places, load_policy("gothenburg"))  # doctest: +SKIP
-    >>> result.status, result.num_assigned  # doctest: +SKIP
-    ('optimal', 412)
+    >>> result.status, result.num_assigned, result.certification["scope"]  # doctest: +SKIP
+    ('optimal', 412, 'eligible')
     """
     params = params or RoundParams()
+    started = time.perf_counter()
     rnd = build_round(pool, places, policy, params, progress=progress)
-    if progress is not None:
-        progress("solving", 0.0)
-    t0 = time.perf_counter()
-    result = solve(rnd.problem, params.solve_params())
-    rnd.timings["solve"] = time.perf_counter() - t0
-    if progress is not None:
-        progress("solving", 1.0)
+    if params.method == "optimal" and params.prune and rnd.graph.get("planned_total_over") == "graph":
+        rnd = _planned_over_eligible(rnd, progress, should_stop)
+    result = _solve(rnd, params, params.time_limit_s, progress, should_stop)
+    certification = _certification(rnd, result, passes=0, added=0, scope="graph", bound=None,
+                                   stopped=None)
+    if params.method == "optimal" and params.prune:
+        certification, rnd, result = _price_and_resolve(rnd, result, started, progress, should_stop)
+    elif params.method == "optimal" and result.status.value in ("optimal", "feasible"):
+        certification = _certification(rnd, result, passes=0, added=0, scope="eligible",
+                                       bound=float(result.bound), stopped=None)
     t1 = time.perf_counter()
-    explained = explain_round(rnd, result)
+    explained = explain_round(rnd, result, certification=certification)
     rnd.timings["explain"] = time.perf_counter() - t1
     return explained
 
 
-def explain_round(rnd: Round, result: AllocationResult) -> RoundResult:
-    """Turn a solve's index-based result into tables of ids and words."""
+def _solve(rnd: Round, params: RoundParams, time_limit: float, progress: Progress | None,
+           should_stop: Callable[[], bool] | None) -> AllocationResult:
+    """One solve of the round's problem, its time added to ``rnd.timings["solve"]``."""
+    if progress is not None:
+        progress("solving", 0.0)
+    t0 = time.perf_counter()
+    solve_params = params.solve_params()
+    options: dict[str, Any] = {"time_limit_s": max(time_limit, 1.0)}
+    known = SolveParams.__dataclass_fields__
+    if "progress" in known and progress is not None:
+        options["progress"] = progress
+    if "should_stop" in known and should_stop is not None:
+        options["should_stop"] = should_stop
+    result = solve(rnd.problem, dataclasses.replace(solve_params, **options))
+    rnd.timings["solve"] = rnd.timings.get("solve", 0.0) + time.perf_counter() - t0
+    if progress is not None:
+        progress("solving", 1.0)
+    return result
+
+
+def _price_and_resolve(
+    rnd: Round, result: AllocationResult, started: float, progress: Progress | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[dict[str, Any], Round, AllocationResult]:
+    """Price the pairs left out, add those that pay, solve again, until none pays (or time is up)."""
+    params = rnd.params
+    passes = added = 0
+    while True:
+        certificate = getattr(result, "certificate", None)
+        if certificate is None or result.status.value not in ("optimal", "feasible"):
+            reason = ("the solve gave no certificate to price against" if result.status.value in
+                      ("optimal", "feasible") else f"the solve ended {result.status.value}")
+            return _certification(rnd, result, passes=passes, added=added, scope="graph", bound=None,
+                                  stopped=reason), rnd, result
+        t0 = time.perf_counter()
+        priced = price_outside(rnd, certificate, progress=progress, should_stop=should_stop)
+        rnd.timings["pricing"] = rnd.timings.get("pricing", 0.0) + time.perf_counter() - t0
+        passes += 1
+        if not priced.complete:
+            return _certification(rnd, result, passes=passes, added=added, scope="graph", bound=None,
+                                  stopped="cancelled while pricing"), rnd, result
+        if not len(priced.cand):
+            return _certification(rnd, result, passes=passes, added=added, scope="eligible",
+                                  bound=float(certificate.bound), stopped=None), rnd, result
+        remaining = params.time_limit_s - (time.perf_counter() - started)
+        if remaining <= 0 or (should_stop is not None and should_stop()):
+            bound = float(certificate.bound_over(priced.extra))
+            why = "the time limit" if remaining <= 0 else "a cancellation"
+            return _certification(rnd, result, passes=passes, added=added, scope="graph", bound=bound,
+                                  stopped=f"{why} stopped pricing with {len(priced.cand):,} pair(s) "
+                                          "still to add"), rnd, result
+        rnd = _extend(rnd, priced.cand, priced.plc)
+        added += len(priced.cand)
+        result = _solve(rnd, params, remaining, progress, should_stop)
+
+
+def _extend(rnd: Round, cand: npt.NDArray[np.int64], plc: npt.NDArray[np.int64]) -> Round:
+    """The round with pairs added to its graph, under the same rules (the same planned total)."""
+    problem = rnd.problem
+    all_c = np.concatenate([problem.edge_candidate.astype(np.int64), cand])
+    all_p = np.concatenate([problem.edge_place.astype(np.int64), plc])
+    graph = dict(rnd.graph)
+    graph["pairs_added_by_pricing"] = graph.get("pairs_added_by_pricing", 0) + len(cand)
+    return _assemble(rnd.pool, rnd.places, rnd.policy, rnd.params, all_c, all_p, graph, rnd.timings,
+                     planned=rnd.planned_total)
+
+
+def _certification(
+    rnd: Round, result: AllocationResult, *, passes: int, added: int, scope: Literal["eligible", "graph"],
+    bound: float | None, stopped: str | None,
+) -> dict[str, Any]:
+    """What the round's proof covers (``RoundResult.certification``, docs/rounds.md)."""
+    objective = float(result.objective)
+    num_eligible = int(rnd.graph.get("num_eligible", 0))
+    gap = None
+    if bound is not None and np.isfinite(objective):
+        gap = max(bound - objective, 0.0) / max(abs(objective), 1.0)
+    return {
+        "scope": scope,
+        "certified_over": num_eligible if scope == "eligible" else int(rnd.problem.num_edges),
+        "num_eligible": num_eligible,
+        "pricing_passes": passes,
+        "pairs_added": int(rnd.graph.get("pairs_added_by_pricing", added)),
+        "bound_over_eligible": bound,
+        "gap_over_eligible": gap,
+        "stopped": stopped,
+        "planned_total_over": rnd.graph.get("planned_total_over", "graph"),
+    }
+
+
+def explain_round(rnd: Round, result: AllocationResult, *,
+                  certification: dict[str, Any] | None = None) -> RoundResult:
+    """Turn a solve's index-based result into tables of ids and words.
+
+    ``certification`` (from :func:`run_round`) says what the proof covers; without it the result
+    says the proof covers the round's graph (a caller that solved ``rnd.problem`` itself).
+    """
+    if certification is None:
+        scope: Literal["eligible", "graph"] = "eligible" if not rnd.params.prune else "graph"
+        bound = float(result.bound) if scope == "eligible" and np.isfinite(result.bound) else None
+        certification = _certification(rnd, result, passes=0, added=0, scope=scope, bound=bound,
+                                       stopped=None if scope == "eligible" else "not priced")
     pool, places, problem = rnd.pool, rnd.places, rnd.problem
     edges = result.chosen_edges
     cand = problem.edge_candidate[edges]
@@ -950,6 +1350,7 @@ def explain_round(rnd: Round, result: AllocationResult) -> RoundResult:
         graph=dict(rnd.graph, planned_total=rnd.planned_total),
         timings={**rnd.timings, **{f"solver_{k}": v for k, v in result.timings.items()}},
         overrides=overrides,
+        certification=certification,
         round=rnd,
         result=result,
     )

@@ -1,0 +1,77 @@
+"""Pricing the pairs a round's graph left out: the optimum proven over every eligible pair (issue 20)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fixtures import generate_region
+from matching import AllocationProblem, AllocationResult, SolveParams
+from scoring import allocation
+from scoring.allocation import RoundParams, build_round, price_outside, run_round
+from scoring.policy import Policy, load_policy
+from scoring.pool import Pool, build_pool
+from tests.scoring.lp_certificate import lp_certificate
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[Pool, Policy]:
+    policy = load_policy("gothenburg")
+    return build_pool(generate_region("gothenburg", "small", seed=7), policy), policy
+
+
+@pytest.fixture
+def lp_certified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every score-mode solve carries the LP-dual certificate of tests/scoring/lp_certificate.py."""
+    real = allocation.solve
+
+    def solve(problem: AllocationProblem, params: SolveParams | None = None) -> AllocationResult:
+        result = real(problem, params)
+        if params is not None and params.objective == "score" and result.status.value == "optimal":
+            result.certificate = lp_certificate(problem, result)  # type: ignore[attr-defined]
+        return result
+
+    monkeypatch.setattr(allocation, "solve", solve)
+
+
+TIGHT: dict[str, Any] = {"per_slot": 1, "min_per_place": 1, "per_candidate": 1}
+
+
+@pytest.mark.usefixtures("lp_certified")
+@pytest.mark.parametrize(("keys", "floors"), [(False, False), (False, True), (True, True)])
+def test_a_graph_pruned_too_hard_ends_at_the_full_optimum(small: tuple[Pool, Policy], keys: bool,
+                                                         floors: bool) -> None:
+    (pool, places), policy = small
+    rules: dict[str, Any] = {"objective": "score", "use_keys": keys, "use_floors": floors}
+    full = run_round(pool, places, policy, RoundParams(prune=False, **rules))
+    tight = build_round(pool, places, policy, RoundParams(**rules, **TIGHT))
+    assert tight.problem.num_edges < full.graph["num_edges"] / 5
+    priced = run_round(pool, places, policy, RoundParams(**rules, **TIGHT))
+    assert priced.graph["planned_total"] == full.graph["planned_total"]
+    cert = priced.certification
+    assert cert["scope"] == "eligible" and cert["certified_over"] == full.graph["num_eligible"]
+    assert cert["pairs_added"] > 0 and cert["pricing_passes"] >= 1
+    assert priced.objective == pytest.approx(full.objective, abs=1e-6)
+    assert priced.to_dict()["certified_over"] == full.graph["num_eligible"]
+
+
+@pytest.mark.usefixtures("lp_certified")
+def test_pricing_finds_exactly_the_pairs_that_pay(small: tuple[Pool, Policy]) -> None:
+    """The screen's bound leaves out no pair whose exact reduced cost is positive."""
+    (pool, places), policy = small
+    params = RoundParams(objective="score", use_keys=False, use_floors=False, **TIGHT)
+    rnd = build_round(pool, places, policy, params)
+    result = allocation.solve(rnd.problem, params.solve_params())
+    cert = result.certificate  # type: ignore[attr-defined]
+    priced = price_outside(rnd, cert)
+    full = build_round(pool, places, policy, RoundParams(objective="score", use_keys=False,
+                                                         use_floors=False, prune=False)).problem
+    keys = full.edge_candidate.astype(np.int64) * places.size + full.edge_place
+    inside = np.isin(keys, rnd.problem.edge_candidate.astype(np.int64) * places.size + rnd.problem.edge_place)
+    rc = cert.reduced_cost(full.edge_candidate, full.edge_place, full.edge_score, full.edge_groups)
+    expected = np.sort(keys[~inside & (rc > 0)])
+    assert np.array_equal(np.sort(priced.cand * places.size + priced.plc), expected)
+    assert priced.num_eligible == len(keys) and priced.num_priced == int((~inside).sum())
+    assert len(expected) <= priced.num_scored <= priced.num_priced
