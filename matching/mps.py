@@ -8,8 +8,12 @@ with the floor read as ``p/q``). The objective, in score units with three decima
 integers divided by SCORE_SCALE), is maximised (``OBJSENSE MAX``), so the model's optimum equals
 :attr:`AllocationResult.objective` of :func:`matching.solve` on the same round and params.
 
-In ``max_placed`` mode each pair's coefficient is ``M + score``; the header comment gives ``M``, and
-the optimum is ``M * num_assigned + objective``. In the penalised mode (``on_infeasible =
+In ``max_placed`` mode the model is the round's second level, the one its objective is the optimum
+of: ``num_placed`` (the most people the rules let the round place, the first level) fixes the number
+placed by an equality row ``NPLACED``, and the objective is the total score, so the model's optimum
+is :attr:`AllocationResult.objective` itself. (Without ``num_placed`` the one-level form is written:
+each pair's coefficient is ``M + score``, the header gives ``M``, and the optimum is
+``M * num_assigned + objective``.) The header's comment lines state which. In the penalised mode (``on_infeasible =
 "penalise"``) soft rules get continuous violation columns ``UD<d>``, ``OD<d>``, ``SG<g>`` that cost
 the penalty per unit.
 """
@@ -29,7 +33,8 @@ __all__ = ["export_mps"]
 
 
 def export_mps(problem: AllocationProblem, path: str | os.PathLike[str],
-               params: SolveParams | None = None, *, penalised: bool | None = None) -> int:
+               params: SolveParams | None = None, *, penalised: bool | None = None,
+               num_placed: int | None = None) -> int:
     """Write the round as an MPS file.
 
     Parameters
@@ -44,6 +49,10 @@ def export_mps(problem: AllocationProblem, path: str | os.PathLike[str],
         Write the soft-rule model; defaults to ``params.on_infeasible == "penalise"``. Note that
         :func:`solve` penalises only when the hard rules cannot be met, so compare a penalised
         model with a solve only for such rounds.
+    num_placed
+        In ``max_placed`` mode (hard rules): fix the number placed to this (the solve's
+        ``num_assigned``) and maximise the score alone, so that the model's optimum is the solve's
+        objective. Ignored in ``score`` mode and in the penalised model.
 
     Returns
     -------
@@ -53,7 +62,8 @@ def export_mps(problem: AllocationProblem, path: str | os.PathLike[str],
     params = params or SolveParams()
     if penalised is None:
         penalised = params.on_infeasible == "penalise"
-    prep = prepare(problem, params.objective == "max_placed",
+    two_level = params.objective == "max_placed" and num_placed is not None and not penalised
+    prep = prepare(problem, params.objective == "max_placed" and not two_level,
                    params.violation_penalty if penalised else None)
     p = problem
     big_m = prep.big_m
@@ -63,8 +73,17 @@ def export_mps(problem: AllocationProblem, path: str | os.PathLike[str],
     with open(path, "w", encoding="ascii") as f:
         f.write(f"* Platsa allocation round: {p.num_candidates} candidates, {p.num_places} places,"
                 f" {edges.size} pairs\n")
-        f.write(f"* objective mode {params.objective}; score units; placement weight M = "
-                f"{_num(big_m)}\n")
+        if two_level:
+            f.write(f"* objective mode max_placed: the number placed is fixed to {num_placed} by row "
+                    f"NPLACED (the most the rules allow);\n* maximise the total score in score units: "
+                    f"the optimum equals the round's objective\n")
+        elif params.objective == "max_placed":
+            f.write(f"* objective mode max_placed in one level (coefficient M + score per pair; the "
+                    f"optimum is M * num_assigned + objective); score units; placement weight M = "
+                    f"{_num(big_m)}\n")
+        else:
+            f.write("* objective mode score: maximise the total score in score units: the optimum "
+                    "equals the round's objective\n")
         f.write("NAME          PLATSA_ROUND\nOBJSENSE\n    MAX\nROWS\n N  OBJ\n")
         cands = np.unique(p.edge_candidate[edges])
         places = np.unique(p.edge_place[edges])
@@ -76,8 +95,10 @@ def export_mps(problem: AllocationProblem, path: str | os.PathLike[str],
             else:
                 f.write(f" G  D{d}\n")
         f.writelines(f" G  G{g}\n" for g, _, _ in floors)
+        if two_level:
+            f.write(" E  NPLACED\n")
         f.write("COLUMNS\n    MARKER                 'MARKER'                 'INTORG'\n")
-        _columns(f, p, edges, big_m, floors, penalised)
+        _columns(f, p, edges, big_m, floors, penalised, two_level)
         f.write("    MARKER                 'MARKER'                 'INTEND'\n")
         if penalised:
             for d in range(p.num_districts):
@@ -88,6 +109,8 @@ def export_mps(problem: AllocationProblem, path: str | os.PathLike[str],
         f.write("RHS\n")
         f.writelines(f"    RHS  C{c}  1\n" for c in cands.tolist())
         f.writelines(f"    RHS  P{q}  {int(p.place_slots[q])}\n" for q in places.tolist())
+        if two_level:
+            f.write(f"    RHS  NPLACED  {int(num_placed or 0)}\n")
         for d in range(p.num_districts):
             lo, up = int(p.district_lower[d]), int(p.district_upper[d])
             if penalised:
@@ -106,7 +129,7 @@ def export_mps(problem: AllocationProblem, path: str | os.PathLike[str],
 
 
 def _columns(f: TextIO, p: AllocationProblem, edges: np.ndarray, big_m: int,
-             floors: list[tuple[int, int, int]], penalised: bool) -> None:
+             floors: list[tuple[int, int, int]], penalised: bool, two_level: bool = False) -> None:
     w = p.scaled_score[edges] + big_m
     cand = p.edge_candidate[edges]
     place = p.edge_place[edges]
@@ -116,6 +139,8 @@ def _columns(f: TextIO, p: AllocationProblem, edges: np.ndarray, big_m: int,
     for i, e in enumerate(edges.tolist()):
         parts = [f"OBJ  {_num(int(w[i]))}", f"C{cand[i]}  1", f"P{place[i]}  1",
                  drow.format(dist[i])]
+        if two_level:
+            parts.append("NPLACED  1")
         for g, pp, q in floors:
             coef = (q if (int(groups[i]) >> g) & 1 else 0) - pp
             if coef:

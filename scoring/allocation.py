@@ -233,7 +233,8 @@ class RoundResult:
         if not cert:
             return []
         how = (f"{cert['pricing_passes']} pricing pass(es), {cert['pairs_added']:,} pair(s) added"
-               if cert["pricing_passes"] else "no pricing needed")
+               if cert["pricing_passes"] else "nothing left out" if cert["scope"] == "eligible"
+               else "not priced")
         if cert["scope"] == "eligible":
             return [f"proven over every eligible pair: {cert['certified_over']:,} of "
                     f"{cert['num_eligible']:,} ({how})"]
@@ -1515,9 +1516,18 @@ def compare_rounds(a: RoundResult, b: RoundResult) -> RoundComparison:
     )
 
 
-def export_round_mps(rnd: Round, path: str) -> int:
-    """Write the round as a self-contained MPS model whose optimum equals the round's objective."""
-    return export_mps(rnd.problem, path, rnd.params.solve_params())
+def export_round_mps(rnd: Round, path: str, result: RoundResult | None = None) -> int:
+    """Write the round as a self-contained MPS model whose optimum equals the round's objective.
+
+    Pass the round's ``result`` (``rnd`` its ``result.round``: the problem the optimum was proven on,
+    pairs added by pricing included). In ``max_placed`` mode the model then fixes the number placed
+    to the result's and maximises the score (:func:`matching.export_mps`, ``num_placed``); without a
+    result it is the one-level form, whose optimum is ``M * num_assigned + objective``.
+    """
+    placed = None
+    if result is not None and rnd.params.objective == "max_placed" and result.status in ("optimal", "feasible"):
+        placed = result.num_assigned
+    return export_mps(rnd.problem, path, rnd.params.solve_params(), num_placed=placed)
 
 
 __all__ = [

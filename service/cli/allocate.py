@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any
 
-from scoring.allocation import RoundParams, build_round, explain_round, export_round_mps
+import numpy as np
+
+from scoring.allocation import RoundParams, RoundResult, export_round_mps, run_round
 from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride
 from scoring.policy import load_policy
 from scoring.pool import build_pool
@@ -62,6 +67,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+#: Exit code of a round stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
+
+
 def _pairs(values: list[str], flag: str) -> tuple[list[tuple[str, str]], list[str]]:
     pairs, errors = [], []
     for value in values:
@@ -108,6 +117,48 @@ class _Progress:
             self.last = line
         if fraction >= 1.0:
             print(file=sys.stderr)
+            self.last = ""
+
+    def finish(self) -> None:
+        """End a line left open (a stage stopped before 100 %)."""
+        if self.enabled and self.last:
+            print(file=sys.stderr)
+            self.last = ""
+
+
+class _CtrlC:
+    """While running: the first Ctrl-C asks the round to stop (the best assignment so far, with its
+    gap), a second one interrupts at once. The handler is the command's (it owns the process)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+        print("\nstopping: Ctrl-C again to interrupt at once", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> threading.Event:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self.event
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _cancelled_text(result: RoundResult) -> str:
+    """What a round stopped by Ctrl-C has to show."""
+    if result.num_assigned == 0 and result.status in ("unknown", "infeasible"):
+        return ("cancelled: the round was stopped before any assignment meeting its rules was found; "
+                "nothing to show")
+    gap = "unknown" if np.isnan(result.gap) or np.isinf(result.gap) else f"{result.gap:.2%}"
+    return (f"cancelled: the round was stopped; the best assignment found is shown ({result.status}, "
+            f"gap {gap} over {result.certification.get('scope', 'graph')} pairs)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,18 +194,15 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
         seed=args.seed,
     )
-    rnd = build_round(pool, places, policy, params, progress=progress)
-    if args.export_mps:
-        columns = export_round_mps(rnd, args.export_mps)
-        print(f"wrote {args.export_mps}: {columns:,} binary columns", file=sys.stderr)
-    from matching import solve
-
-    progress("solving", 0.0)
-    started = time.perf_counter()
-    result = solve(rnd.problem, params.solve_params())
-    rnd.timings["solve"] = time.perf_counter() - started
-    progress("solving", 1.0)
-    explained = explain_round(rnd, result)
+    with _CtrlC() as interrupted:
+        explained = run_round(pool, places, policy, params, progress=progress, should_stop=interrupted.is_set)
+    if interrupted.is_set():
+        progress.finish()
+        print(_cancelled_text(explained), file=sys.stderr)
+    if args.export_mps and explained.round is not None:
+        columns = export_round_mps(explained.round, args.export_mps, explained)
+        print(f"wrote {args.export_mps}: {columns:,} binary columns (the model the result was proven on)",
+              file=sys.stderr)
 
     payload: dict[str, Any] = {
         "region": region.manifest.region,
@@ -175,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         _print_summary(explained, args.out)
+    if interrupted.is_set():
+        return EXIT_INTERRUPTED
     return EXIT_PROBLEMS if explained.status == "infeasible" else EXIT_OK
 
 

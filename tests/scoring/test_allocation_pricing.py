@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,3 +80,19 @@ def test_pricing_finds_exactly_the_pairs_that_pay(small: tuple[Pool, Policy]) ->
     assert np.array_equal(np.sort(priced.cand * places.size + priced.plc), expected)
     assert priced.num_eligible == len(keys) and priced.num_priced == int((~inside).sum())
     assert len(expected) <= priced.num_scored <= priced.num_priced
+
+
+def test_the_docs_verify_recipe_prints_the_rounds_own_objective(tmp_path: Path) -> None:
+    """docs/rounds.md, "Verify the optimum yourself": its commands, run as written (max-placed mode)."""
+    text = (Path(__file__).parents[2] / "docs" / "rounds.md").read_text("utf-8")
+    section = text[text.index("## Verify the optimum yourself"):]
+    script = section[section.index("```bash\n") + len("```bash\n"):section.index("\n```\n")]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=True).stdout
+    solver_optimum, own = out.strip().splitlines()[-1].split()
+    result = json.loads((tmp_path / "round.json").read_text("utf-8"))
+    assert result["params"]["objective"] == "max_placed"
+    assert float(solver_optimum) == pytest.approx(result["objective"], abs=1e-3)
+    assert float(own) == result["objective"]
+    assert "the optimum equals the round's objective" in (tmp_path / "round.mps").read_text("ascii")[:400]
