@@ -13,9 +13,9 @@ of: ``num_placed`` (the most people the rules let the round place, the first lev
 placed by an equality row ``NPLACED``, and the objective is the total score, so the model's optimum
 is :attr:`AllocationResult.objective` itself. (Without ``num_placed`` the one-level form is written:
 each pair's coefficient is ``M + score``, the header gives ``M``, and the optimum is
-``M * num_assigned + objective``.) The header's comment lines state which. In the penalised mode (``on_infeasible =
-"penalise"``) soft rules get continuous violation columns ``UD<d>``, ``OD<d>``, ``SG<g>`` that cost
-the penalty per unit.
+``M * num_assigned + objective``.) The header's comment lines state which. In the penalised mode
+(``on_infeasible = "penalise"``) soft rules get continuous violation columns ``UD<d>``, ``OD<d>``,
+``SG<g>`` that cost the penalty per unit.
 """
 
 from __future__ import annotations

@@ -1026,17 +1026,20 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
 class Certificate(Protocol):
     """What a solve proves, as prices any pair can be checked against (``matching.Certificate``).
 
-    ``reduced_cost`` of a pair given by positions of the problem is > 0 where the pair, were it in
-    the problem, could raise the bound; ``bound_over`` is a bound still valid when pairs outside the
-    problem have positive reduced costs, given the largest per candidate.
+    ``reduced_cost`` of a pair given by positions of the problem is > ``tolerance`` where the pair,
+    were it in the problem, could raise the bound; ``bound_over`` is a bound still valid when pairs
+    outside the problem have positive reduced costs, given the largest per candidate.
     """
 
     @property
     def bound(self) -> float: ...
 
-    def reduced_cost(self, edge_candidate: npt.NDArray[np.integer], edge_place: npt.NDArray[np.integer],
-                     edge_score: npt.NDArray[np.float64], edge_groups: npt.NDArray[np.uint32]
-                     ) -> npt.NDArray[np.float64]: ...
+    @property
+    def tolerance(self) -> float: ...
+
+    def reduced_cost(self, edge_candidate: npt.ArrayLike, edge_place: npt.ArrayLike,
+                     edge_score: npt.ArrayLike, edge_groups: npt.ArrayLike | None = None, *,
+                     candidate_district: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
 
     def bound_over(self, extra_positive_by_candidate: npt.NDArray[np.float64]) -> float: ...
 
@@ -1101,6 +1104,8 @@ def price_outside(
     mark = np.zeros(pool.size, dtype=bool)
     forbidden = np.unique(pair_keys(*_pairs(pool, places, rnd.params.forbidden), places.size))
     extra = np.zeros(pool.size, dtype=np.float64)
+    district = problem.candidate_district
+    tolerance = float(certificate.tolerance)
     found_c: list[npt.NDArray[np.int64]] = []
     found_p: list[npt.NDArray[np.int64]] = []
     pending_c: list[npt.NDArray[np.int64]] = []
@@ -1118,8 +1123,9 @@ def price_outside(
         pending_p.clear()
         pending[0] = 0
         score = np.ones(len(c)) if unit_scores else score_pairs(pool, places, c, p, policy)[0]
-        rc = certificate.reduced_cost(c, p, score, _group_bits(pool, places, policy, c, p))
-        pays = rc > 0
+        rc = certificate.reduced_cost(c, p, score, _group_bits(pool, places, policy, c, p),
+                                      candidate_district=district)
+        pays = rc > tolerance
         if len(forbidden):
             pays &= ~np.isin(pair_keys(c, p, places.size), forbidden)
         found_c.append(c[pays])
@@ -1149,8 +1155,9 @@ def price_outside(
             cands = cands[outside]
             num_priced += len(cands)
             plc = np.full(len(cands), p, dtype=np.int64)
-            rc = certificate.reduced_cost(cands, plc, upper, _group_bits(pool, places, policy, cands, p))
-            maybe = rc > 0
+            rc = certificate.reduced_cost(cands, plc, upper, _group_bits(pool, places, policy, cands, p),
+                                          candidate_district=district)
+            maybe = rc > tolerance
             if not maybe.any():
                 continue
             num_scored += int(maybe.sum())
@@ -1525,7 +1532,8 @@ def export_round_mps(rnd: Round, path: str, result: RoundResult | None = None) -
     result it is the one-level form, whose optimum is ``M * num_assigned + objective``.
     """
     placed = None
-    if result is not None and rnd.params.objective == "max_placed" and result.status in ("optimal", "feasible"):
+    proven = result is not None and result.status in ("optimal", "feasible")
+    if result is not None and proven and rnd.params.objective == "max_placed":
         placed = result.num_assigned
     return export_mps(rnd.problem, path, rnd.params.solve_params(), num_placed=placed)
 

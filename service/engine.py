@@ -80,6 +80,9 @@ class RoundOutcome:
     """Counts: per district, per group, unassigned by reason (``unassigned``: how many)."""
     unassigned: tuple[UnassignedCandidate, ...] = ()
     """Each candidate with a pair in the round's graph who got no place (``summary`` counts them)."""
+    certificate: dict[str, Any] | None = None
+    """The prices that prove the round's bound, by id (:func:`scoring.allocation.certificate_record`),
+    stored with the round for ``platsa verify-round``; None where there are none."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,8 @@ class Engine(Protocol):
         """
 
     def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
-                  progress: Progress) -> RoundOutcome:
-        """Run an allocation round."""
+                  progress: Progress, *, should_stop: Callable[[], bool] | None = None) -> RoundOutcome:
+        """Run an allocation round; stop early (a cancellation) once ``should_stop()`` is true."""
 
 
 def load_engine(spec: str) -> Engine:
@@ -200,14 +203,16 @@ class CoreEngine:
         return mask if mask is not None else np.zeros(prepared.pool.size, dtype=bool)
 
     def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
-                  progress: Progress) -> RoundOutcome:
+                  progress: Progress, *, should_stop: Callable[[], bool] | None = None) -> RoundOutcome:
         module = _optional("scoring.allocation")
         if module is None or not hasattr(module, "run_round") or prepared is None:
             raise EngineUnavailable("allocation rounds need scoring.allocation, which is not in this build")
         # The policy may differ from the one the pool was built with: rebuild so that its groups
         # and thresholds are the round's.
         if policy.id != region.manifest.policy:
+            progress(0.0, "building the pool")
             prepared = self.prepare(region, policy)
+            progress(1.0, "building the pool")
         pool, places = prepared.pool, prepared.places
         known = set(module.RoundParams.__dataclass_fields__)
         params = module.RoundParams(
@@ -215,7 +220,8 @@ class CoreEngine:
             pins=tuple(inputs.pins), forbidden=tuple(inputs.removals), overrides=tuple(inputs.overrides),
         )
         result = module.run_round(pool, places, policy, params,
-                                  progress=lambda stage, fraction: progress(fraction, stage))
+                                  progress=lambda stage, fraction: progress(fraction, stage),
+                                  should_stop=should_stop)
         return outcome_from_result(result, pinned=set(inputs.pins))
 
 
@@ -247,6 +253,7 @@ def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOu
         "violations": list(result.violations),
         "constraints_ignored": list(result.constraints_ignored),
         "overrides": [dict(o) for o in overrides.values()],
+        "certification": dict(getattr(result, "certification", {}) or {}),
         "unassigned": result.unassigned.height,
         "unassigned_by_reason": (
             {str(r["reason"]): int(r["len"]) for r in
@@ -256,5 +263,7 @@ def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOu
     }
     unassigned = tuple(UnassignedCandidate(str(r["candidate_id"]), str(r["reason"]), str(r["explanation"]))
                        for r in result.unassigned.to_dicts())
+    record = getattr(result, "certificate_record", None)
     return RoundOutcome(tuple(assignments), str(result.status), _number(result.objective),
-                        _number(result.gap), summary, unassigned)
+                        _number(result.gap), summary, unassigned,
+                        certificate=record() if callable(record) else None)

@@ -20,6 +20,11 @@ Recovery, on start (``PLATSA_JOB_RECOVERY``):
 
 Jobs that were still ``queued`` had not started and are simply queued again. The worker is one per
 process: run one server process per database (``docs/deploy.md``).
+
+Cancelling (``POST /v1/rounds/{id}/cancel``, :meth:`JobRunner.cancel`): a queued job is marked
+``cancelled`` at once and never starts; a running one is asked to stop (the engine's
+``should_stop``, which the round's solve and pricing poll) and is marked ``cancelled`` when it has,
+with nothing of its result stored.
 """
 
 from __future__ import annotations
@@ -109,6 +114,8 @@ class JobRunner:
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self._queue: queue.Queue[str | None] = queue.Queue()
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="platsa-rounds", daemon=True)
 
     def start(self) -> None:
@@ -120,6 +127,30 @@ class JobRunner:
 
     def submit(self, job_id: str) -> None:
         self._queue.put(job_id)
+
+    def cancel(self, conn: sa.Connection, job_id: str, round_id: str) -> str:
+        """Cancel a round's job: ``"cancelled"`` (it was queued: it never starts), ``"stopping"`` (it
+        is running: it stops at the engine's next check, nothing stored) or its final status."""
+        now = _now()
+        done = conn.execute(jobs.update().where(jobs.c.job_id == job_id, jobs.c.status == "queued").values(
+            status="cancelled", message="cancelled before it started", finished_at=now))
+        if done.rowcount:
+            conn.execute(rounds.update().where(rounds.c.round_id == round_id).values(
+                status="cancelled", error="cancelled before it started", finished_at=now))
+            return "cancelled"
+        with self._lock:
+            self._cancelled.add(job_id)  # before the status is read: a job storing its result sees it
+        status = conn.execute(sa.select(jobs.c.status).where(jobs.c.job_id == job_id)).scalar_one()
+        if status == "running":
+            conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(message="stopping: cancelled"))
+            return "stopping"
+        with self._lock:
+            self._cancelled.discard(job_id)
+        return str(status)
+
+    def _cancel_requested(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
 
     # -- recovery ---------------------------------------------------------------------------
 
@@ -213,20 +244,26 @@ class JobRunner:
             removals=tuple((p[0], p[1]) for p in rnd["removals"]),
             overrides=overrides_of(rnd["overrides"]),
         )
-        last = [0.0]
+        last: dict[str, Any] = {"at": 0.0, "stage": ""}
 
         def progress(fraction: float, message: str) -> None:
+            # Each stage's first report is written at once (the stage changed), later ones at most
+            # every PROGRESS_INTERVAL seconds.
             now = time.monotonic()
-            if now - last[0] < PROGRESS_INTERVAL and fraction < 1.0:
+            if now - last["at"] < PROGRESS_INTERVAL and fraction < 1.0 and message == last["stage"]:
                 return
-            last[0] = now
+            if self._cancel_requested(job_id):
+                return  # the job's message says it is stopping
+            last["stage"] = message
+            last["at"] = now
             with state.writer.begin() as conn:
                 conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
                     progress=max(0.0, min(1.0, float(fraction))), message=message[:500]))
 
         try:
             policy = state.policy(inputs.policy_id)
-            outcome = state.engine.run_round(snapshot.region, snapshot.prepared, policy, inputs, progress)
+            outcome = state.engine.run_round(snapshot.region, snapshot.prepared, policy, inputs, progress,
+                                             should_stop=lambda: self._cancel_requested(job_id))
         except (EngineUnavailable, ScoringError, ValueError) as exc:
             with state.writer.begin() as conn:
                 self._fail(conn, job_id, round_id, str(exc))
@@ -234,14 +271,35 @@ class JobRunner:
         except Exception as exc:
             logger.exception("round %s failed", round_id)
             with state.writer.begin() as conn:
-                self._fail(conn, job_id, round_id, f"internal error: {type(exc).__name__}")
+                if self._cancel_requested(job_id):
+                    self._cancelled_now(conn, job_id, round_id)
+                else:
+                    self._fail(conn, job_id, round_id, f"internal error: {type(exc).__name__}")
+            return
+        if self._cancel_requested(job_id):
+            with state.writer.begin() as conn:
+                self._cancelled_now(conn, job_id, round_id)
             return
         self._store(job_id, round_id, rnd["region_version"], outcome)
+
+    def _cancelled_now(self, conn: sa.Connection, job_id: str, round_id: str) -> None:
+        """A running job stopped on request: cancelled, nothing of its result stored."""
+        now = _now()
+        conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
+            status="cancelled", message="cancelled while running", finished_at=now))
+        conn.execute(rounds.update().where(rounds.c.round_id == round_id).values(
+            status="cancelled", error="cancelled while running", finished_at=now))
+        with self._lock:
+            self._cancelled.discard(job_id)
+        logger.info("round %s cancelled while running; nothing stored", round_id)
 
     def _store(self, job_id: str, round_id: str, region_version: int, outcome: RoundOutcome) -> None:
         """Write the whole result, the round's status and the job's, in one transaction."""
         now = _now()
         with self.state.writer.begin() as conn:
+            if self._cancel_requested(job_id):  # asked while the engine returned: nothing is stored
+                self._cancelled_now(conn, job_id, round_id)
+                return
             if store.region_version(conn) != region_version:
                 self._fail(conn, job_id, round_id, "the region was replaced while the round ran")
                 return
@@ -258,7 +316,8 @@ class JobRunner:
                 conn.execute(round_unassigned.insert(), left[start:start + 2_000])
             conn.execute(rounds.update().where(rounds.c.round_id == round_id).values(
                 status="succeeded", solver_status=outcome.solver_status, objective=outcome.objective,
-                gap=outcome.gap, summary=jsonable(outcome.summary), finished_at=now, error=None))
+                gap=outcome.gap, summary=jsonable(outcome.summary), finished_at=now, error=None,
+                certificate=jsonable(outcome.certificate)))
             conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
                 status="succeeded", progress=1.0, message=f"{len(rows)} assignment(s)", finished_at=now))
         logger.info("round %s stored: %d assignments, %d unassigned, %s", round_id, len(rows), len(left),

@@ -136,7 +136,7 @@ rounds = sa.Table(
     "rounds",
     metadata,
     sa.Column("round_id", sa.String, primary_key=True),
-    sa.Column("status", sa.String, nullable=False),  # queued | running | succeeded | failed
+    sa.Column("status", sa.String, nullable=False),  # queued | running | succeeded | failed | cancelled
     sa.Column("policy_id", sa.String, nullable=False),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("pins", sa.JSON, nullable=False),
@@ -155,6 +155,8 @@ rounds = sa.Table(
     sa.Column("error", sa.String, nullable=True),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("published_by", sa.Integer, nullable=True),
+    # The prices proving the round's bound, by id (issue 20): what `platsa verify-round` re-checks.
+    sa.Column("certificate", sa.JSON, nullable=True),
 )
 
 round_assignments = sa.Table(

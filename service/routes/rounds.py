@@ -104,9 +104,11 @@ class Job(BaseModel):
     job_id: str = Field(examples=["j-5f0c2a9e1b3d"])
     kind: str = Field(examples=["round"])
     subject_id: str = Field(description="The round's id.", examples=["r-1a2b3c4d5e6f"])
-    status: Literal["queued", "running", "succeeded", "failed"] = Field(examples=["running"])
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] = Field(examples=["running"])
     progress: float = Field(description="0..1 within the current stage.", examples=[0.4])
-    message: str = Field(description="The current stage.", examples=["solving"])
+    message: str = Field(description="The current stage: `building the pool`, `finding eligible pairs`, "
+                                     "`solving`, `pricing the pairs left out` (docs/rounds.md).",
+                         examples=["solving"])
     attempts: int = Field(examples=[1])
     recovery: str | None = Field(description="What a restart did to this job, if anything.",
                                  examples=["resumed after an interrupted run (attempt 2 next)"])
@@ -120,7 +122,7 @@ class Round(BaseModel):
     """A round: its inputs, status, and (when it succeeded) the solver's verdict and summary."""
 
     round_id: str = Field(examples=["r-1a2b3c4d5e6f"])
-    status: Literal["queued", "running", "succeeded", "failed"] = Field(examples=["succeeded"])
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] = Field(examples=["succeeded"])
     policy_id: str = Field(examples=["gothenburg"])
     params: dict[str, Any] = Field(examples=[{"objective": "max_placed"}])
     pins: list[list[str]] = Field(examples=[[["C-000001", "P-0001"]]])
@@ -143,6 +145,15 @@ class Round(BaseModel):
                    "groups": [{"group": "youth", "floor": 0.2, "share": 0.24, "met": True}]}])
     error: str | None = Field(examples=[None])
     published_at: UtcDatetime | None
+    certification: dict[str, Any] | None = Field(
+        default=None,
+        description="What the optimum is proven over (docs/rounds.md, \"What the proof covers\"): `scope` "
+                    "(`eligible`: every eligible pair; `graph`: the round's graph only), `certified_over`, "
+                    "`num_eligible`, `pricing_passes`, `pairs_added`, `bound_over_eligible`, "
+                    "`gap_over_eligible`, `stopped`.",
+        examples=[{"scope": "eligible", "certified_over": 395112, "num_eligible": 395112,
+                   "pricing_passes": 1, "pairs_added": 0, "bound_over_eligible": 10662.723,
+                   "gap_over_eligible": 0.0, "stopped": None}])
     job: Job | None = None
 
 
@@ -237,7 +248,8 @@ def _round(conn: sa.Connection, round_id: str) -> dict[str, Any]:
     row = conn.execute(sa.select(rounds).where(rounds.c.round_id == round_id)).mappings().first()
     if row is None:
         raise NotFound(f"no round {round_id!r}")
-    return {**row, "overrides": row["overrides"] or [], "job": _job_of(conn, round_id)}
+    return {**row, "overrides": row["overrides"] or [], "job": _job_of(conn, round_id),
+            "certification": (row["summary"] or {}).get("certification")}
 
 
 def _check_inputs(state: Any, snapshot: Any, policy: Policy, inputs: RoundInputs,
@@ -339,7 +351,8 @@ def create(body: RoundCreate, caller: Staff, conn: Conn, state: State, snapshot:
             responses=problem_responses(401, 403, 422))
 def list_rounds(caller: Staff, conn: Conn, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
     result = page(conn, sa.select(rounds), rounds.c.created_at.desc(), limit, offset)
-    result.items = [{**r, "job": _job_of(conn, r["round_id"])} for r in result.items]
+    result.items = [{**r, "job": _job_of(conn, r["round_id"]),
+                     "certification": (r["summary"] or {}).get("certification")} for r in result.items]
     return result
 
 
@@ -347,6 +360,46 @@ def list_rounds(caller: Staff, conn: Conn, limit: Limit = 50, offset: Offset = 0
             response_model=Round, responses=problem_responses(401, 403, 404, 422))
 def get_round(round_id: PathId, caller: Staff, conn: Conn) -> dict[str, Any]:
     return _round(conn, round_id)
+
+
+@router.post("/v1/rounds/{round_id}/cancel", summary="Cancel a queued or running round",
+             response_model=Round, responses={202: {"model": Round, "description": "The round is running: "
+                                                    "it stops at its next check and becomes `cancelled`, "
+                                                    "with nothing stored."},
+                                              **problem_responses(401, 403, 404, 409, 422)})
+def cancel(round_id: PathId, caller: Staff, conn: Conn, state: State, response: Response) -> dict[str, Any]:
+    """A queued round is ``cancelled`` at once (200) and never runs; a running one is asked to stop
+    (202): its solve and pricing stop at their next check, and the round becomes ``cancelled`` with
+    no assignment stored (one that finishes in that instant stays ``succeeded``). A round that has
+    ended (succeeded, failed, cancelled) is a 409."""
+    rnd = _round(conn, round_id)
+    job = rnd["job"]
+    if job is None or rnd["status"] not in ("queued", "running"):
+        raise Conflict(f"round {round_id!r} is {rnd['status']}: only a queued or running round can be "
+                       "cancelled")
+    outcome = state.jobs.cancel(conn, job["job_id"], round_id)
+    if outcome not in ("cancelled", "stopping"):
+        raise Conflict(f"round {round_id!r} is {outcome}: only a queued or running round can be cancelled")
+    audit.record(conn, caller, "update", "round_cancel", round_id, detail=outcome)
+    if outcome == "stopping":
+        response.status_code = status.HTTP_202_ACCEPTED
+    return _round(conn, round_id)
+
+
+@router.get("/v1/rounds/{round_id}/certificate", summary="The prices that prove a round's bound",
+            response_model=dict[str, Any], responses=problem_responses(401, 403, 404, 409, 422))
+def get_certificate(round_id: PathId, caller: Staff, conn: Conn) -> dict[str, Any]:
+    """The round's certificate by id (candidate, place, district and floor prices): save it and run
+    ``platsa verify-round --data REGION --round FILE`` to check, without the solver, that the bound
+    holds over every eligible pair of the region (docs/rounds.md, "Verify the optimum yourself").
+    409 for a round without one (not succeeded, a baseline method, or stored before Platsa kept them)."""
+    rnd = _round(conn, round_id)
+    if not rnd.get("certificate"):
+        raise Conflict(f"round {round_id!r} has no certificate (status {rnd['status']}, solver status "
+                       f"{rnd['solver_status']})")
+    return {"round_id": round_id, "policy_id": rnd["policy_id"], "params": rnd["params"],
+            "pins": rnd["pins"], "removals": rnd["removals"], "objective": rnd["objective"],
+            "certification": rnd["certification"], "certificate": rnd["certificate"]}
 
 
 @router.get("/v1/rounds/{round_id}/assignments", summary="A round's assignments, with explanations",

@@ -34,8 +34,9 @@ class LpCertificate:
     floor_dual: npt.NDArray[np.float64]
     candidate_district: npt.NDArray[np.int32]
 
-    def raw(self, cand: npt.NDArray[np.integer], place: npt.NDArray[np.integer],
-            score: npt.NDArray[np.float64], groups: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]:
+    def raw(self, cand: npt.ArrayLike, place: npt.ArrayLike, score: npt.ArrayLike,
+            groups: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        cand, place = np.asarray(cand), np.asarray(place)
         w = np.rint(np.asarray(score) * SCORE_SCALE) / SCORE_SCALE
         rc = w - self.candidate[cand] - self.place[place] - self.district[self.candidate_district[cand]]
         for g, ((p, q), y) in enumerate(zip(self.floor_pq, self.floor_dual, strict=True)):
@@ -44,9 +45,15 @@ class LpCertificate:
                 rc = rc - y * (p - q * member.astype(np.float64))
         return np.asarray(rc, dtype=np.float64)
 
-    def reduced_cost(self, edge_candidate: npt.NDArray[np.integer], edge_place: npt.NDArray[np.integer],
-                     edge_score: npt.NDArray[np.float64], edge_groups: npt.NDArray[np.uint32]
-                     ) -> npt.NDArray[np.float64]:
+    tolerance: float = 0.0
+
+    def reduced_cost(self, edge_candidate: npt.ArrayLike, edge_place: npt.ArrayLike,
+                     edge_score: npt.ArrayLike, edge_groups: npt.ArrayLike | None = None, *,
+                     candidate_district: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        del candidate_district  # the problem's own, kept with the duals
+        edge_candidate, edge_place = np.asarray(edge_candidate), np.asarray(edge_place)
+        if edge_groups is None:
+            edge_groups = np.zeros(len(edge_candidate), np.uint32)
         # Slack for the LP's own rounding: a pair at 1e-7 below the threshold is still priced in.
         return self.raw(edge_candidate, edge_place, edge_score, edge_groups) + (
             self.lp_bound - self.objective) + 1e-7

@@ -75,8 +75,9 @@ def test_pricing_finds_exactly_the_pairs_that_pay(small: tuple[Pool, Policy]) ->
                                                          use_floors=False, prune=False)).problem
     keys = full.edge_candidate.astype(np.int64) * places.size + full.edge_place
     inside = np.isin(keys, rnd.problem.edge_candidate.astype(np.int64) * places.size + rnd.problem.edge_place)
-    rc = cert.reduced_cost(full.edge_candidate, full.edge_place, full.edge_score, full.edge_groups)
-    expected = np.sort(keys[~inside & (rc > 0)])
+    rc = cert.reduced_cost(full.edge_candidate, full.edge_place, full.edge_score, full.edge_groups,
+                           candidate_district=full.candidate_district)
+    expected = np.sort(keys[~inside & (rc > cert.tolerance)])
     assert np.array_equal(np.sort(priced.cand * places.size + priced.plc), expected)
     assert priced.num_eligible == len(keys) and priced.num_priced == int((~inside).sum())
     assert len(expected) <= priced.num_scored <= priced.num_priced

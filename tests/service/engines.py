@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from service.engine import Assignment, CoreEngine, Progress, RoundInputs, RoundO
 
 class SlowEngine(CoreEngine):
     def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
-                  progress: Progress) -> RoundOutcome:
+                  progress: Progress, *, should_stop: Callable[[], bool] | None = None) -> RoundOutcome:
         pause = float(os.environ.get("PLATSA_TEST_ROUND_PAUSE", "0.05"))
         candidates = sorted(region.candidates.get_column("candidate_id").to_list())
         pool, table = prepared.pool, prepared.places
@@ -35,6 +36,8 @@ class SlowEngine(CoreEngine):
         used = {p: sum(1 for q in taken.values() if q == p) for p, _ in places}
         fitting: dict[str, set[str]] = {}
         for i, (place, slots) in enumerate(places):
+            if should_stop is not None and should_stop():
+                return RoundOutcome((), "cancelled", None, None, {})  # the job stores none of it
             progress(i / len(places), "assigning")
             time.sleep(pause)
             everyone = np.arange(pool.size)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+import httpx
+import pytest
+
 from scoring.schema import SENSITIVE_COLUMNS
 from tests.service.conftest import Api, wait_for_job
 
@@ -71,3 +76,47 @@ def test_round_review_rerun_compare_publish(api: Api) -> None:
     with api.client("admin") as client:
         entries = client.get("/v1/audit", params={"resource_id": second}).json()["items"]
         assert "publish" in [e["action"] for e in entries]
+
+
+def _until(client: httpx.Client, job_id: str, statuses: set[str], timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, object] = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in statuses or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
+def test_a_queued_or_running_round_can_be_cancelled_and_stores_nothing(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATSA_TEST_ROUND_PAUSE", "0.5")  # the test engine pauses per place (two places)
+    with api.client("coordinator") as client:
+        running = client.post("/v1/rounds", json={}).json()
+        queued = client.post("/v1/rounds", json={}).json()  # one worker: it waits behind the first
+        assert _until(client, running["job"]["job_id"], {"running"})["status"] == "running"
+
+        # Queued: cancelled at once, and it never runs.
+        answer = client.post(f"/v1/rounds/{queued['round_id']}/cancel")
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["status"], answer.json()["job"]["status"]) == ("cancelled", "cancelled")
+
+        # Running: asked to stop (202), then cancelled with nothing stored.
+        answer = client.post(f"/v1/rounds/{running['round_id']}/cancel")
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["job"]["message"] == "stopping: cancelled"
+        job = _until(client, running["job"]["job_id"], {"succeeded", "failed", "cancelled"})
+        assert job["status"] == "cancelled"
+        for rnd in (running, queued):
+            stored = client.get(f"/v1/rounds/{rnd['round_id']}").json()
+            assert (stored["status"], stored["objective"], stored["summary"]) == ("cancelled", None, None)
+            assert client.get(f"/v1/rounds/{rnd['round_id']}/assignments").json()["total"] == 0
+            assert client.post(f"/v1/rounds/{rnd['round_id']}/cancel").status_code == 409
+        assert client.get(f"/v1/jobs/{queued['job']['job_id']}").json()["started_at"] is None
+
+        # The worker goes on with the next round.
+        monkeypatch.setenv("PLATSA_TEST_ROUND_PAUSE", "0")
+        after = client.post("/v1/rounds", json={}).json()
+        assert wait_for_job(client, after["job"]["job_id"])["status"] == "succeeded"
+        assert client.post(f"/v1/rounds/{after['round_id']}/cancel").status_code == 409
+    with api.client("supplier_s2") as client:
+        assert client.post(f"/v1/rounds/{after['round_id']}/cancel").status_code == 403
