@@ -246,6 +246,12 @@ class RoundResult:
                      f"gap {cert['gap_over_eligible']:.2%}")
         return [line]
 
+    def certificate_record(self) -> dict[str, Any] | None:
+        """The prices proving the round's bound, by id (:func:`certificate_record`); None without."""
+        if self.round is None or self.result is None:
+            return None
+        return certificate_record(self.round, self.result)
+
     def to_dict(self, *, include_unassigned: bool = True) -> dict[str, Any]:
         """The result file's content (JSON-ready; ``docs/allocation.md`` describes it)."""
         out: dict[str, Any] = {
@@ -271,6 +277,7 @@ class RoundResult:
             "timings": self.timings,
             "overrides": [dict(o) for o in self.overrides],
             "assignments": self.assignments.to_dicts(),
+            "certificate": self.certificate_record(),
         }
         if include_unassigned:
             out["unassigned"] = self.unassigned.to_dicts()
@@ -1174,6 +1181,188 @@ def price_outside(
     return Priced(cand, plc_all, extra, num_eligible, num_priced, num_scored, complete=True)
 
 
+#: The version of :func:`certificate_record`'s layout.
+CERTIFICATE_FORMAT = 1
+
+
+def certificate_record(rnd: Round, result: AllocationResult) -> dict[str, Any] | None:
+    """The solve's certificate as JSON-ready data keyed by id, to store with the round.
+
+    Prices are integers in the certificate's units (:class:`matching.Certificate`); candidates and
+    places whose price is 0 and are not blocked are left out. With the round's district bounds,
+    floors and planned total it is all :func:`verify_round` needs: prices, not the solver.
+    """
+    cert = getattr(result, "certificate", None)
+    if cert is None:
+        return None
+    pool, places = rnd.pool, rnd.places
+
+    def by_id(ids: npt.NDArray[Any], prices: npt.NDArray[np.int64]) -> dict[str, int]:
+        nz = np.flatnonzero(prices)
+        return dict(zip(ids[nz].astype(str).tolist(), prices[nz].tolist(), strict=True))
+
+    problem = rnd.problem
+    return {
+        "format": CERTIFICATE_FORMAT,
+        "bound": float(cert.bound),
+        "units_per_score": int(cert.units_per_score),
+        "placement_weight_w": int(cert.placement_weight_w),
+        "score_scale": int(cert.score_scale),
+        "penalty": None if cert.penalty is None else int(cert.penalty),
+        "floor_pq": [[int(p), int(q)] for p, q in cert.floor_pq],
+        "floor_price_c": [int(x) for x in cert.floor_price_c.tolist()],
+        "candidate_price_c": by_id(pool.ids, cert.candidate_price_c),
+        "place_price_c": by_id(places.ids, cert.place_price_c),
+        "district_price_c": dict(zip(rnd.district_ids, [int(x) for x in cert.district_price_c.tolist()],
+                                     strict=True)),
+        "blocked_candidates": pool.ids[cert.blocked_candidate].astype(str).tolist(),
+        "blocked_places": places.ids[cert.blocked_place].astype(str).tolist(),
+        "blocked_districts": [d for d, b in zip(rnd.district_ids, cert.blocked_district.tolist(), strict=True)
+                              if b],
+        "dual_value_c": int(cert.dual_value_c),
+        "slack_c": int(cert.slack_c),
+        "offset_c": float(cert.offset_c),
+        "groups": list(rnd.group_ids),
+        "district_bounds": {d: [int(lo), int(hi)] for d, lo, hi in zip(
+            rnd.district_ids, problem.district_lower.tolist(), problem.district_upper.tolist(), strict=True)},
+        "planned_total": int(rnd.planned_total),
+    }
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`verify_round` found.
+
+    ``holds``: every eligible pair of the region meets the stored prices' dual constraint, so no
+    assignment over the eligible pairs exceeds ``dual_bound`` (recomputed from the prices, the
+    region's free slots, the round's district bounds, floors and pins). ``violations`` counts the
+    eligible pairs that break it, ``largest`` by how much (score units).
+    """
+
+    holds: bool
+    dual_bound: float
+    stored_bound: float
+    num_eligible: int
+    violations: int
+    largest: float
+
+    def summary_lines(self, objective: float | None = None) -> list[str]:
+        if not self.holds:
+            return [f"the certificate does NOT hold: {self.violations:,} of {self.num_eligible:,} eligible "
+                    f"pairs break its prices (the largest by {self.largest:,.3f} score units)"]
+        lines = [f"the bound {self.dual_bound:,.3f} holds over every eligible pair: {self.num_eligible:,} "
+                 "priced from the region, none breaks the round's prices (no solver used)"]
+        if objective is not None:
+            gap = max(self.dual_bound - objective, 0.0) / max(abs(objective), 1.0)
+            lines.append(f"the round's objective {objective:,.3f} is within {gap:.4%} of it")
+        return lines
+
+
+class _LpPrices:
+    """A certificate's reduced costs before the solver's closing of the gap (the dual constraint
+    itself): what a check without the solver can rely on."""
+
+    def __init__(self, certificate: Any) -> None:
+        self.certificate = certificate
+        self.bound = float(certificate.dual_bound)
+        self.tolerance = float(certificate.tolerance)
+
+    def reduced_cost(self, edge_candidate: npt.ArrayLike, edge_place: npt.ArrayLike,
+                     edge_score: npt.ArrayLike, edge_groups: npt.ArrayLike | None = None, *,
+                     candidate_district: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        groups = np.zeros(np.shape(edge_score), np.uint32) if edge_groups is None else edge_groups
+        rc, blocked = self.certificate.lp_reduced_cost_c(edge_candidate, edge_place, edge_score, groups,
+                                                         candidate_district)
+        return np.asarray(np.where(blocked, -np.inf, rc / self.certificate.units_per_score))
+
+    def bound_over(self, extra_positive_by_candidate: npt.NDArray[np.float64]) -> float:
+        return self.bound + float(np.maximum(extra_positive_by_candidate, 0).sum())
+
+
+def verify_round(
+    pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams, record: dict[str, Any],
+    *, progress: Progress | None = None,
+) -> Verification:
+    """Re-price a stored round's certificate against every eligible pair of the region, solver-free.
+
+    ``record`` is :func:`certificate_record`'s. The certificate is rebuilt by id on this pool; the
+    dual bound is recomputed from its prices with the region's free slots and the round's district
+    bounds, floors and pins (:meth:`matching.Certificate.verify` on the pins alone); then every
+    eligible pair, found from the region as a round finds them (:class:`_PlaceScan`), is priced in
+    the same bounded batches as :func:`price_outside`: a pair whose reduced cost is positive would
+    break the proof.
+    """
+    from matching import Certificate
+
+    if record.get("format") != CERTIFICATE_FORMAT:
+        raise RoundSetupError([Problem("round", None, "certificate.format", repr(record.get("format")),
+                                       f"not a certificate of this version ({CERTIFICATE_FORMAT})")])
+    group_ids = tuple(g.value for g in policy.groups.enabled)
+    problems = [Problem("round", None, "certificate.groups", ", ".join(record["groups"]),
+                        f"the policy's groups are {', '.join(group_ids)}")] if tuple(record["groups"]) != group_ids else []
+    for name, table, index in (("candidate_price_c", "candidate", pool.index),
+                               ("place_price_c", "place", places.index)):
+        unknown = [k for k in record[name] if k not in index]
+        if unknown:
+            problems.append(Problem("round", None, f"certificate.{name}", ", ".join(unknown[:5]),
+                                    f"{len(unknown)} {table} id(s) the region does not have"))
+    if problems:
+        raise RoundSetupError(problems)
+
+    def positions(prices: dict[str, int], index: Any, size: int) -> npt.NDArray[np.int64]:
+        out = np.zeros(size, dtype=np.int64)
+        if prices:
+            out[[index[k] for k in prices]] = list(prices.values())
+        return out
+
+    def mask(ids: list[str], index: Any, size: int) -> npt.NDArray[np.bool_]:
+        out = np.zeros(size, dtype=bool)
+        out[[index[k] for k in ids if k in index]] = True
+        return out
+
+    district_ids = tuple(pool.district_ids)
+    district_index = {d: i for i, d in enumerate(district_ids)}
+    cert = Certificate(
+        bound=float(record["bound"]), units_per_score=int(record["units_per_score"]),
+        placement_weight_w=int(record["placement_weight_w"]), score_scale=int(record["score_scale"]),
+        penalty=record["penalty"], floor_pq=tuple((int(p), int(q)) for p, q in record["floor_pq"]),
+        floor_price_c=np.array(record["floor_price_c"], dtype=np.int64),
+        candidate_price_c=positions(record["candidate_price_c"], pool.index, pool.size),
+        place_price_c=positions(record["place_price_c"], places.index, places.size),
+        district_price_c=positions(record["district_price_c"], district_index, len(district_ids)),
+        blocked_candidate=mask(record["blocked_candidates"], pool.index, pool.size),
+        blocked_place=mask(record["blocked_places"], places.index, places.size),
+        blocked_district=mask(record["blocked_districts"], district_index, len(district_ids)),
+        dual_value_c=int(record["dual_value_c"]), slack_c=int(record["slack_c"]),
+        offset_c=float(record["offset_c"]),
+    )
+    # The round's rules on its pins alone: the dual bound does not depend on any other pair.
+    pin_c, pin_p = _pairs(pool, places, params.pins)
+    order = np.argsort(pair_keys(pin_c, pin_p, places.size))
+    pin_c, pin_p = pin_c[order], pin_p[order]
+    score, _ = score_pairs(pool, places, pin_c, pin_p, policy)
+    _, bits, floors = _groups(pool, places, policy, params, pin_c, pin_p)
+    lower = np.array([record["district_bounds"][d][0] for d in district_ids], dtype=np.int32)
+    upper = np.array([record["district_bounds"][d][1] for d in district_ids], dtype=np.int32)
+    pins_only = build_problem(
+        num_candidates=pool.size, num_places=places.size, edge_candidate=pin_c.astype(np.int32),
+        edge_place=pin_p.astype(np.int32), edge_score=score, place_slots=places.free_slots,
+        candidate_district=pool.district.astype(np.int32), num_districts=len(district_ids),
+        district_lower=lower, district_upper=upper, edge_groups=bits, num_groups=len(group_ids),
+        group_floor=floors, pinned_edges=np.arange(len(pin_c), dtype=np.int64) if len(pin_c) else None,
+    )
+    dual_bound = float(cert.verify(pins_only))
+    rnd = Round(problem=pins_only, params=params, policy=policy, pool=pool, places=places, edge_terms={},
+                group_ids=group_ids, district_ids=district_ids, planned_total=int(record["planned_total"]),
+                graph={})
+    priced = price_outside(rnd, _LpPrices(cert), progress=progress)
+    return Verification(
+        holds=len(priced.cand) == 0, dual_bound=dual_bound, stored_bound=float(record["bound"]),
+        num_eligible=priced.num_eligible, violations=len(priced.cand),
+        largest=float(priced.extra.max(initial=0.0)),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Solving and explaining
 # ---------------------------------------------------------------------------------------------
@@ -1539,16 +1728,22 @@ def export_round_mps(rnd: Round, path: str, result: RoundResult | None = None) -
 
 
 __all__ = [
+    "Certificate",
+    "Priced",
     "Round",
     "RoundComparison",
     "RoundParams",
     "RoundResult",
+    "Verification",
     "build_round",
+    "certificate_record",
     "check_round_inputs",
     "compare_rounds",
     "describe_unassigned",
     "explain_round",
     "export_round_mps",
     "pair_keys",
+    "price_outside",
     "run_round",
+    "verify_round",
 ]

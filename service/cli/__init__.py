@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "policies",
     "shortlist",
     "allocate",
+    "verify_round",
     "serve",
     "admin",
     "bench",

@@ -210,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         "params": {
             "objective": params.objective, "method": params.method, "use_keys": params.use_keys,
             "use_floors": params.use_floors, "on_infeasible": params.on_infeasible,
+            "include_held_back": params.include_held_back, "prune": params.prune,
             "pins": [list(p) for p in params.pins], "forbidden": [list(p) for p in params.forbidden],
             "overrides": [{"candidate_id": o.candidate_id, "place_id": o.place_id, "reason": o.reason,
                            "rules": list(o.rules)} for o in params.overrides],
