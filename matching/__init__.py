@@ -5,6 +5,7 @@ Imports no other package of the project and nothing web- or dataframe-shaped. On
 :class:`SolveParams`, and returns an :class:`AllocationResult`. See docs/allocation.md.
 """
 
+from matching.certificate import Certificate, CertificateError
 from matching.compare import RoundComparison, compare
 from matching.exceptions import MatchingError, ParamsError, ProblemError, ProblemIssue, SolverError
 from matching.mps import export_mps
@@ -32,6 +33,8 @@ __all__ = [
     "AllocationProblem",
     "AllocationResult",
     "Assignment",
+    "Certificate",
+    "CertificateError",
     "Competition",
     "DistrictExcess",
     "DistrictShortage",

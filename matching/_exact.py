@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, sparse
 
+from matching import _control, _highs, _repair
 from matching import _network as net
-from matching import _repair
+from matching.certificate import Certificate
 from matching.exceptions import SolverError
 from matching.problem import SCORE_SCALE, AllocationProblem
 
@@ -194,6 +195,7 @@ class ExactOutcome:
     bound_w: Fraction
     stats: dict[str, object] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    proof: _Certificate | None = None  # the free-n flow and prices that prove the dual bound
 
 
 # ============================================================================ the network part
@@ -615,7 +617,9 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
         return True
 
     slack = {id(x): _repair.floor_slack(prep, x) for _, x in missed[: 2 * _REPAIR_PARTNERS]}
-    for _, x0 in missed[:_REPAIR_PARTNERS]:
+    num_missed = len(missed[:_REPAIR_PARTNERS])
+    for i_missed, (_, x0) in enumerate(missed[:_REPAIR_PARTNERS]):
+        _control.report("repair", i_missed / (num_missed + 1))
         # Two flows that each miss a floor can still be repaired into one meeting them all when
         # they miss different floors (floors that barely bind: no flow meets them all).
         s0 = slack[id(x0)]
@@ -639,6 +643,7 @@ def _improve(prep: Prepared, flows: list[I64], incumbent: tuple[Fraction, BoolAr
     if best is None:
         return None
     for _ in range(_POLISH_ROUNDS):  # polish: move towards any flow while keeping the floors
+        _control.report("repair", 1.0 - 1.0 / (num_missed + 1) / (_ + 1))
         improved = False
         for _, x in (missed + met)[: 2 * _REPAIR_PARTNERS]:
             if enough is not None and best[0] >= enough:
@@ -898,7 +903,7 @@ def _solve_count_model(prep: Prepared, free: I64, fixed1: I64, n: int, theta: Fr
     starts its search.
     """
     def mip(prep_: Prepared, free_: I64, fixed_: I64) -> _MipResult:
-        res = _solve_fixed_count_mip(prep_, free_, fixed_, deadline - time.perf_counter(), n)
+        res = _solve_fixed_count_mip(prep_, free_, fixed_, _control.remaining(deadline), n)
         counters["solver_edges"] = counters.get("solver_edges", 0) + res.variables  # stats
         return res
 
@@ -949,7 +954,7 @@ def _cbc_binary(value: I64, a: sparse.csr_matrix, lo: npt.NDArray[np.float64],
     from ortools.linear_solver import pywraplp
 
     nf = value.size
-    remaining = deadline - time.perf_counter()
+    remaining = _control.remaining(deadline)
     solver = pywraplp.Solver.CreateSolver("CBC")
     if solver is None or remaining <= 0:
         return _MipResult("unknown", np.zeros(nf, bool), None)
@@ -980,17 +985,21 @@ def _cbc_binary(value: I64, a: sparse.csr_matrix, lo: npt.NDArray[np.float64],
 
 def _milp(c: npt.NDArray[np.float64], constraints: list[optimize.LinearConstraint],
           integrality: npt.NDArray[np.float64], bounds: optimize.Bounds, deadline: float
-          ) -> optimize.OptimizeResult | None:
-    remaining = deadline - time.perf_counter()
-    if remaining <= 0:
+          ) -> _highs.MilpResult | None:
+    """HiGHS (highspy) on ``min c x`` with scipy-style constraints; ``None`` past the deadline."""
+    if _control.remaining(deadline) <= 0:
         return None
-    res = optimize.milp(
-        c, constraints=constraints, integrality=integrality, bounds=bounds,
-        options={"time_limit": remaining, "mip_rel_gap": 0.0, "disp": _DISP, "presolve": _PRESOLVE},
-    )
-    if res.status == 2:
-        return res
-    if res.status not in (0, 1):
+    a = sparse.vstack([sparse.csr_matrix(k.A) for k in constraints], format="csr")
+    lo = np.concatenate([np.broadcast_to(np.asarray(k.lb, float), (k.A.shape[0],))
+                         for k in constraints])
+    hi = np.concatenate([np.broadcast_to(np.asarray(k.ub, float), (k.A.shape[0],))
+                         for k in constraints])
+    n = c.size
+    res = _highs.milp(c, a, lo, hi, integrality,
+                      np.broadcast_to(np.asarray(bounds.lb, float), (n,)),
+                      np.broadcast_to(np.asarray(bounds.ub, float), (n,)), deadline,
+                      presolve=_PRESOLVE, phase="exact_model")
+    if res.status not in (0, 1, 2):
         logger.warning("HiGHS MIP returned status %s: %s", res.status, res.message)
     return res
 
@@ -1031,7 +1040,7 @@ def _sampled_multipliers(prep: Prepared, deadline: float) -> I64 | None:
     sub_prep = prepare(sub, prep.max_placed, None)
     if sub_prep.scale_k != prep.scale_k or sub_prep.pq != prep.pq:
         return None
-    out = solve_exact(sub_prep, max(deadline - time.perf_counter(), 1.0), dual_only=True)
+    out = solve_exact(sub_prep, max(_control.remaining(deadline), 1.0), dual_only=True)
     if "multipliers" not in out.stats:
         return None
     return np.array(out.stats["multipliers"], np.int64)
@@ -1206,7 +1215,7 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
             crawling = at_edge
             logger.debug("count n=%d: lam=%s value %d grad %s; best %d, model %d (%.1f w)", n,
                          lam.tolist(), val, grad.tolist(), best[0], model, (best[0] - model) / k)
-            if time.perf_counter() > deadline:
+            if _control.out_of_time(deadline):
                 break
             if best[0] - model < k * _COUNT_TOL_W and improve is not None and not repaired:
                 repaired = True
@@ -1326,7 +1335,7 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
             break
         if len(done) + len(todo) > _MAX_COUNTS:
             return None
-        if time.perf_counter() > deadline:
+        if _control.out_of_time(deadline):
             if lb is None or lb_x is None:
                 return None
             # Out of time: the open numbers placed keep their rounded bounds.
@@ -1335,6 +1344,7 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
                          exact_model_edges=mip_edges, mip_rounds=mips,
                          solver_model_edges=counters.get("solver_edges", 0))
             return ExactOutcome("feasible", prep.edges[lb_x], lb, bound, stats)
+        _control.report("fixed_counts", len(done) / (len(done) + len(todo)))
         n = max(todo, key=lambda n: (estimate(n), -abs(n - n_star), -n))
         done.add(n)
         cb, flows = _count_bound(prep, n, core, lam, deadline, counters,
@@ -1421,8 +1431,18 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     """Solve the prepared round exactly; see the module docstring and docs/allocation.md.
 
     With ``dual_only`` (used on a sampled sub-round) stop after the Lagrangian search and return
-    the multipliers in ``stats["multipliers"]``.
+    the multipliers in ``stats["multipliers"]``. An outcome with an assignment carries in
+    ``proof`` the flow and prices of the Lagrangian bound (see :mod:`matching.certificate`).
     """
+    holder: dict[str, _Certificate] = {}
+    outcome = _solve_exact(prep, time_limit, dual_only, holder)
+    if outcome.status in ("optimal", "feasible"):
+        outcome.proof = holder.get("cert")
+    return outcome
+
+
+def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
+                 holder: dict[str, _Certificate]) -> ExactOutcome:
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     timings: dict[str, float] = {}
@@ -1456,6 +1476,8 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
             d, grad, sol = oracle.evaluate(mu)
             evaluated.add(tuple(mu.tolist()))
             kelley_iters += 1
+            if not dual_only:
+                _control.report("lagrangian", kelley_iters / (max_kelley + 2))
             if not sol.feasible:
                 if oracle.core.size < prep.edges.size:
                     # The core may lack pairs a lower bound needs: fall back to every pair.
@@ -1529,7 +1551,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
             tol, max_iter = (_SAMPLE_TOL_W, _SAMPLE_MAX_KELLEY) if dual_only else (
                 _KELLEY_TOL_W, max_kelley)
             if best_val - model <= k * tol or kelley_iters >= max_iter \
-                    or time.perf_counter() > deadline:
+                    or _control.out_of_time(deadline):
                 break
             if tuple(nxt.tolist()) in evaluated:
                 if radius.max() <= 1:
@@ -1552,6 +1574,10 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
         oracle.core = np.union1d(oracle.core, missing)
         best_val, best_sol = None, None
     timings["lagrangian"] = time.perf_counter() - t_lag
+    if not dual_only:
+        _control.report("lagrangian", 1.0)
+    assert cert is not None
+    holder["cert"] = cert
     if dual_only:
         stats["multipliers"] = best_mu.tolist()
         return ExactOutcome("unknown", np.zeros(0, np.int64), Fraction(0), Fraction(0), stats,
@@ -1620,6 +1646,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     max_dev = max_dev_all(dev)
     while True:
         mip_rounds += 1
+        _control.report("exact_model", 1.0 - 1.0 / mip_rounds)
         rt = _rounded_bound(prep, ub_c, n_star, d_minus, d_plus, mu, float(theta))
         tau = Fraction(ub_c) - theta - rt.min_rounding
         n_range = (float(rt.n_lo), float(rt.n_hi))
@@ -1630,7 +1657,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
         free = np.flatnonzero(free_mask)
         fixed1 = np.flatnonzero(used & ~free_mask)
         stats["exact_model_edges"] = int(free.size)
-        res = _solve_mip(prep, free, fixed1, deadline - time.perf_counter(), n_range)
+        res = _solve_mip(prep, free, fixed1, _control.remaining(deadline), n_range)
         if res.status == "unknown":
             if lb is not None and lb_x is not None:
                 outcome = ExactOutcome("feasible", prep.edges[lb_x], lb, bound_w, stats, timings)
@@ -1674,3 +1701,93 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     timings["total"] = time.perf_counter() - t0
     outcome.stats, outcome.timings = stats, timings
     return outcome
+
+
+# ============================================================================ the certificate
+def public_certificate(prep: Prepared, cert: _Certificate, bound_w: Fraction,
+                       offset_w: Fraction, bound: float) -> Certificate:
+    """The solver's own flow potentials and floor prices as a :class:`Certificate`.
+
+    ``h = pi - pi[T]`` turns the potentials into the LP dual of :mod:`matching.certificate`:
+    ``v_p = max(-h_p, 0)`` (the place arc's dual), ``delta_d = h_d`` (the district arc's; the
+    bypass keeps ``h_S = 0``), ``u_c = max(h_c - h_d, 0)`` plus what the candidate's used pair
+    earns above its potentials (its arc's dual); every active pair then meets the dual
+    constraint and the dual objective equals the flow's optimal value (complementary slackness).
+    """
+    p = prep.problem
+    lay = prep.layout
+    k = prep.scale_k
+    pi = _central_potentials(prep, cert)
+    h = pi - pi[net.SINK]
+    h_d = h[lay.district0 : lay.district0 + lay.num_districts].copy()
+    h_c = h[lay.candidate0 : lay.candidate0 + lay.num_candidates]
+    h_p = h[lay.place0 : lay.place0 + lay.num_places]
+    u = np.maximum(h_c - h_d[p.candidate_district], 0)
+    used = np.flatnonzero(cert.used)
+    shift = pi - cert.pi
+    rc_used = (cert.rc[used] + shift[lay.candidate0 + prep.cand[used]]
+               - shift[lay.place0 + prep.place[used]])
+    u[prep.cand[used]] += np.maximum(-rc_used, 0)
+    v = np.maximum(-h_p, 0)
+    penalty = None if prep.penalty_w is None else prep.penalty_w * k
+    if penalty is not None:
+        h_d = np.clip(h_d, -penalty, penalty)  # raising a price keeps the dual feasible
+    blocked_c = np.zeros(p.num_candidates, bool)
+    blocked_c[p.edge_candidate[p.pins]] = True
+    blocked_p = prep.slots <= 0
+    blocked_d = (prep.upper <= 0) if penalty is None else np.zeros(p.num_districts, bool)
+    u = np.where(blocked_c, 0, u)
+    v = np.where(blocked_p, 0, v)
+    h_d = np.where(blocked_d, 0, h_d)
+    floor_pq = [(0, 1)] * p.num_groups
+    floor_price = np.zeros(p.num_groups, np.int64)
+    for i, g in enumerate(prep.groups):
+        floor_pq[g] = prep.pq[i]
+        floor_price[g] = cert.mu[i]
+    up = np.maximum(prep.upper, 0)
+    const = k * (prep.pin_score_w + prep.big_m * prep.num_pins) + int(cert.mu @ prep.a_pin)
+    if penalty is not None:
+        const -= penalty * int(prep.pin_excess.sum())
+    dual = (int(u.sum()) + int((np.maximum(prep.slots, 0) * v).sum())
+            + int((up * np.maximum(h_d, 0)).sum()) - int((prep.lower * np.maximum(-h_d, 0)).sum())
+            + const)
+    slack = max(math.floor(dual - k * bound_w), 0)
+    return Certificate(
+        bound=bound, units_per_score=k * SCORE_SCALE, placement_weight_w=prep.big_m,
+        score_scale=SCORE_SCALE, penalty=penalty, floor_pq=tuple(floor_pq),
+        floor_price_c=floor_price, candidate_price_c=u.astype(np.int64),
+        place_price_c=v.astype(np.int64), district_price_c=h_d.astype(np.int64),
+        blocked_candidate=blocked_c, blocked_place=blocked_p, blocked_district=blocked_d,
+        dual_value_c=dual, slack_c=slack, offset_c=float(k * offset_w),
+    )
+
+
+def _central_potentials(prep: Prepared, cert: _Certificate) -> I64:
+    """Optimal potentials of the network LP, halfway between its largest and smallest ones.
+
+    The flow's own potentials respect the pair arcs' capacity of one, so a used pair may keep a
+    negative reduced cost and its value sits on the candidate alone; the LP of
+    :mod:`matching.certificate` has no such capacity. Potentials of the residual graph with the
+    used pair arcs open both ways give that LP's duals: shortest distances from a virtual root
+    are its largest (a placement's value sits on the full place), distances *to* one its
+    smallest (on the candidate). Optimal potentials form a convex set and ``floor((a + b) / 2)``
+    keeps every integral reduced cost's sign, so the midpoint is optimal too and prices both
+    sides of a left-out pair. A choice is taken only if every active pair, core or not, stays
+    priced out at it; otherwise the flow's own potentials are kept.
+    """
+    lay = prep.layout
+    cap = np.where(cert.kind == 9, 2, cert.capacity)  # pair arcs: never saturated
+    pi_hi = net.potentials(lay.num_nodes, cert.tail, cert.head, cap, cert.cost, cert.flow)
+    pi_lo = -net.potentials(lay.num_nodes, cert.head, cert.tail, cap, cert.cost, cert.flow)
+    in_net = np.zeros(lay.num_candidates, bool)
+    in_net[cert.head[cert.kind == 1] - lay.candidate0] = True
+    absent = np.flatnonzero(~in_net)
+    unused = ~cert.used
+    for pi in ((pi_hi + pi_lo) // 2, pi_hi):
+        # Candidates outside the core network: hung off their district, as in _certify.
+        pi[lay.candidate0 + absent] = pi[lay.district0 + prep.problem.candidate_district[absent]]
+        shift = pi - cert.pi
+        rc = cert.rc + shift[lay.candidate0 + prep.cand] - shift[lay.place0 + prep.place]
+        if not (rc[unused] < 0).any():
+            return pi
+    return cert.pi

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize
+
+from matching import _control, _highs
 
 if TYPE_CHECKING:
     from matching._exact import Prepared
@@ -132,7 +133,7 @@ def repair(prep: Prepared, x0: BoolArray, x1: BoolArray, deadline: float
     Both must meet slots and district keys (any two flows of the round's network do); the
     result then does too. Hard floors only.
     """
-    if prep.penalty_w is not None or time.perf_counter() > deadline:
+    if prep.penalty_w is not None or _control.out_of_time(deadline):
         return None
     cycles = _cycles(prep, x0, x1)
     if not cycles or len(cycles) > _MAX_CYCLES:
@@ -184,14 +185,12 @@ def _best_subset(value: I64, rows: I64, need: I64, deadline: float) -> BoolArray
         total = np.where(ok, bits @ v, np.iinfo(np.int64).min)
         chosen[rest[bits[int(np.argmax(total))].astype(bool)]] = True
         return chosen
-    remaining = deadline - time.perf_counter()
+    remaining = _control.remaining(deadline)
     if remaining <= 0:
         return None
-    res = optimize.milp(
-        -v.astype(float), integrality=np.ones(m), bounds=optimize.Bounds(0, 1),
-        constraints=[optimize.LinearConstraint(r.astype(float), need_rest.astype(float), np.inf)],
-        options={"time_limit": min(remaining, 10.0), "mip_rel_gap": 0.0},
-    )
+    res = _highs.milp(-v.astype(float), r.astype(float), need_rest.astype(float),
+                      np.full(r.shape[0], np.inf), np.ones(m), np.zeros(m), np.ones(m),
+                      time.perf_counter() + min(remaining, 10.0))
     if res.x is None:
         return None
     chosen[rest[res.x > 0.5]] = True

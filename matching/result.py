@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
+    from matching.certificate import Certificate
     from matching.problem import AllocationProblem
 
 __all__ = [
@@ -323,6 +324,13 @@ class AllocationResult:
         Seconds per phase.
     stats
         Solver statistics (iterations, core size, exact-model size, ...).
+    stopped_by
+        ``"time_limit"`` or ``"cancel"`` (``SolveParams.should_stop``) when the search was cut
+        short (status ``FEASIBLE`` or ``UNKNOWN``), else ``None``.
+    certificate
+        The dual prices proving ``bound`` (:class:`matching.Certificate`), checkable without
+        the solver and able to price pairs outside the round; ``None`` for baselines and for
+        results without an assignment.
     """
 
     status: Status
@@ -340,6 +348,8 @@ class AllocationResult:
     constraints_ignored: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    certificate: Certificate | None = None
+    stopped_by: str | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # --------------------------------------------------------------- explanations

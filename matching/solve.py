@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from matching import _exact
+from matching import _control, _exact
 from matching._diagnose import diagnose
 from matching.exceptions import ParamsError
 from matching.problem import SCORE_SCALE, AllocationProblem
@@ -62,6 +63,17 @@ class SolveParams:
     method
         ``"optimal"`` (exact) or a baseline: ``"greedy"``, ``"serial_dictatorship"``,
         ``"deferred_acceptance"``.
+    progress
+        Called as ``progress(phase, fraction)`` while the exact method runs: ``phase`` is one
+        of ``"prepare"``, ``"lagrangian"``, ``"repair"``, ``"fixed_counts"``,
+        ``"exact_model"``, ``"diagnose"``, ``"explain"``; ``fraction`` (0..1) is the real share
+        of that phase done (iterations, numbers placed examined, the MIP's closed gap), never
+        decreasing within a phase. Called from the solving thread; keep it quick.
+    should_stop
+        Polled often (between flow solves, repairs and inside every MIP); once it returns
+        true the solve ends within about a second with the best assignment found and its
+        proven gap (status ``FEASIBLE``), or ``UNKNOWN`` if none was found;
+        ``result.stopped_by`` says ``"cancel"``.
     """
 
     objective: Literal["score", "max_placed"] = "score"
@@ -71,6 +83,9 @@ class SolveParams:
     on_infeasible: Literal["report", "penalise"] = "report"
     violation_penalty: float = DEFAULT_VIOLATION_PENALTY
     method: Method = "optimal"
+    progress: Callable[[str, float], None] | None = field(default=None, compare=False,
+                                                           repr=False)
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         bad = []
@@ -123,17 +138,30 @@ def solve(problem: AllocationProblem, params: SolveParams | None = None) -> Allo
         result = run_baseline(problem, params)
         result.timings["total"] = time.perf_counter() - t0
         return result
+    with _control.controlled(params.progress, params.should_stop) as control:
+        result = _solve_exact(problem, params, t0)
+    result.stopped_by = "cancel" if control.stopped else (
+        "time_limit" if result.status in (Status.FEASIBLE, Status.UNKNOWN) else None)
+    return result
+
+
+def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> AllocationResult:
     max_placed = params.objective == "max_placed"
+    deadline = t0 + params.time_limit_s
+    _control.report("prepare", 0.0)
     prep = _exact.prepare(problem, max_placed, None)
     t_prep = time.perf_counter() - t0
+    _control.report("prepare", 1.0)
     excess = bool(prep.pin_excess.any())
     outcome = None
     if not excess:
-        outcome = _exact.solve_exact(prep, params.time_limit_s)
+        outcome = _exact.solve_exact(prep, deadline - time.perf_counter())
     reasons = []
     if excess or (outcome is not None and outcome.status == "infeasible"):
         t_diag = time.perf_counter()
+        _control.report("diagnose", 0.0)
         reasons = diagnose(prep)
+        _control.report("diagnose", 1.0)
         diag_time = time.perf_counter() - t_diag
         if params.on_infeasible == "report":
             result = _result(problem, prep, None, "optimal")
@@ -142,14 +170,15 @@ def solve(problem: AllocationProblem, params: SolveParams | None = None) -> Allo
                                   total=time.perf_counter() - t0)
             return result
         prep = _exact.prepare(problem, max_placed, params.violation_penalty)
-        remaining = max(params.time_limit_s - (time.perf_counter() - t0), 1.0)
-        outcome = _exact.solve_exact(prep, remaining)
+        outcome = _exact.solve_exact(prep, deadline - time.perf_counter())
     assert outcome is not None
     result = _result(problem, prep, outcome, "optimal")
     result.infeasibility = reasons
     result.timings.update(prepare=t_prep)
     t_expl = time.perf_counter()
+    _control.report("explain", 0.0)
     _ = result.unassigned_reason  # explanations are part of the result (computed once)
+    _control.report("explain", 1.0)
     result.timings["explain"] = time.perf_counter() - t_expl
     result.timings["total"] = time.perf_counter() - t0
     return result
@@ -184,13 +213,16 @@ def _result(problem: AllocationProblem, prep: _exact.Prepared,
         outcome.bound_w - prep.big_m * (n - units))
     obj_f = float(objective) / SCORE_SCALE
     bound_f = float(bound) / SCORE_SCALE
+    offset_w = prep.big_m * (n - units)
+    certificate = None if outcome.proof is None else _exact.public_certificate(
+        prep, outcome.proof, bound + offset_w, offset_w, bound_f)
     r = AllocationResult(
         status=Status.OPTIMAL if outcome.status == "optimal" else Status.FEASIBLE,
         method=method, objective=obj_f, bound=bound_f,
         gap=max(bound_f - obj_f, 0.0) / max(abs(obj_f), 1.0),
         chosen_edges=chosen, candidate_place=cp, num_assigned=n,
         total_score=total_w / SCORE_SCALE, problem=problem, violations=violations,
-        stats=dict(outcome.stats), timings=dict(outcome.timings),
+        stats=dict(outcome.stats), timings=dict(outcome.timings), certificate=certificate,
     )
     return r
 
