@@ -68,6 +68,7 @@ from matching import (
     export_mps,
     solve,
 )
+from matching import Certificate as MatchingCertificate
 from scoring.capacity import STATES
 from scoring.domain import PriorityGroup
 from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride, explain_failures, unmet_rules
@@ -1010,7 +1011,7 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
                 "pinned_edges": problem.pinned_edges}
         bare = _bare_problem(base)
         result = solve(bare, SolveParams(objective="score"))
-        certificate = getattr(result, "certificate", None)
+        certificate = result.certificate
         if certificate is None or result.status.value != "optimal":
             return current
         priced = price_outside(dataclasses.replace(current, problem=bare), certificate,
@@ -1192,8 +1193,8 @@ def certificate_record(rnd: Round, result: AllocationResult) -> dict[str, Any] |
     places whose price is 0 and are not blocked are left out. With the round's district bounds,
     floors and planned total it is all :func:`verify_round` needs: prices, not the solver.
     """
-    cert = getattr(result, "certificate", None)
-    if cert is None:
+    cert = result.certificate
+    if not isinstance(cert, MatchingCertificate):
         return None
     pool, places = rnd.pool, rnd.places
 
@@ -1292,14 +1293,14 @@ def verify_round(
     the same bounded batches as :func:`price_outside`: a pair whose reduced cost is positive would
     break the proof.
     """
-    from matching import Certificate
-
     if record.get("format") != CERTIFICATE_FORMAT:
         raise RoundSetupError([Problem("round", None, "certificate.format", repr(record.get("format")),
                                        f"not a certificate of this version ({CERTIFICATE_FORMAT})")])
     group_ids = tuple(g.value for g in policy.groups.enabled)
-    problems = [Problem("round", None, "certificate.groups", ", ".join(record["groups"]),
-                        f"the policy's groups are {', '.join(group_ids)}")] if tuple(record["groups"]) != group_ids else []
+    problems = []
+    if tuple(record["groups"]) != group_ids:
+        problems.append(Problem("round", None, "certificate.groups", ", ".join(record["groups"]),
+                                f"the policy's groups are {', '.join(group_ids)}"))
     for name, table, index in (("candidate_price_c", "candidate", pool.index),
                                ("place_price_c", "place", places.index)):
         unknown = [k for k in record[name] if k not in index]
@@ -1322,7 +1323,7 @@ def verify_round(
 
     district_ids = tuple(pool.district_ids)
     district_index = {d: i for i, d in enumerate(district_ids)}
-    cert = Certificate(
+    cert = MatchingCertificate(
         bound=float(record["bound"]), units_per_score=int(record["units_per_score"]),
         placement_weight_w=int(record["placement_weight_w"]), score_scale=int(record["score_scale"]),
         penalty=record["penalty"], floor_pq=tuple((int(p), int(q)) for p, q in record["floor_pq"]),
@@ -1417,14 +1418,9 @@ def _solve(rnd: Round, params: RoundParams, time_limit: float, progress: Progres
     if progress is not None:
         progress("solving", 0.0)
     t0 = time.perf_counter()
-    solve_params = params.solve_params()
-    options: dict[str, Any] = {"time_limit_s": max(time_limit, 1.0)}
-    known = SolveParams.__dataclass_fields__
-    if "progress" in known and progress is not None:
-        options["progress"] = progress
-    if "should_stop" in known and should_stop is not None:
-        options["should_stop"] = should_stop
-    result = solve(rnd.problem, dataclasses.replace(solve_params, **options))
+    solve_params = dataclasses.replace(params.solve_params(), time_limit_s=max(time_limit, 1.0),
+                                       progress=progress, should_stop=should_stop)
+    result = solve(rnd.problem, solve_params)
     rnd.timings["solve"] = rnd.timings.get("solve", 0.0) + time.perf_counter() - t0
     if progress is not None:
         progress("solving", 1.0)
@@ -1439,7 +1435,7 @@ def _price_and_resolve(
     params = rnd.params
     passes = added = 0
     while True:
-        certificate = getattr(result, "certificate", None)
+        certificate = result.certificate
         if certificate is None or result.status.value not in ("optimal", "feasible"):
             reason = ("the solve gave no certificate to price against" if result.status.value in
                       ("optimal", "feasible") else f"the solve ended {result.status.value}")

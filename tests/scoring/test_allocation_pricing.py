@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import optimize, sparse
 
 from fixtures import generate_region
-from matching import AllocationProblem, AllocationResult, SolveParams
+from matching import SCORE_SCALE, AllocationProblem, AllocationResult, SolveParams
 from scoring import allocation
 from scoring.allocation import RoundParams, build_round, price_outside, run_round
+from scoring.domain import PriorityGroup
 from scoring.policy import Policy, load_policy
 from scoring.pool import Pool, build_pool
 from tests.scoring.lp_certificate import lp_certificate
@@ -97,3 +99,72 @@ def test_the_docs_verify_recipe_prints_the_rounds_own_objective(tmp_path: Path) 
     assert float(solver_optimum) == pytest.approx(result["objective"], abs=1e-3)
     assert float(own) == result["objective"]
     assert "the optimum equals the round's objective" in (tmp_path / "round.mps").read_text("ascii")[:400]
+
+
+def _independent_optimum(problem: AllocationProblem, max_placed: bool) -> float:
+    """The model of docs/allocation.md, section 2, solved by scipy's HiGHS MIP (two levels when
+    ``max_placed``: the most people placed, then the best score among those)."""
+    p = problem
+    e = p.num_edges
+    cols = np.arange(e)
+    rows = [sparse.csr_matrix((np.ones(e), (p.edge_candidate, cols)), shape=(p.num_candidates, e)),
+            sparse.csr_matrix((np.ones(e), (p.edge_place, cols)), shape=(p.num_places, e)),
+            sparse.csr_matrix((np.ones(e), (p.candidate_district[p.edge_candidate], cols)),
+                              shape=(p.num_districts, e))]
+    lo = [np.zeros(p.num_candidates), np.zeros(p.num_places), p.district_lower.astype(float)]
+    hi = [np.ones(p.num_candidates), p.place_slots.astype(float), p.district_upper.astype(float)]
+    for g, (pp, q) in enumerate(p.floor_fractions):
+        member = ((p.edge_groups >> np.uint32(g)) & np.uint32(1)).astype(float)
+        rows.append(sparse.csr_matrix(q * member - pp).reshape(1, e))
+        lo.append(np.zeros(1))
+        hi.append(np.full(1, np.inf))
+    lower = np.zeros(e)
+    lower[p.pins] = 1
+    upper = np.where(p.forbidden, 0.0, 1.0)
+    constraints = [optimize.LinearConstraint(sparse.vstack(rows), np.concatenate(lo), np.concatenate(hi))]
+    bounds = optimize.Bounds(lower, upper)
+    if max_placed:
+        first = optimize.milp(-np.ones(e), constraints=constraints, integrality=np.ones(e), bounds=bounds)
+        assert first.status == 0, first.message
+        placed = round(-first.fun)
+        constraints.append(optimize.LinearConstraint(np.ones((1, e)), placed, placed))
+    res = optimize.milp(-(p.scaled_score / SCORE_SCALE), constraints=constraints, integrality=np.ones(e),
+                        bounds=bounds)
+    assert res.status == 0, res.message
+    return float(-res.fun)
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_binding_keys_and_floors_end_at_the_optimum_of_every_eligible_pair(seed: int) -> None:
+    """Floors above what the region gives freely and keys at ±2 %: the graph pruned too hard is
+    priced back to the optimum of the whole eligible graph, as an independent MIP finds it."""
+    base = load_policy("gothenburg")
+    policy = base.model_copy(update={
+        "floors": {PriorityGroup.YOUTH: 0.33, PriorityGroup.FOREIGN_BORN: 0.62, PriorityGroup.DISABILITY: 0.27},
+        "distribution": base.distribution.model_copy(update={"tolerance": 0.02})})
+    pool, places = build_pool(generate_region("gothenburg", "small", seed=seed), policy)
+    full = build_round(pool, places, policy, RoundParams(prune=False))
+    expected = _independent_optimum(full.problem, max_placed=True)
+    loose = run_round(pool, places, base, RoundParams(prune=False))
+    assert expected < loose.objective - 1  # the floors and keys bind
+    result = run_round(pool, places, policy, RoundParams(per_slot=2, min_per_place=3, per_candidate=2))
+    assert result.status == "optimal" and result.certification["scope"] == "eligible"
+    assert result.certification["pairs_added"] > 0
+    assert result.objective == pytest.approx(expected, abs=1e-6)
+    assert result.graph["planned_total"] == full.planned_total
+
+
+@pytest.mark.parametrize("size", ["small", "medium"])
+def test_the_default_round_is_certified_over_every_eligible_pair(size: str) -> None:
+    """The round as `platsa allocate` runs it: certified over every eligible pair, at --no-prune's optimum."""
+    policy = load_policy("gothenburg")
+    pool, places = build_pool(generate_region("gothenburg", size, seed=7), policy)
+    result = run_round(pool, places, policy)
+    full = run_round(pool, places, policy, RoundParams(prune=False))
+    cert = result.certification
+    assert cert["scope"] == "eligible" and cert["certified_over"] == full.graph["num_eligible"]
+    assert result.graph["num_edges"] < full.graph["num_edges"]  # pruned: the proof is the pricing's
+    assert (result.status, result.gap) == ("optimal", 0.0)
+    assert result.objective == pytest.approx(full.objective, abs=1e-6)
+    assert cert["bound_over_eligible"] == pytest.approx(result.objective, abs=1e-6)
+    assert "proven over every eligible pair" in result.summary_lines()[1]
