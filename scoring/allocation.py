@@ -1084,6 +1084,40 @@ class Priced:
     complete: bool
 
 
+class _PriceParts:
+    """A :class:`matching.Certificate`'s reduced cost split into a candidate's and a place's part.
+
+    In score units, ``rc(c, p) = score + M + sum_g lambda_g (q_g [pair in g] - p_g) - u_c - v_p -
+    delta_d(c) + slack`` (``matching/certificate.py``). Every group but gender-norm breaking is the
+    candidate's, so ``cand[c]`` holds ``M - u_c - delta_d(c)`` and those groups' terms, and
+    ``place[p]`` holds ``slack - v_p`` and the pair-level groups' largest term. A pair can pay only
+    where its score bound exceeds :meth:`need`; the exact reduced cost decides for those.
+    """
+
+    #: Score units: a safety margin for the float64 sums (the prices are exact integers).
+    MARGIN = 1e-6
+
+    def __init__(self, cert: MatchingCertificate, pool: CandidatePool, places: PlaceTable, policy: Policy,
+                 district: npt.NDArray[np.int32]) -> None:
+        cand = cert.placement_weight - cert.candidate_price - cert.district_price[district]
+        place = cert.slack_c / cert.units_per_score - cert.place_price
+        for g, group in enumerate(policy.groups.enabled):
+            lam = float(cert.floor_price[g]) if g < len(cert.floor_price_c) else 0.0
+            if not lam:
+                continue
+            pp, q = cert.floor_pq[g]
+            if group == PriorityGroup.GENDER_NORM_BREAKER:
+                place = place + lam * (q - pp)  # the larger of in (q - p) and out (-p)
+            else:
+                cand = cand + lam * (q * pool.groups[group].astype(np.float64) - pp)
+        self.cand = np.nan_to_num(cand, neginf=-np.inf)
+        self.threshold = float(cert.tolerance) + self.MARGIN - place
+
+    def need(self, cands: npt.NDArray[np.int64], p: int) -> npt.NDArray[np.float64]:
+        """The score each pair ``(cands, p)`` must exceed for its reduced cost to be positive."""
+        return np.asarray(self.threshold[p] - self.cand[cands])
+
+
 def price_outside(
     rnd: Round,
     certificate: Certificate,
@@ -1114,6 +1148,8 @@ def price_outside(
     extra = np.zeros(pool.size, dtype=np.float64)
     district = problem.candidate_district
     tolerance = float(certificate.tolerance)
+    parts = _PriceParts(certificate, pool, places, policy, district) if isinstance(
+        certificate, MatchingCertificate) else None
     found_c: list[npt.NDArray[np.int64]] = []
     found_p: list[npt.NDArray[np.int64]] = []
     pending_c: list[npt.NDArray[np.int64]] = []
@@ -1162,6 +1198,13 @@ def price_outside(
             upper = np.ones(int(outside.sum())) if unit_scores else group.upper_scores(eligible)[outside]
             cands = cands[outside]
             num_priced += len(cands)
+            if parts is not None:
+                # The prices' own bound first (two float64 operations a pair), then the exact
+                # reduced cost of the few it lets through.
+                near = upper > parts.need(cands, p)
+                cands, upper = cands[near], upper[near]
+                if not len(cands):
+                    continue
             plc = np.full(len(cands), p, dtype=np.int64)
             rc = certificate.reduced_cost(cands, plc, upper, _group_bits(pool, places, policy, cands, p),
                                           candidate_district=district)

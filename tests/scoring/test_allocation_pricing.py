@@ -64,17 +64,24 @@ def test_a_graph_pruned_too_hard_ends_at_the_full_optimum(small: tuple[Pool, Pol
     assert priced.to_dict()["certified_over"] == full.graph["num_eligible"]
 
 
-@pytest.mark.usefixtures("lp_certified")
-def test_pricing_finds_exactly_the_pairs_that_pay(small: tuple[Pool, Policy]) -> None:
-    """The screen's bound leaves out no pair whose exact reduced cost is positive."""
+@pytest.mark.parametrize(("source", "rules"), [
+    ("lp", {"objective": "score", "use_keys": False, "use_floors": False}),
+    ("solver", {"objective": "score", "use_keys": False, "use_floors": False}),
+    ("solver", {}),
+])
+def test_pricing_finds_exactly_the_pairs_that_pay(small: tuple[Pool, Policy], request: pytest.FixtureRequest,
+                                                  source: str, rules: dict[str, Any]) -> None:
+    """The screen's bound and the prices' own bound leave out no pair whose exact reduced cost is
+    positive: the pass finds exactly the pairs that reduced_cost on every eligible pair finds."""
+    if source == "lp":
+        request.getfixturevalue("lp_certified")
     (pool, places), policy = small
-    params = RoundParams(objective="score", use_keys=False, use_floors=False, **TIGHT)
+    params = RoundParams(**rules, **TIGHT)
     rnd = build_round(pool, places, policy, params)
     result = allocation.solve(rnd.problem, params.solve_params())
-    cert = result.certificate  # type: ignore[attr-defined]
+    cert: Any = result.certificate
     priced = price_outside(rnd, cert)
-    full = build_round(pool, places, policy, RoundParams(objective="score", use_keys=False,
-                                                         use_floors=False, prune=False)).problem
+    full = build_round(pool, places, policy, RoundParams(**rules, prune=False)).problem
     keys = full.edge_candidate.astype(np.int64) * places.size + full.edge_place
     inside = np.isin(keys, rnd.problem.edge_candidate.astype(np.int64) * places.size + rnd.problem.edge_place)
     rc = cert.reduced_cost(full.edge_candidate, full.edge_place, full.edge_score, full.edge_groups,
