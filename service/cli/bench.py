@@ -374,6 +374,10 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
     # The live state's cost: a round with it, without it, and its own checks timed alone.
     PerfScript("live_state", "bench_live_state.py", "live_state.json",
                full_args=("--sizes", "medium", "large"), quick_args=("--sizes", "small")),
+    # A round certified over every eligible pair beside today's pruned round (and --no-prune).
+    PerfScript("certified", "bench_certified.py", "certified.json",
+               full_args=("--sizes", "medium", "--seeds", "1", "2", "3", "4", "5", "--full"),
+               quick_args=("--sizes", "small", "--seeds", "1", "--full")),
     PerfScript("service", "bench_service.py", "service.json",
                quick_args=("--pools", "medium", "--clients", "1", "10", "--requests", "50")),
 )

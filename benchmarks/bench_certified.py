@@ -1,0 +1,133 @@
+"""Benchmark: a round certified over every eligible pair, beside today's pruned round and --no-prune.
+
+For each size and seed, a seeded fixture region is generated and written as Parquet (not timed);
+then each variant runs in a child process of its own, end to end from the region folder as
+``platsa allocate`` runs it (load the region, build the pool, find the graph, solve, explain), so
+that its peak memory (``ru_maxrss``) is its own:
+
+``pruned``
+    Today's round before pricing: ``build_round`` on the pruned graph, one solve, ``explain_round``:
+    proven on the graph only (the same-run baseline).
+``certified``
+    ``run_round``: the same, then every eligible pair outside the graph priced against the solve's
+    certificate, pairs that pay added and the round solved again until none does.
+``full`` (``--full``)
+    ``run_round`` with ``prune=False``: every eligible pair in the solve (medium sizes only).
+
+Prints a table (seconds, the certified/pruned ratio, peak RSS, objectives, pricing passes and pairs
+added, the proof's scope) and writes ``benchmarks/results/certified.json``.
+
+Usage::
+
+    python benchmarks/bench_certified.py --sizes medium --seeds 1 2 3 4 5 --full
+    python benchmarks/bench_certified.py --sizes large county --seeds 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results" / "certified.json"
+
+
+def _peak_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def _child(folder: str, variant: str) -> None:
+    """Run inside the child: one variant of the round from the region folder; one JSON line out."""
+    from matching import solve
+    from scoring.allocation import RoundParams, build_round, explain_round, run_round
+    from scoring.policy import load_policy
+    from scoring.pool import build_pool
+    from scoring.region import load_region
+
+    start, cpu = time.perf_counter(), time.process_time()
+    region = load_region(folder)
+    policy = load_policy(region.manifest.policy)
+    pool, places = build_pool(region, policy)
+    if variant == "pruned":
+        params = RoundParams()
+        rnd = build_round(pool, places, policy, params)
+        result = explain_round(rnd, solve(rnd.problem, params.solve_params()))
+    else:
+        result = run_round(pool, places, policy, RoundParams(prune=variant != "full"))
+    cert = result.certification
+    print(json.dumps({
+        "variant": variant, "candidates": pool.size, "places": places.size,
+        "seconds": round(time.perf_counter() - start, 3), "cpu_s": round(time.process_time() - cpu, 3),
+        "peak_mib": _peak_mib(), "status": result.status, "objective": result.objective,
+        "num_assigned": result.num_assigned, "num_eligible": result.graph.get("num_eligible"),
+        "num_edges": result.graph.get("num_edges"), "scope": cert.get("scope"),
+        "certified_over": cert.get("certified_over"), "pricing_passes": cert.get("pricing_passes"),
+        "pairs_added": cert.get("pairs_added"), "bound_over_eligible": cert.get("bound_over_eligible"),
+        "stopped": cert.get("stopped"),
+        "timings": {k: round(v, 3) for k, v in result.timings.items() if not k.startswith("solver_")},
+    }))
+
+
+def _run_child(folder: str, variant: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", folder, variant],
+                         check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["medium"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    parser.add_argument("--region", default="gothenburg")
+    parser.add_argument("--full", action="store_true", help="also run every eligible pair (--no-prune)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(*args.child)
+        return
+
+    from fixtures import generate_region
+    from scoring.region import write_region
+
+    rows: list[dict[str, Any]] = []
+    variants = ["pruned", "certified"] + (["full"] if args.full else [])
+    print(f"{'size':<8}{'seed':>5} {'variant':<10}{'s':>8}{'cpu s':>8}{'ratio':>7}{'RSS MiB':>9}"
+          f"{'objective':>15}{'passes':>7}{'added':>7}  scope     {'load':>5}", flush=True)
+    for size in args.sizes:
+        for seed in args.seeds:
+            with tempfile.TemporaryDirectory() as folder:
+                write_region(generate_region(args.region, size, seed=seed), folder, fmt="parquet")
+                runs: dict[str, dict[str, Any]] = {}
+                for variant in variants:
+                    load = round(os.getloadavg()[0], 2)
+                    row = {"region": args.region, "size": size, "seed": seed, "load_average": load,
+                           **_run_child(folder, variant)}
+                    runs[variant] = row
+                    rows.append(row)
+                    ratio = row["seconds"] / runs["pruned"]["seconds"]
+                    print(f"{size:<8}{seed:>5} {variant:<10}{row['seconds']:>8.2f}{row['cpu_s']:>8.2f}"
+                          f"{ratio:>6.2f}x{row['peak_mib']:>9.0f}{row['objective']:>15,.3f}"
+                          f"{row['pricing_passes'] or 0:>7}{row['pairs_added'] or 0:>7}  "
+                          f"{row['scope'] or '-':<9} {load:>5.1f}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "command": "python benchmarks/bench_certified.py " + " ".join(sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "results": rows,
+    }, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
