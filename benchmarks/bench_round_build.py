@@ -114,6 +114,7 @@ def _child(folder: str, variant: str, solve: bool) -> None:
         edges = allocation._eligible_edges(pool, places, policy, params, None)
     found = time.perf_counter()
     cand, plc, graph = edges
+    graph = {k: v for k, v in graph.items() if not k.startswith("_")}
     keys = np.sort(pair_keys(cand, plc, places.size))
     row.update(edges_s=round(found - loaded, 3), edges_cpu_s=round(time.process_time() - cpu, 3),
                edges_peak_mib=_peak_mib(), num_eligible=graph["num_eligible"], num_edges=len(cand),

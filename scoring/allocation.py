@@ -158,6 +158,25 @@ class Round:
     planned_total: int
     graph: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    cuts: ScoreCuts | None = None
+    """Bounds on the scores of the eligible pairs the graph's pruning left out (pricing reads them)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreCuts:
+    """Upper bounds on the score of every eligible pair the graph's pruning left out.
+
+    A pair outside the graph was left out by its place (which kept its ``keep`` best: the pair
+    scores at most ``place[p]``, the lowest the place kept) or by its candidate (who kept their
+    ``per_candidate`` best places: at most ``candidate[c]``, the lowest the candidate kept); so it
+    scores at most ``max(place[p], candidate[c])``. ``-inf`` where nothing was left out that way.
+    """
+
+    place: npt.NDArray[np.float64]
+    candidate: npt.NDArray[np.float64]
+
+    def bound(self, cands: npt.NDArray[np.int64], p: int) -> npt.NDArray[np.float64]:
+        return np.asarray(np.maximum(self.place[p], self.candidate[cands]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -315,8 +334,10 @@ def build_round(
         raise RoundSetupError(problems)
 
     cand, plc, graph = _eligible_edges(pool, places, policy, params, progress)
+    cuts = graph.pop("_score_cuts", None)
     timings["edges"] = time.perf_counter() - t0
-    return _assemble(pool, places, policy, params, cand, plc, graph, timings, planned=None)
+    return dataclasses.replace(_assemble(pool, places, policy, params, cand, plc, graph, timings,
+                                         planned=None), cuts=cuts)
 
 
 def _assemble(
@@ -600,6 +621,7 @@ def _eligible_edges(
     keep = scan.keep
     kept: dict[int, npt.NDArray[np.int64]] = {}
     num_eligible = done = slot_bound = 0
+    cut_places: list[int] = []  # places that kept only their best (the others' pairs all stay)
     step = max(1, places.size // 50)
     free = places.free_slots.tolist()
     for group, group_places in scan.groups():
@@ -610,6 +632,7 @@ def _eligible_edges(
             slot_bound += min(eligible.count, free[p])
             if params.prune and eligible.count > keep[p]:
                 screened.append(group.screen(eligible, keep[p]))
+                cut_places.append(p)
             elif eligible.count:
                 kept[p] = eligible.candidates()
             done += 1
@@ -623,15 +646,28 @@ def _eligible_edges(
     cand = np.concatenate([np.sort(kept[p]) for p in order])
     plc = np.repeat(np.array(order, dtype=np.int64), [len(kept[p]) for p in order])
     kept_after_places = len(cand)
+    cuts = None
     if params.prune and params.per_candidate > 0:
         # Per candidate, the best `per_candidate` places: by candidate, then score descending, then
         # place (a candidate's equal scores are kept in place order).
         score, _ = score_pairs(pool, places, cand, plc, policy)
+        # What pruning left out scores at most these (ScoreCuts): a place's lowest kept score where
+        # it kept only its best, a candidate's lowest kept where it kept only its best places.
+        place_cut = np.full(places.size, np.inf)  # inf: a place that kept no pair bounds nothing
+        cut = np.zeros(places.size, dtype=bool)
+        cut[cut_places] = True
+        at_cut = cut[plc]
+        np.minimum.at(place_cut, plc[at_cut], score[at_cut])
+        place_cut[~cut] = -np.inf
         by_candidate = np.lexsort((plc, -score, cand))
-        cand, plc = cand[by_candidate], plc[by_candidate]
+        cand, plc, score = cand[by_candidate], plc[by_candidate], score[by_candidate]
         starts = np.r_[0, np.flatnonzero(np.diff(cand)) + 1]
         rank = np.arange(len(cand)) - np.repeat(starts, np.diff(np.r_[starts, len(cand)]))
         keep_mask = rank < params.per_candidate
+        cand_cut = np.full(pool.size, -np.inf)
+        capped = rank == params.per_candidate  # the candidate had more: the last kept bounds the rest
+        cand_cut[cand[capped]] = score[np.flatnonzero(capped) - 1]
+        cuts = ScoreCuts(place_cut, cand_cut)
         cand, plc = cand[keep_mask], plc[keep_mask]
     if progress is not None:
         progress("finding eligible pairs", 1.0)
@@ -645,6 +681,7 @@ def _eligible_edges(
         # No assignment over the eligible pairs places more than this (each place its free slots, at
         # most its eligible candidates): where the graph's max flow reaches it, so would all pairs'.
         "slot_bound": int(slot_bound),
+        "_score_cuts": cuts,
     }
     return cand, plc, graph
 
@@ -1020,9 +1057,10 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
             return current
         if not len(priced.cand):
             graph = dict(current.graph, planned_total_over="eligible")
-            return _assemble(current.pool, current.places, current.policy, current.params,
-                             problem.edge_candidate.astype(np.int64), problem.edge_place.astype(np.int64),
-                             graph, current.timings, planned=int(result.num_assigned))
+            return dataclasses.replace(_assemble(
+                current.pool, current.places, current.policy, current.params,
+                problem.edge_candidate.astype(np.int64), problem.edge_place.astype(np.int64),
+                graph, current.timings, planned=int(result.num_assigned)), cuts=current.cuts)
         current = _extend(current, priced.cand, priced.plc)
 
 
@@ -1138,6 +1176,8 @@ def price_outside(
     total).
     """
     pool, places, policy, problem = rnd.pool, rnd.places, rnd.policy, rnd.problem
+    stage = ("pricing the pairs left out (most placeable)" if unit_scores
+             else "pricing the pairs left out")
     scan = _PlaceScan(pool, places, policy, rnd.params)
     # The graph's candidates per place, marked in a scratch mask while the place is priced.
     order = np.argsort(problem.edge_place, kind="stable")
@@ -1183,7 +1223,7 @@ def price_outside(
                               num_priced, num_scored, complete=False)
             done += 1
             if progress is not None and done % step == 0:
-                progress("pricing the pairs left out", done / total_places)
+                progress(stage, done / total_places)
             eligible = scan.eligible_at(group, p)
             if not eligible.count:
                 continue
@@ -1195,8 +1235,16 @@ def price_outside(
             mark[kept] = False
             if not outside.any():
                 continue
-            upper = np.ones(int(outside.sum())) if unit_scores else group.upper_scores(eligible)[outside]
             cands = cands[outside]
+            if unit_scores:
+                upper = np.ones(len(cands))
+            elif rnd.cuts is not None:
+                upper = rnd.cuts.bound(cands, p)  # no screen needed: the pruning's own cut bounds them
+                unknown = ~np.isfinite(upper)
+                if unknown.any():
+                    upper[unknown] = group.upper_scores(eligible)[outside][unknown]
+            else:
+                upper = group.upper_scores(eligible)[outside]
             num_priced += len(cands)
             if parts is not None:
                 # The prices' own bound first (two float64 operations a pair), then the exact
@@ -1219,7 +1267,7 @@ def price_outside(
                 flush()
     flush()
     if progress is not None:
-        progress("pricing the pairs left out", 1.0)
+        progress(stage, 1.0)
     cand = np.concatenate(found_c) if found_c else np.zeros(0, np.int64)
     plc_all = np.concatenate(found_p) if found_p else np.zeros(0, np.int64)
     return Priced(cand, plc_all, extra, num_eligible, num_priced, num_scored, complete=True)
@@ -1458,15 +1506,13 @@ def run_round(
 def _solve(rnd: Round, params: RoundParams, time_limit: float, progress: Progress | None,
            should_stop: Callable[[], bool] | None) -> AllocationResult:
     """One solve of the round's problem, its time added to ``rnd.timings["solve"]``."""
-    if progress is not None:
-        progress("solving", 0.0)
     t0 = time.perf_counter()
+    phase_progress = None if progress is None else (
+        lambda phase, fraction: progress(f"solving ({phase})", fraction))
     solve_params = dataclasses.replace(params.solve_params(), time_limit_s=max(time_limit, 1.0),
-                                       progress=progress, should_stop=should_stop)
+                                       progress=phase_progress, should_stop=should_stop)
     result = solve(rnd.problem, solve_params)
     rnd.timings["solve"] = rnd.timings.get("solve", 0.0) + time.perf_counter() - t0
-    if progress is not None:
-        progress("solving", 1.0)
     return result
 
 
@@ -1513,8 +1559,8 @@ def _extend(rnd: Round, cand: npt.NDArray[np.int64], plc: npt.NDArray[np.int64])
     all_p = np.concatenate([problem.edge_place.astype(np.int64), plc])
     graph = dict(rnd.graph)
     graph["pairs_added_by_pricing"] = graph.get("pairs_added_by_pricing", 0) + len(cand)
-    return _assemble(rnd.pool, rnd.places, rnd.policy, rnd.params, all_c, all_p, graph, rnd.timings,
-                     planned=rnd.planned_total)
+    return dataclasses.replace(_assemble(rnd.pool, rnd.places, rnd.policy, rnd.params, all_c, all_p, graph,
+                                         rnd.timings, planned=rnd.planned_total), cuts=rnd.cuts)
 
 
 def _certification(

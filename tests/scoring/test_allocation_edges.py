@@ -35,7 +35,8 @@ def _edges_place_by_place(
 ) -> Edges:
     """The oracle: each place against the whole pool, its best by ``argpartition``, then per candidate."""
     cand_parts, place_parts, score_parts = [], [], []
-    num_eligible = 0
+    num_eligible = slot_bound = 0
+    all_eligible: list[tuple[npt.NDArray[np.int64], int, npt.NDArray[np.float64]]] = []
     for p in range(places.size):
         elig = place_eligibility(pool, places, p, policy)
         mask = elig.eligible
@@ -46,9 +47,11 @@ def _edges_place_by_place(
         num_eligible += len(idx)
         if len(idx) == 0:
             continue
+        slot_bound += min(len(idx), int(places.free_slots[p]))
         # A round hands out a place's free slots only (scoring.capacity): it keeps per_slot per free slot.
         keep = max(params.min_per_place, params.per_slot * int(places.free_slots[p]))
         total, _ = score_pairs(pool, places, idx, p, policy)
+        all_eligible.append((idx, p, total))
         if params.prune and len(idx) > keep:
             top = np.argpartition(-total, keep - 1)[:keep]
             idx, total = idx[top], total[top]
@@ -69,7 +72,8 @@ def _edges_place_by_place(
     graph = {
         "num_eligible": int(num_eligible), "pruned": bool(params.prune), "per_slot": params.per_slot,
         "min_per_place": params.min_per_place, "per_candidate": params.per_candidate,
-        "kept_after_place_pruning": int(kept_after_places),
+        "kept_after_place_pruning": int(kept_after_places), "slot_bound": slot_bound,
+        "_eligible": all_eligible,
     }
     return cand, plc, graph
 
@@ -77,7 +81,15 @@ def _edges_place_by_place(
 def _assert_same_edges(pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams) -> None:
     want_c, want_p, want_graph = _edges_place_by_place(pool, places, policy, params)
     got_c, got_p, got_graph = allocation._eligible_edges(pool, places, policy, params, None)
+    cuts = got_graph.pop("_score_cuts", None)
+    every = want_graph.pop("_eligible", [])
     assert got_graph == want_graph
+    if cuts is not None:
+        # Every eligible pair the pruning left out scores at most the cuts' bound (what pricing reads).
+        kept = pair_keys(got_c, got_p, places.size)
+        for idx, p, total in every:
+            out = ~np.isin(pair_keys(idx, p, places.size), kept)
+            assert (total[out] <= cuts.bound(idx[out], p)).all()
     if params.prune and params.per_candidate > 0:
         # Ordered by candidate, then score (best first), then place: the same arrays, element for element.
         np.testing.assert_array_equal(got_c, want_c)

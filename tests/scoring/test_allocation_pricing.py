@@ -20,6 +20,8 @@ from scoring.allocation import RoundParams, build_round, price_outside, run_roun
 from scoring.domain import PriorityGroup
 from scoring.policy import Policy, load_policy
 from scoring.pool import Pool, build_pool
+from scoring.region import write_region
+from service.cli import main
 from tests.scoring.lp_certificate import lp_certificate
 
 
@@ -175,3 +177,61 @@ def test_the_default_round_is_certified_over_every_eligible_pair(size: str) -> N
     assert result.objective == pytest.approx(full.objective, abs=1e-6)
     assert cert["bound_over_eligible"] == pytest.approx(result.objective, abs=1e-6)
     assert "proven over every eligible pair" in result.summary_lines()[1]
+
+
+def test_verify_round_reprices_the_stored_certificate_without_the_solver(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    write_region(generate_region("gothenburg", "small", seed=7), tmp_path / "region")
+    out = tmp_path / "round.json"
+    assert main(["allocate", "--data", str(tmp_path / "region"), "--out", str(out), "--quiet"]) == 0
+    stored = json.loads(out.read_text("utf-8"))
+    assert stored["certificate"]["candidate_price_c"] and stored["certification"]["scope"] == "eligible"
+    capsys.readouterr()
+
+    def no_solver(*args: object, **kwargs: object) -> None:
+        raise AssertionError("verify-round called the solver")
+
+    monkeypatch.setattr(allocation, "solve", no_solver)
+    assert main(["verify-round", "--data", str(tmp_path / "region"), "--round", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"holds over every eligible pair: {stored['certification']['num_eligible']:,} priced" in printed
+    assert f"{stored['objective']:,.3f}" in printed
+
+    # A place's price lowered: the pairs it was tight on now break the dual constraint.
+    prices = stored["certificate"]["place_price_c"]
+    place = max(prices, key=prices.get)
+    prices[place] = 0
+    out.write_text(json.dumps(stored), "utf-8")
+    assert main(["verify-round", "--data", str(tmp_path / "region"), "--round", str(out)]) == 1
+    assert "does NOT hold" in capsys.readouterr().out
+    # A file without a certificate is bad input, said so.
+    (tmp_path / "other.json").write_text("{}", "utf-8")
+    assert main(["verify-round", "--data", str(tmp_path / "region"), "--round", str(tmp_path / "other.json")]) == 2
+
+
+def test_progress_reports_every_stage_and_a_stop_ends_with_what_is_proven(small: tuple[Pool, Policy]) -> None:
+    (pool, places), policy = small
+    calls: list[tuple[str, float]] = []
+    run_round(pool, places, policy, progress=lambda stage, fraction: calls.append((stage, fraction)))
+    stages = list(dict.fromkeys(stage for stage, _ in calls))
+    assert stages[0] == "finding eligible pairs" and stages[-1] == "pricing the pairs left out"
+    assert any(s.startswith("solving (") for s in stages)
+    pricing = [f for s, f in calls if s == "pricing the pairs left out"]
+    assert len(set(pricing)) > 5 and pricing == sorted(pricing) and pricing[-1] == 1.0  # real fractions
+    # Asked to stop at once: an assignment with its gap, and the proof said to cover the graph only.
+    stopped = run_round(pool, places, policy, should_stop=lambda: True)
+    assert stopped.certification["scope"] == "graph" and stopped.certification["stopped"]
+    assert "proven over the round's graph only" in "\n".join(stopped.summary_lines())
+
+
+def test_ctrl_c_asks_the_round_to_stop_then_interrupts() -> None:
+    import signal
+
+    from service.cli.allocate import _CtrlC
+
+    with _CtrlC() as asked:
+        signal.raise_signal(signal.SIGINT)
+        assert asked.is_set()  # the first Ctrl-C: the round stops at its next check
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)  # the second: at once
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
