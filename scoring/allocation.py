@@ -159,24 +159,26 @@ class Round:
     graph: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     cuts: ScoreCuts | None = None
-    """Bounds on the scores of the eligible pairs the graph's pruning left out (pricing reads them)."""
+    """What the graph's pruning left out, bounded for pricing (None: nothing pruned, or unknown)."""
+    bare: AllocationResult | None = None
+    """The bare max flow that gave ``planned_total`` (its certificate proves it over every pair)."""
 
 
 @dataclass(frozen=True, eq=False)
 class ScoreCuts:
-    """Upper bounds on the score of every eligible pair the graph's pruning left out.
+    """What the graph's pruning left out, so that pricing can bound it without scoring it.
 
-    A pair outside the graph was left out by its place (which kept its ``keep`` best: the pair
-    scores at most ``place[p]``, the lowest the place kept) or by its candidate (who kept their
-    ``per_candidate`` best places: at most ``candidate[c]``, the lowest the candidate kept); so it
-    scores at most ``max(place[p], candidate[c])``. ``-inf`` where nothing was left out that way.
+    An eligible pair outside the graph was left out either by its place, which kept only its
+    ``keep`` best (the pair then scores at most ``place[p]``, the lowest score the place kept;
+    ``-inf`` for a place that kept every eligible candidate, ``inf`` for one that kept none), or by
+    its candidate, who kept only their ``per_candidate`` best places: those pairs are listed
+    (``dropped_cand``, ``dropped_place``, with their exact ``dropped_score``).
     """
 
     place: npt.NDArray[np.float64]
-    candidate: npt.NDArray[np.float64]
-
-    def bound(self, cands: npt.NDArray[np.int64], p: int) -> npt.NDArray[np.float64]:
-        return np.asarray(np.maximum(self.place[p], self.candidate[cands]))
+    dropped_cand: npt.NDArray[np.int64]
+    dropped_place: npt.NDArray[np.int64]
+    dropped_score: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -389,9 +391,11 @@ def _assemble(
         "group_names": group_ids,
     }
 
+    bare = None
     if planned is None:
         t2 = time.perf_counter()
-        planned = _max_placeable(base) if params.use_keys else 0
+        bare = _max_placeable(base) if params.use_keys else None
+        planned = 0 if bare is None else int(bare.num_assigned)
         timings["planned_total"] = time.perf_counter() - t2
         # The keys' shares are of the most people the eligible pairs can place (DOMAIN.md): the
         # graph's number is that one where it reaches the slots' bound, or nothing was pruned.
@@ -418,7 +422,7 @@ def _assemble(
     return Round(
         problem=problem, params=params, policy=policy, pool=pool, places=places, edge_terms=weighted,
         group_ids=group_ids, district_ids=district_ids, planned_total=planned, graph=graph,
-        timings=timings,
+        timings=timings, bare=bare,
     )
 
 
@@ -664,10 +668,7 @@ def _eligible_edges(
         starts = np.r_[0, np.flatnonzero(np.diff(cand)) + 1]
         rank = np.arange(len(cand)) - np.repeat(starts, np.diff(np.r_[starts, len(cand)]))
         keep_mask = rank < params.per_candidate
-        cand_cut = np.full(pool.size, -np.inf)
-        capped = rank == params.per_candidate  # the candidate had more: the last kept bounds the rest
-        cand_cut[cand[capped]] = score[np.flatnonzero(capped) - 1]
-        cuts = ScoreCuts(place_cut, cand_cut)
+        cuts = ScoreCuts(place_cut, cand[~keep_mask], plc[~keep_mask], score[~keep_mask])
         cand, plc = cand[keep_mask], plc[keep_mask]
     if progress is not None:
         progress("finding eligible pairs", 1.0)
@@ -1019,9 +1020,9 @@ def _group_bits(
     return bits
 
 
-def _max_placeable(base: dict[str, Any]) -> int:
+def _max_placeable(base: dict[str, Any]) -> AllocationResult:
     """The most people the round's graph can place (no keys, no floors): the keys' planned total."""
-    return solve(_bare_problem(base), SolveParams(objective="max_placed")).num_assigned
+    return solve(_bare_problem(base), SolveParams(objective="max_placed"))
 
 
 def _bare_problem(base: dict[str, Any]) -> AllocationProblem:
@@ -1041,13 +1042,16 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
     current = rnd
     while True:
         problem = current.problem
-        base = {"num_candidates": problem.num_candidates, "num_places": problem.num_places,
-                "edge_candidate": problem.edge_candidate, "edge_place": problem.edge_place,
-                "place_slots": problem.place_slots, "candidate_district": problem.candidate_district,
-                "num_districts": problem.num_districts, "edge_forbidden": problem.edge_forbidden,
-                "pinned_edges": problem.pinned_edges}
-        bare = _bare_problem(base)
-        result = solve(bare, SolveParams(objective="score"))
+        if current.bare is not None:  # the flow that gave the planned total, on these very pairs
+            result, bare = current.bare, current.bare.problem
+        else:
+            base = {"num_candidates": problem.num_candidates, "num_places": problem.num_places,
+                    "edge_candidate": problem.edge_candidate, "edge_place": problem.edge_place,
+                    "place_slots": problem.place_slots, "candidate_district": problem.candidate_district,
+                    "num_districts": problem.num_districts, "edge_forbidden": problem.edge_forbidden,
+                    "pinned_edges": problem.pinned_edges}
+            bare = _bare_problem(base)
+            result = solve(bare, SolveParams(objective="max_placed"))
         certificate = result.certificate
         if certificate is None or result.status.value != "optimal":
             return current
@@ -1057,6 +1061,8 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
             return current
         if not len(priced.cand):
             graph = dict(current.graph, planned_total_over="eligible")
+            if int(result.num_assigned) == current.planned_total:
+                return dataclasses.replace(current, graph=graph)
             return dataclasses.replace(_assemble(
                 current.pool, current.places, current.policy, current.params,
                 problem.edge_candidate.astype(np.int64), problem.edge_place.astype(np.int64),
@@ -1108,7 +1114,7 @@ class Priced:
     num_eligible
         Eligible pairs the pass saw (in the graph or not); ``num_priced`` of them were outside it.
     num_scored
-        Pairs outside the graph scored exactly (the others were ruled out by the screen's bound).
+        Pairs outside the graph priced at their exact score (the others were ruled out by a bound).
     complete
         False when ``should_stop`` ended the pass before every place was priced.
     """
@@ -1166,14 +1172,17 @@ def price_outside(
 ) -> Priced:
     """Price every eligible pair outside the round's graph against ``certificate``.
 
-    The pairs are walked as the graph's search walks them (:class:`_PlaceScan`: group by group,
-    place by place, never more than one place's eligible candidates and one batch of pairs to
-    score in memory). For each place, the eligible candidates without a pair there in the graph are
-    priced first at an upper bound of their score (the float32 screen plus its margin, module
-    docstring): a reduced cost is non-decreasing in the score, so a pair whose bound does not pay
-    cannot pay. Only the rest are scored exactly (:func:`scoring.score.score_pairs`) and priced
-    again. ``unit_scores`` prices every pair at score 1 (the bare max flow of the keys' planned
-    total).
+    A reduced cost is non-decreasing in the score, so a pair priced at an upper bound of its score
+    that does not pay cannot pay; only the pairs whose bound pays are scored exactly
+    (:func:`scoring.score.score_pairs`) and priced again. Where the round's graph was pruned
+    (``rnd.cuts``, :class:`ScoreCuts`): the pairs candidates left out are listed with their scores and
+    priced in batches; the others a place left out score at most its lowest kept score, so a place
+    whose cut plus its group's best candidate price cannot pay is skipped whole, and the others are
+    walked as the graph's search walks them (:class:`_PlaceScan`: group by group, place by place,
+    never more than one place's eligible candidates and one batch of pairs in memory). Without cuts
+    (:func:`verify_round`: every eligible pair), each place's pairs are bounded by the float32 screen
+    plus its margin (module docstring). ``unit_scores`` prices every pair at score 1 (the bare max
+    flow of the keys' planned total).
     """
     pool, places, policy, problem = rnd.pool, rnd.places, rnd.policy, rnd.problem
     stage = ("pricing the pairs left out (most placeable)" if unit_scores
@@ -1196,6 +1205,8 @@ def price_outside(
     pending_p: list[npt.NDArray[np.int64]] = []
     pending = [0]
     num_eligible = num_priced = num_scored = done = 0
+    if rnd.cuts is not None:
+        num_eligible = int(rnd.graph.get("num_eligible", 0))  # the graph's and the priced ones
     total_places = max(len(scan.open_places), 1)
     step = max(1, total_places // 50)
 
@@ -1205,8 +1216,15 @@ def price_outside(
         c, p = np.concatenate(pending_c), np.concatenate(pending_p)
         pending_c.clear()
         pending_p.clear()
+        known = np.concatenate(pending_s) if pending_s else None
+        pending_s.clear()
         pending[0] = 0
-        score = np.ones(len(c)) if unit_scores else score_pairs(pool, places, c, p, policy)[0]
+        if unit_scores:
+            score = np.ones(len(c))
+        elif known is not None and len(known) == len(c):
+            score = known
+        else:
+            score = score_pairs(pool, places, c, p, policy)[0]
         rc = certificate.reduced_cost(c, p, score, _group_bits(pool, places, policy, c, p),
                                       candidate_district=district)
         pays = rc > tolerance
@@ -1216,7 +1234,34 @@ def price_outside(
         found_p.append(p[pays])
         np.maximum.at(extra, c[pays], rc[pays])
 
-    for group, group_places in scan.groups():
+    cuts = rnd.cuts
+    pending_s: list[npt.NDArray[np.float64]] = []
+    if cuts is not None:
+        # Left out by their candidate: listed, with their exact scores (those pricing added are in
+        # the graph now).
+        graph_keys = np.sort(pair_keys(problem.edge_candidate, problem.edge_place, places.size))
+        dropped = ~np.isin(pair_keys(cuts.dropped_cand, cuts.dropped_place, places.size), graph_keys)
+        for start in range(0, int(dropped.sum()), _PRICE_BATCH):
+            pick = np.flatnonzero(dropped)[start:start + _PRICE_BATCH]
+            pending_c.append(cuts.dropped_cand[pick])
+            pending_p.append(cuts.dropped_place[pick])
+            pending_s.append(cuts.dropped_score[pick])
+            pending[0] += len(pick)
+            num_priced += len(pick)
+            num_scored += len(pick)  # priced at their exact score
+            flush()
+        d_order = np.argsort(cuts.dropped_place, kind="stable")
+        d_starts = np.searchsorted(cuts.dropped_place[d_order], np.arange(places.size + 1))
+        d_cand = cuts.dropped_cand[d_order]
+
+    for g, (placement_type, lowest) in enumerate(scan.group_keys.tolist()):
+        group_places = scan.open_places[scan.group_of == g].tolist()
+        group: _CandidateGroup | None = None
+        best_cand = np.inf
+        if cuts is not None and parts is not None:
+            # The group's best candidate part: a place whose cut plus it cannot pay is skipped whole.
+            fits = scan.admitted & (pool.ladder_step >= lowest) & ((pool.wished_or_any & placement_type) != 0)
+            best_cand = float(parts.cand[fits].max(initial=-np.inf))
         for p in group_places:
             if should_stop is not None and done % 16 == 0 and should_stop():
                 return Priced(np.zeros(0, np.int64), np.zeros(0, np.int64), extra, num_eligible,
@@ -1224,25 +1269,37 @@ def price_outside(
             done += 1
             if progress is not None and done % step == 0:
                 progress(stage, done / total_places)
+            if cuts is not None:
+                cut = float(cuts.place[p])
+                if cut == -np.inf:
+                    continue  # the place kept every eligible candidate: nothing left out by it
+                if parts is not None and np.isfinite(cut) and (
+                        (1.0 if unit_scores else cut) + best_cand <= parts.threshold[p]):
+                    continue  # no pair the place left out can pay
+            if group is None:
+                group = _CandidateGroup(pool, places, policy, scan.admitted, placement_type=placement_type,
+                                        admits_from=lowest)
             eligible = scan.eligible_at(group, p)
             if not eligible.count:
                 continue
-            num_eligible += eligible.count
+            if cuts is None:
+                num_eligible += eligible.count
             cands = eligible.candidates()
             kept = in_graph[starts[p]:starts[p + 1]]
             mark[kept] = True
+            if cuts is not None:
+                mark[d_cand[d_starts[p]:d_starts[p + 1]]] = True  # priced above
             outside = ~mark[cands]
             mark[kept] = False
+            if cuts is not None:
+                mark[d_cand[d_starts[p]:d_starts[p + 1]]] = False
             if not outside.any():
                 continue
             cands = cands[outside]
             if unit_scores:
                 upper = np.ones(len(cands))
-            elif rnd.cuts is not None:
-                upper = rnd.cuts.bound(cands, p)  # no screen needed: the pruning's own cut bounds them
-                unknown = ~np.isfinite(upper)
-                if unknown.any():
-                    upper[unknown] = group.upper_scores(eligible)[outside][unknown]
+            elif cuts is not None and np.isfinite(cuts.place[p]):
+                upper = np.full(len(cands), float(cuts.place[p]))  # below the place's lowest kept score
             else:
                 upper = group.upper_scores(eligible)[outside]
             num_priced += len(cands)

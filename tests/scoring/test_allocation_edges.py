@@ -85,11 +85,18 @@ def _assert_same_edges(pool: CandidatePool, places: PlaceTable, policy: Policy, 
     every = want_graph.pop("_eligible", [])
     assert got_graph == want_graph
     if cuts is not None:
-        # Every eligible pair the pruning left out scores at most the cuts' bound (what pricing reads).
+        # Every eligible pair the pruning left out is listed with its score (left out by its
+        # candidate) or scores at most its place's lowest kept score (what pricing reads).
         kept = pair_keys(got_c, got_p, places.size)
+        dropped = pair_keys(cuts.dropped_cand, cuts.dropped_place, places.size)
+        assert not np.isin(dropped, kept).any()
         for idx, p, total in every:
-            out = ~np.isin(pair_keys(idx, p, places.size), kept)
-            assert (total[out] <= cuts.bound(idx[out], p)).all()
+            keys = pair_keys(idx, p, places.size)
+            listed = np.isin(keys, dropped)
+            out = ~np.isin(keys, kept) & ~listed
+            assert (total[out] <= cuts.place[p]).all()
+            at = np.flatnonzero(cuts.dropped_place == p)
+            np.testing.assert_array_equal(np.sort(cuts.dropped_score[at]), np.sort(total[listed]))
     if params.prune and params.per_candidate > 0:
         # Ordered by candidate, then score (best first), then place: the same arrays, element for element.
         np.testing.assert_array_equal(got_c, want_c)
