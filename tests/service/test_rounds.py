@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from scoring.region import region_from_frames, write_region
 from scoring.schema import SENSITIVE_COLUMNS
-from tests.service.conftest import Api, wait_for_job
+from service.cli import main
+from service.config import Settings
+from tests.regions import MANIFEST
+from tests.service.conftest import Api, free_port, server_with_region, service_region, wait_for_job
 
 
 def _pairs(client, round_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -120,3 +125,28 @@ def test_a_queued_or_running_round_can_be_cancelled_and_stores_nothing(
         assert client.post(f"/v1/rounds/{after['round_id']}/cancel").status_code == 409
     with api.client("supplier_s2") as client:
         assert client.post(f"/v1/rounds/{after['round_id']}/cancel").status_code == 403
+
+
+def test_a_core_round_states_its_proof_and_its_certificate_checks_out(
+        tmp_path_factory: pytest.TempPathFactory, database_urls: dict[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """With the core engine: the round's proof scope is stored and served, and the certificate it
+    serves passes `platsa verify-round` on the region folder, without the solver."""
+    def core(url: str) -> Settings:
+        return Settings(database_url=url, port=free_port(), engine="service.engine:CoreEngine")
+
+    with server_with_region("sqlite", tmp_path_factory, database_urls, "core-round", settings=core) as api, \
+            api.client("coordinator") as client:
+        started = client.post("/v1/rounds", json={"params": {"time_limit_s": 30}}).json()
+        assert wait_for_job(client, started["job"]["job_id"])["status"] == "succeeded"
+        rnd = client.get(f"/v1/rounds/{started['round_id']}").json()
+        assert rnd["certification"]["scope"] == "eligible"
+        assert rnd["certification"]["certified_over"] == rnd["certification"]["num_eligible"] > 0
+        certificate = client.get(f"/v1/rounds/{started['round_id']}/certificate")
+        assert certificate.status_code == 200, certificate.text
+        (tmp_path / "certificate.json").write_text(certificate.text, "utf-8")
+    write_region(region_from_frames(MANIFEST, service_region()), tmp_path / "region")
+    capsys.readouterr()
+    assert main(["verify-round", "--data", str(tmp_path / "region"), "--round",
+                 str(tmp_path / "certificate.json")]) == 0
+    assert "holds over every eligible pair" in capsys.readouterr().out
