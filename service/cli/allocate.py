@@ -30,8 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Assign the region's candidates to its open places: each candidate at most one place, "
             "each place at most its slots, each district within the policy's distribution key, each "
             "priority group at least its floor, pins kept and forbidden pairs avoided. The result is "
-            "provably optimal (status, objective, bound and gap are reported) and explained: every "
-            "assignment's score terms and every unassigned candidate's reason. See docs/allocation.md."
+            "provably optimal over every eligible pair (status, objective, bound, gap and what the proof "
+            "covers are reported; the eligible pairs the round's graph left out are priced against the "
+            "solve's certificate) and explained: every assignment's score terms and every unassigned "
+            "candidate's reason. Ctrl-C stops it with the best assignment so far. See docs/rounds.md."
         ),
     )
     p.add_argument("--data", required=True, metavar="DIR", help="region folder (see 'platsa validate')")
@@ -57,11 +59,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="never choose this pair; repeatable")
     p.add_argument("--include-held-back", action="store_true",
                    help="also consider candidates with an open proposal elsewhere or recently declined")
-    p.add_argument("--no-prune", action="store_true", help="keep every eligible pair (small regions)")
-    p.add_argument("--time-limit", type=float, default=120.0, metavar="SECONDS", help="solver time limit")
+    p.add_argument("--no-prune", action="store_true",
+                   help="solve with every eligible pair in the graph itself (small regions)")
+    p.add_argument("--time-limit", type=float, default=120.0, metavar="SECONDS",
+                   help="time limit of the round's solves and pricing passes together")
     p.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
     p.add_argument("--export-mps", metavar="FILE",
-                   help="also write the round as an MPS model any MIP solver can re-solve")
+                   help="also write the model the result was proven on as MPS, for any MIP solver "
+                        "(its optimum is the round's objective; docs/rounds.md)")
     p.add_argument("--json", action="store_true", help="print the result JSON instead of the summary")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
