@@ -1057,6 +1057,7 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
             return current
         priced = price_outside(dataclasses.replace(current, problem=bare), certificate,
                                progress=progress, should_stop=should_stop, unit_scores=True)
+        current.graph["planned_total_passes"] = current.graph.get("planned_total_passes", 0) + 1
         if not priced.complete:
             return current
         if not len(priced.cand):
@@ -1634,7 +1635,7 @@ def _certification(
         "scope": scope,
         "certified_over": num_eligible if scope == "eligible" else int(rnd.problem.num_edges),
         "num_eligible": num_eligible,
-        "pricing_passes": passes,
+        "pricing_passes": passes + int(rnd.graph.get("planned_total_passes", 0)),
         "pairs_added": int(rnd.graph.get("pairs_added_by_pricing", added)),
         "bound_over_eligible": bound,
         "gap_over_eligible": gap,
