@@ -63,6 +63,7 @@ class MilpResult:
     x: F64 | None
     fun: float
     message: str
+    row_dual: F64 | None = None  # LPs only (no integral column): the rows' duals, HiGHS's sign
 
 
 def milp(c: F64, a: sparse.spmatrix | None, row_lo: F64, row_hi: F64, integrality: F64,
@@ -131,5 +132,8 @@ def milp(c: F64, a: sparse.spmatrix | None, row_lo: F64, row_hi: F64, integralit
     if code in (0, 1) and info.primal_solution_status == 2:  # kSolutionStatusFeasible
         x = np.asarray(h.getSolution().col_value, np.float64)
     fun = float(info.objective_function_value) if x is not None else np.nan
+    row_dual = None
+    if code == 0 and not np.any(integrality) and info.dual_solution_status == 2:
+        row_dual = np.asarray(h.getSolution().row_dual, np.float64)
     del t0
-    return MilpResult(code, x, fun, message)
+    return MilpResult(code, x, fun, message, row_dual)
