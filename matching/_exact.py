@@ -1080,87 +1080,70 @@ def _lp_prices(prep: Prepared, start: I64, deadline: float) -> _LpPrices | None:
     p = prep.problem
     ng = prep.num_groups
     size = prep.edges.size
-    cols = np.unique(start)
+    nc, npl, nd = p.num_candidates, p.num_places, p.num_districts
     big = float(max(int(np.abs(prep.weight).max(initial=0)), 1)) * 4 * max(
         1, int(prep.candidates_with_edges.size))
-    in_cols = np.zeros(size, bool)
     w_all = prep.weight.astype(np.float64)
     dist_all = p.candidate_district[prep.cand].astype(np.int64)
     a_all = [prep.a_coef(slice(None), g).astype(np.float64) for g in range(ng)]
-    nd = p.num_districts
-    budget_end = deadline
+    # Rows: candidates, places, district lower, district upper, floors.
+    r_place, r_lo, r_up, r_fl = nc, nc + npl, nc + npl + nd, nc + npl + 2 * nd
+    row_lo = np.concatenate([np.full(nc + npl, -np.inf), prep.lower.astype(float),
+                             np.full(nd, -np.inf), -prep.a_pin.astype(float)])
+    row_hi = np.concatenate([np.ones(nc), prep.slots.astype(float), np.full(nd, np.inf),
+                             np.maximum(prep.upper, 0).astype(float), np.full(ng, np.inf)])
+    lp = _highs.ColumnLp(row_lo, row_hi)
+    # Elastic columns at a high price: a shortfall below a district's lower key, a floor's.
+    qs = np.array([q for _, q in prep.pq], float)
+    lp.add_columns(np.full(nd + ng, big), np.zeros(nd + ng),
+                   np.r_[prep.lower.astype(float), np.full(ng, np.inf)],
+                   np.arange(nd + ng, dtype=np.int32),
+                   np.r_[r_lo + np.arange(nd), r_fl + np.arange(ng)].astype(np.int32),
+                   np.r_[np.ones(nd), qs])
+    num_elastic = nd + ng
+    cols = np.zeros(0, np.int64)
+    in_cols = np.zeros(size, bool)
+    enter = np.unique(start)
     for _ in range(_LP_MAX_ROUNDS):
-        if _control.out_of_time(budget_end):
+        # Each pair column: its candidate, place, district (both rows) and floor rows.
+        m = enter.size
+        entries = [np.stack([prep.cand[enter].astype(np.int64), r_place + prep.place[enter],
+                             r_lo + dist_all[enter], r_up + dist_all[enter]], axis=1)]
+        vals = [np.ones((m, 4))]
+        if ng:
+            entries.append(r_fl + np.broadcast_to(np.arange(ng), (m, ng)))
+            vals.append(np.stack([a_all[g][enter] for g in range(ng)], axis=1))
+        rows = np.concatenate(entries, axis=1)
+        values = np.concatenate(vals, axis=1)
+        width = rows.shape[1]
+        lp.add_columns(-w_all[enter], np.zeros(m), np.ones(m),
+                       (np.arange(m) * width).astype(np.int32), rows.reshape(-1).astype(np.int32),
+                       values.reshape(-1))
+        cols = np.concatenate([cols, enter])
+        in_cols[enter] = True
+        out = lp.solve(deadline)
+        if out is None:
             return None
-        in_cols[:] = False
-        in_cols[cols] = True
-        nf = cols.size
-        ar = np.arange(nf)
-        cand_u, cinv = np.unique(prep.cand[cols], return_inverse=True)
-        place_u, pinv = np.unique(prep.place[cols], return_inverse=True)
-        # Columns: [x (nf) | under_d (nd) | short_g (ng)] with the slacks priced at ``big``.
-        nv = nf + nd + ng
-        blocks = [
-            sparse.csr_matrix((np.ones(nf), (cinv, ar)), shape=(cand_u.size, nv)),
-            sparse.csr_matrix((np.ones(nf), (pinv, ar)), shape=(place_u.size, nv)),
-            sparse.csr_matrix((np.r_[np.ones(nf), np.ones(nd)],
-                               (np.r_[dist_all[cols], np.arange(nd)], np.r_[ar, nf + np.arange(nd)])),
-                              shape=(nd, nv)),
-        ]
-        lo = [np.full(cand_u.size, -np.inf), np.full(place_u.size, -np.inf),
-              prep.lower.astype(float)]
-        hi = [np.ones(cand_u.size), prep.slots[place_u].astype(float),
-              np.maximum(prep.upper, 0).astype(float) + np.inf * 0]
-        # The under_d slack enters the district row too: cap the row by upper + under.
-        for g in range(ng):
-            _, q = prep.pq[g]
-            blocks.append(sparse.csr_matrix(
-                (np.r_[a_all[g][cols], float(q)], (np.zeros(nf + 1, np.int64),
-                                                   np.r_[ar, nf + nd + g])), shape=(1, nv)))
-            lo.append(np.array([-float(prep.a_pin[g])]))
-            hi.append(np.array([np.inf]))
-        a = sparse.vstack(blocks, format="csr")
-        cost = np.r_[-w_all[cols], np.full(nd + ng, big)]
-        col_hi = np.r_[np.ones(nf), prep.lower.astype(float), np.full(ng, np.inf)]
-        # District rows: lower <= count + under; count <= upper is a row of its own (below).
-        upper_rows = sparse.csr_matrix((np.ones(nf), (dist_all[cols], ar)), shape=(nd, nv))
-        a = sparse.vstack([a, upper_rows], format="csr")
-        lo_all = np.concatenate([*lo, np.full(nd, -np.inf)])
-        hi_all = np.concatenate([*hi[:2], np.full(nd, np.inf), *hi[3:],
-                                 np.maximum(prep.upper, 0).astype(float)])
-        res = _highs.milp(cost, a, lo_all, hi_all, np.zeros(nv), np.zeros(nv), col_hi,
-                          budget_end)
-        if res.status != 0 or res.row_dual is None or res.x is None:
-            return None
-        y = res.row_dual
-        nc_, np_ = cand_u.size, place_u.size
-        y_c = np.zeros(p.num_candidates)
-        y_c[cand_u] = y[:nc_]
-        y_p = np.zeros(p.num_places)
-        y_p[place_u] = y[nc_:nc_ + np_]
-        y_lo = y[nc_ + np_:nc_ + np_ + nd]
-        y_g = y[nc_ + np_ + nd:nc_ + np_ + nd + ng]
-        y_up = y[nc_ + np_ + nd + ng:]
+        x, y, fun = out
+        y_c, y_p = y[:nc], y[r_place:r_lo]
+        y_d = y[r_lo:r_up] + y[r_up:r_fl]
+        y_g = y[r_fl:]
         # Reduced cost (minimisation) of every active pair: attractive when negative.
-        rc = -w_all - y_c[prep.cand] - y_p[prep.place] - (y_lo + y_up)[dist_all]
+        rc = -w_all - y_c[prep.cand] - y_p[prep.place] - y_d[dist_all]
         for g in range(ng):
             rc -= y_g[g] * a_all[g]
         tol = 1e-6 * max(1.0, float(np.abs(w_all).max(initial=1.0)))
         enter = np.flatnonzero(~in_cols & (rc < -tol))
-        # Pairs of candidates not yet in any column are priced with y_c = 0, which is right:
-        # such a candidate's row is absent (slack), its dual zero.
         if enter.size == 0:
-            slack = float(res.x[nf:].sum())
-            lam = np.maximum(y_g, 0.0)
-            mu = np.rint(lam * prep.scale_k).astype(np.int64)
+            slack = float(x[:num_elastic].sum())
+            mu = np.rint(np.maximum(y_g, 0.0) * prep.scale_k).astype(np.int64)
             support = np.zeros(size, bool)
-            support[cols[res.x[:nf] > 1e-9]] = True
+            support[cols[x[num_elastic:] > 1e-9]] = True
             near = np.flatnonzero(support | (np.abs(rc) <= _CORE_WINDOW * SCORE_SCALE))
-            return _LpPrices(mu, -float(res.fun), slack > 1e-6, nf, near.astype(np.int64))
+            return _LpPrices(mu, -fun, slack > 1e-6, int(cols.size), near.astype(np.int64))
         keep = max(_LP_ENTER_MIN, cols.size // 2)
         if enter.size > keep:
             enter = enter[np.argpartition(rc[enter], keep)[:keep]]
-        cols = np.union1d(cols, enter)
         logger.debug("LP warm start: %d pairs enter (%d in all)", enter.size, cols.size)
     return None
 
