@@ -52,6 +52,7 @@ _LP_MAX_PAIRS = 30_000  # skip the warm-start LP above this many free pairs
 _LP_MAX_ROUNDS = 30  # column-generation rounds of the warm-start LP
 _LP_ENTER_MIN = 5_000  # pairs that may enter the warm-start LP per round, at least
 _LP_START_ALL = 60_000  # up to this many active pairs, the warm-start LP starts with all
+_LP_SAMPLE_PAIRS = 20_000  # above this many active pairs, the LP of a sampled sub-round
 _SAMPLE_ABOVE = 15_000  # candidates: above this, warm-start from a sampled sub-round
 _WARM_RADIUS_DIV = 8  # initial trust region: a 1/8 of the warm-start multipliers
 _CBC_MAX_PAIRS = 10_000  # fixed-count models up to this size go to CBC, larger ones to HiGHS
@@ -1022,8 +1023,37 @@ def _sampled_multipliers(prep: Prepared, deadline: float) -> I64 | None:
     sub-round's multipliers carry over. Only a starting point: the full round's search refines
     them and its own bound is what counts.
     """
-    p = prep.problem
     frac = _SAMPLE_ABOVE / max(int(prep.candidates_with_edges.size), 1)
+    sub_prep = _sample_round(prep, frac)
+    if sub_prep is None:
+        return None
+    left = _control.remaining(deadline)
+    if left <= 0:
+        return None
+    out = solve_exact(sub_prep, left, dual_only=True)
+    if "multipliers" not in out.stats:
+        return None
+    return np.array(out.stats["multipliers"], np.int64)
+
+
+def _sampled_lp_prices(prep: Prepared, deadline: float) -> I64 | None:
+    """Floor prices of the LP relaxation of a sub-round on a random share of the places.
+
+    The LP of a whole large round costs many flows (10k x 1k x 50, tight floors: 15 s against
+    0.3 s a flow); its floor duals are intensive (score units per person), so the LP of a
+    sub-round of about ``_LP_SAMPLE_PAIRS`` pairs starts the search nearly as well.
+    """
+    sub_prep = _sample_round(prep, _LP_SAMPLE_PAIRS / max(int(prep.edges.size), 1))
+    if sub_prep is None:
+        return None
+    lp = _lp_prices(sub_prep, np.arange(sub_prep.edges.size, dtype=np.int64), deadline)
+    return None if lp is None else lp.mu
+
+
+def _sample_round(prep: Prepared, frac: float) -> Prepared | None:
+    """The sub-round on a random share ``frac`` of the places (seeded): keys scaled by it,
+    floors, scores and the Lagrangian scale kept. ``None`` if empty or the scale differs."""
+    p = prep.problem
     rng = np.random.default_rng(0)
     keep_place = rng.random(p.num_places) < frac
     sel = np.flatnonzero(keep_place[prep.place])
@@ -1051,13 +1081,7 @@ def _sampled_multipliers(prep: Prepared, deadline: float) -> I64 | None:
     sub_prep = prepare(sub, prep.max_placed, None)
     if sub_prep.scale_k != prep.scale_k or sub_prep.pq != prep.pq:
         return None
-    left = _control.remaining(deadline)
-    if left <= 0:
-        return None
-    out = solve_exact(sub_prep, left, dual_only=True)
-    if "multipliers" not in out.stats:
-        return None
-    return np.array(out.stats["multipliers"], np.int64)
+    return sub_prep
 
 
 def max_dev_all(dev: I64) -> int:
@@ -1081,8 +1105,9 @@ def _lp_prices(prep: Prepared, start: I64, deadline: float) -> _LpPrices | None:
     ng = prep.num_groups
     size = prep.edges.size
     nc, npl, nd = p.num_candidates, p.num_places, p.num_districts
-    big = float(max(int(np.abs(prep.weight).max(initial=0)), 1)) * 4 * max(
-        1, int(prep.candidates_with_edges.size))
+    # The elastic price: far above any floor's or key's worth per person (a few score units),
+    # not so far that it spoils the LP's conditioning (4e9 made it 50 times slower).
+    big = 16.0 * float(max(int(np.abs(prep.weight).max(initial=0)), SCORE_SCALE))
     w_all = prep.weight.astype(np.float64)
     dist_all = p.candidate_district[prep.cand].astype(np.int64)
     a_all = [prep.a_coef(slice(None), g).astype(np.float64) for g in range(ng)]
@@ -1626,7 +1651,19 @@ def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
                     # A big round: the floor prices are intensive (per person), so a sampled
                     # sub-round of a fraction of the places gives a good start cheaply.
                     mu_lp = _sampled_multipliers(prep, deadline)
-                elif prep.penalty_w is None:
+                    if mu_lp is not None:
+                        oracle.core = np.union1d(oracle.core, _initial_core(prep))
+                        shrunk = True
+                elif prep.penalty_w is None and prep.edges.size > _LP_SAMPLE_PAIRS:
+                    mu_lp = _sampled_lp_prices(prep, t_lp + 0.3 * (deadline - t_lp))
+                    if mu_lp is not None:
+                        # Near tight at zero prices leaves out the group pairs the prices make
+                        # worth it: add back the best few of every candidate and place.
+                        oracle.core = np.union1d(oracle.core, _initial_core(prep))
+                        shrunk = True
+                        stats["warm_start"] = "sampled LP"
+                if mu_lp is None and prep.penalty_w is None and \
+                        prep.candidates_with_edges.size <= _SAMPLE_ABOVE:
                     start = np.arange(prep.edges.size, dtype=np.int64) \
                         if prep.edges.size <= _LP_START_ALL else oracle.core
                     lp = _lp_prices(prep, start, t_lp + 0.3 * (deadline - t_lp))
