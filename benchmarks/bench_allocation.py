@@ -14,6 +14,15 @@ Usage::
 Several seeds give several rounds of each size and a line per size with the spread (a round's
 time depends on whether the fixed-count phase needs its exact model). Prints a table and writes
 ``benchmarks/results/allocation.json``.
+
+``--shapes`` draws the rounds from ``tests/matching/shapes.py`` instead, the generator written
+apart from the solver (issue 20, item 4): ``decimal1`` (one tight floor), ``loose3`` (three
+floors, keys +-25 %), ``integer3``, ``ties3``, ``negative3`` (keys +-5 %), ``tight3`` (the
+issue's 100k x 10k shape: floors 0.25 / 0.33 / 0.17, keys +-10 %) and ``infeasible`` (a floor
+no assignment meets)::
+
+    python benchmarks/bench_allocation.py --sizes 10000x1000x50 --shapes decimal1 loose3 \
+        --seed 0 1 2 3 4 5 6 7 --time-limit 120
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ from queue import Empty
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.matching.shapes import Shape
+from tests.matching.shapes import make_round as make_shape_round
 
 NUM_DISTRICTS = 30
 KEY_TOLERANCE = 0.10
@@ -70,11 +83,27 @@ def make_round(num_candidates: int, num_places: int, k: int, seed: int = 0) -> d
     )
 
 
+SHAPES = {
+    "decimal1": dict(scores="decimal", num_floors=1),
+    "loose3": dict(scores="decimal", num_floors=3, key_tolerance=0.25),
+    "integer3": dict(scores="integer", num_floors=3),
+    "ties3": dict(scores="ties", num_floors=3),
+    "negative3": dict(scores="negative", num_floors=3, key_tolerance=0.05),
+    "tight3": dict(scores="decimal", num_floors=3, floor_low=0.17, floor_high=0.33),
+    "infeasible": dict(scores="decimal", num_floors=2, infeasible=True),
+}
+
+
+def shape_round(name: str, c: int, p: int, k: int, seed: int) -> dict[str, Any]:
+    """A round from the solver-independent generator (``tests/matching/shapes.py``)."""
+    return make_shape_round(Shape(c, p, k, num_districts=NUM_DISTRICTS, **SHAPES[name]), seed)
+
+
 def _bare_flow(arrays: dict[str, Any]) -> tuple[float, float]:
     """The same network solved by OR-Tools alone (keys as arc bounds, no floors)."""
     from ortools.graph.python import min_cost_flow
 
-    c, p, d = arrays["num_candidates"], arrays["num_places"], NUM_DISTRICTS
+    c, p, d = arrays["num_candidates"], arrays["num_places"], arrays["num_districts"]
     ec, ep = arrays["edge_candidate"], arrays["edge_place"]
     lo, up = arrays["district_lower"].astype(np.int64), arrays["district_upper"].astype(np.int64)
     t0 = time.perf_counter()
@@ -101,15 +130,17 @@ def _bare_flow(arrays: dict[str, Any]) -> tuple[float, float]:
     return time.perf_counter() - t0, -mcf.optimal_cost() / 1000
 
 
-def _run_instance(spec: tuple[int, int, int], seed: int, queue: Any) -> None:
+def _run_instance(spec: tuple[int, int, int], seed: int, queue: Any, shape: str = "bench",
+                  time_limit: float = 600.0, objective: str = "score") -> None:
     import matching
 
     c, p, k = spec
-    arrays = make_round(c, p, k, seed)
+    arrays = make_round(c, p, k, seed) if shape == "bench" else shape_round(shape, c, p, k, seed)
     problem = matching.build_problem(**arrays)
     bare_s, bare_obj = _bare_flow(arrays)
     t0 = time.perf_counter()
-    result = matching.solve(problem, matching.SolveParams(time_limit_s=600))
+    result = matching.solve(problem, matching.SolveParams(time_limit_s=time_limit,
+                                                          objective=objective))
     total = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB on Linux
     shares = [float(x) for x in _shares(problem, result)]
@@ -118,7 +149,9 @@ def _run_instance(spec: tuple[int, int, int], seed: int, queue: Any) -> None:
         status=result.status.value, objective=result.objective, bound=result.bound,
         gap=result.gap, assigned=result.num_assigned, seconds=total, bare_flow_seconds=bare_s,
         bare_flow_objective=bare_obj, ratio=total / bare_s, peak_gib=rss,
-        group_shares=shares, floors=list(FLOORS), timings=result.timings,
+        group_shares=shares, floors=[float(f) for f in problem.group_floor],
+        timings=result.timings, shape=shape, objective_mode=objective,
+        time_limit=time_limit, reasons=[r.describe(problem) for r in result.infeasibility],
         stats={k_: v for k_, v in result.stats.items()},
     ))
 
@@ -129,10 +162,10 @@ def _shares(problem: Any, result: Any) -> list[float]:
     return [int(((g >> np.uint32(i)) & 1).sum()) / n for i in range(problem.num_groups)]
 
 
-def _run_subprocess(ctx: Any, spec: tuple[int, ...], seed: int) -> dict[str, Any]:
+def _run_subprocess(ctx: Any, spec: tuple[int, ...], seed: int, *extra: Any) -> dict[str, Any]:
     """One instance in its own process (its own peak memory); a dead process is a failed row."""
     queue = ctx.Queue()
-    proc = ctx.Process(target=_run_instance, args=(spec, seed, queue))
+    proc = ctx.Process(target=_run_instance, args=(spec, seed, queue, *extra))
     proc.start()
     row = None
     while row is None:
@@ -154,21 +187,26 @@ def main(argv: list[str] | None = None) -> int:
                     help="CANDIDATESxPLACESxK")
     ap.add_argument("--seed", type=int, nargs="+", default=[0],
                     help="one or more seeds: one round per size and seed")
+    ap.add_argument("--shapes", nargs="+", default=["bench"],
+                    choices=["bench", *SHAPES], help="round generators (see the docstring)")
+    ap.add_argument("--time-limit", type=float, default=600.0)
+    ap.add_argument("--objective", default="score", choices=["score", "max_placed"])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "allocation.json"))
     args = ap.parse_args(argv)
     rows = []
     ctx = mp.get_context("spawn")
-    for size in args.sizes:
+    for size, shape in [(s, sh) for sh in args.shapes for s in args.sizes]:
         spec = tuple(int(x) for x in size.split("x"))
         done = []
+        label = size if shape == "bench" else f"{shape} {size}"
         for seed in args.seed:
-            row = _run_subprocess(ctx, spec, seed)
+            row = _run_subprocess(ctx, spec, seed, shape, args.time_limit, args.objective)
             rows.append(row)
             if row.get("failed"):
-                print(f"{size:>18}  seed {seed}  FAILED (exit code {row['exitcode']})", flush=True)
+                print(f"{label:>18}  seed {seed}  FAILED (exit code {row['exitcode']})", flush=True)
                 continue
             done.append(row)
-            print(f"{size:>18}  seed {seed}  pairs {row['pairs']:>10,}  {row['status']:>8}  "
+            print(f"{label:>18}  seed {seed}  pairs {row['pairs']:>10,}  {row['status']:>8}  "
                   f"gap {row['gap']:.1e}  {row['seconds']:7.2f} s  "
                   f"bare flow {row['bare_flow_seconds']:6.2f} s  ratio {row['ratio']:4.2f}  "
                   f"peak {row['peak_gib']:5.2f} GiB  exact models {row['stats'].get('mip_rounds', 0)} "
@@ -176,12 +214,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['stats'].get('solver_model_edges', 0):,} to the MIP solver)",
                   flush=True)
         if len(done) > 1:
+            proved = all((r["status"] == "optimal" and r["gap"] == 0)
+                         or (r["status"] == "infeasible" and r["reasons"]) for r in done)
             secs = sorted(r["seconds"] for r in done)
             ratios = sorted(r["ratio"] for r in done)
-            print(f"{size:>18}  {len(done)} seeds: time median {np.median(secs):.2f} s, "
+            print(f"{label:>18}  {len(done)} seeds: time median {np.median(secs):.2f} s, "
                   f"max {secs[-1]:.2f} s; ratio median {np.median(ratios):.2f}, "
-                  f"max {ratios[-1]:.2f}; all optimal: "
-                  f"{all(r['status'] == 'optimal' and r['gap'] == 0 for r in done)}", flush=True)
+                  f"max {ratios[-1]:.2f}; all optimal (or infeasible with a reason): "
+                  f"{proved}",
+                  flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(

@@ -36,6 +36,7 @@ _FULL_CORE_EDGES = 250_000  # below this, the whole edge list is the core
 _CORE_PER_CANDIDATE = 4
 _CORE_PER_SLOT = 2
 _MAX_KELLEY = 6  # the fixed-count phase refines what this search leaves (from a warm start)
+_MAX_KELLEY_ROUNDS = 4  # ... per pricing round; this many times that in all
 _MAX_KELLEY_COLD = 30  # ... without one (its LP failed, or floor prices of zero)
 _MAX_COUNT_KELLEY = 15  # flows per number placed in the fixed-count phase
 _COUNT_TOL_W = 5  # w-units: the fixed-count search stops when its model proves this
@@ -48,6 +49,10 @@ _MIP_MARGIN_W = 20  # w-units below the rounded bound that the first exact model
 _MIP_WIDEN = 4  # each further fixed-count model covers this many times the previous depth
 _LP_WINDOW = 1  # score units of reduced cost kept free in the warm-start LP
 _LP_MAX_PAIRS = 30_000  # skip the warm-start LP above this many free pairs
+_LP_MAX_ROUNDS = 30  # column-generation rounds of the warm-start LP
+_LP_ENTER_MIN = 5_000  # pairs that may enter the warm-start LP per round, at least
+_LP_START_ALL = 60_000  # up to this many active pairs, the warm-start LP starts with all
+_LP_SAMPLE_PAIRS = 20_000  # above this many active pairs, the LP of a sampled sub-round
 _SAMPLE_ABOVE = 15_000  # candidates: above this, warm-start from a sampled sub-round
 _WARM_RADIUS_DIV = 8  # initial trust region: a 1/8 of the warm-start multipliers
 _CBC_MAX_PAIRS = 10_000  # fixed-count models up to this size go to CBC, larger ones to HiGHS
@@ -507,7 +512,14 @@ def _kelley_step(cuts: list[tuple[int, I64, I64]], lo_box: I64, hi_box: I64
     res = optimize.linprog(np.r_[np.zeros(g), 1.0], A_ub=a_ub, b_ub=b_ub, bounds=bounds,
                            method="highs")
     if res.status != 0:
-        raise SolverError(f"Kelley master LP failed: {res.message}")
+        # The master LP can fail on badly scaled cuts (floors no assignment meets drive the
+        # dual down without end: "HiGHS Status 15", issue 20). The search must not: step to the
+        # corner of the box the latest cut points to, and claim no model value.
+        logger.debug("Kelley master LP failed (%s): a subgradient step instead", res.message)
+        grad = cuts[-1][1]
+        mid = (lo_box + hi_box) // 2
+        mu = np.where(grad > 0, lo_box, np.where(grad < 0, hi_box, mid)).astype(np.int64)
+        return mu, -math.inf
     mu = np.clip(np.rint(res.x[:g]), lo_box, hi_box).astype(np.int64)
     return mu, float(res.x[g]) + shift
 
@@ -1011,8 +1023,37 @@ def _sampled_multipliers(prep: Prepared, deadline: float) -> I64 | None:
     sub-round's multipliers carry over. Only a starting point: the full round's search refines
     them and its own bound is what counts.
     """
-    p = prep.problem
     frac = _SAMPLE_ABOVE / max(int(prep.candidates_with_edges.size), 1)
+    sub_prep = _sample_round(prep, frac)
+    if sub_prep is None:
+        return None
+    left = _control.remaining(deadline)
+    if left <= 0:
+        return None
+    out = solve_exact(sub_prep, left, dual_only=True)
+    if "multipliers" not in out.stats:
+        return None
+    return np.array(out.stats["multipliers"], np.int64)
+
+
+def _sampled_lp_prices(prep: Prepared, deadline: float) -> I64 | None:
+    """Floor prices of the LP relaxation of a sub-round on a random share of the places.
+
+    The LP of a whole large round costs many flows (10k x 1k x 50, tight floors: 15 s against
+    0.3 s a flow); its floor duals are intensive (score units per person), so the LP of a
+    sub-round of about ``_LP_SAMPLE_PAIRS`` pairs starts the search nearly as well.
+    """
+    sub_prep = _sample_round(prep, _LP_SAMPLE_PAIRS / max(int(prep.edges.size), 1))
+    if sub_prep is None:
+        return None
+    lp = _lp_prices(sub_prep, np.arange(sub_prep.edges.size, dtype=np.int64), deadline)
+    return None if lp is None else lp.mu
+
+
+def _sample_round(prep: Prepared, frac: float) -> Prepared | None:
+    """The sub-round on a random share ``frac`` of the places (seeded): keys scaled by it,
+    floors, scores and the Lagrangian scale kept. ``None`` if empty or the scale differs."""
+    p = prep.problem
     rng = np.random.default_rng(0)
     keep_place = rng.random(p.num_places) < frac
     sel = np.flatnonzero(keep_place[prep.place])
@@ -1040,15 +1081,105 @@ def _sampled_multipliers(prep: Prepared, deadline: float) -> I64 | None:
     sub_prep = prepare(sub, prep.max_placed, None)
     if sub_prep.scale_k != prep.scale_k or sub_prep.pq != prep.pq:
         return None
-    out = solve_exact(sub_prep, max(_control.remaining(deadline), 1.0), dual_only=True)
-    if "multipliers" not in out.stats:
-        return None
-    return np.array(out.stats["multipliers"], np.int64)
+    return sub_prep
 
 
 def max_dev_all(dev: I64) -> int:
     """Largest reduced-cost magnitude: a tau above it frees every pair."""
     return int(dev.max(initial=0))
+
+
+def _lp_prices(prep: Prepared, start: I64, deadline: float) -> _LpPrices | None:
+    """Floor prices from the LP relaxation of the whole round, by column generation.
+
+    The Lagrangian dual's optimum equals the LP relaxation's (the subproblem is a network), so
+    the LP's floor duals are the multipliers the cutting-plane search is after; a window of
+    pairs near tight at zero floor prices (the former warm start) leaves out the group pairs
+    the prices make worth it and gave prices many times too high (issue 20). The restricted LP
+    starts from the ``start`` pairs; every active pair is priced with its duals and the most
+    attractive join, until none does (then the LP is solved over every pair) or time is up.
+    District lower bounds and floors are elastic at a high price, so every restricted LP is
+    feasible; a slack left at the end says the relaxation itself is infeasible.
+    """
+    p = prep.problem
+    ng = prep.num_groups
+    size = prep.edges.size
+    nc, npl, nd = p.num_candidates, p.num_places, p.num_districts
+    # The elastic price: far above any floor's or key's worth per person (a few score units),
+    # not so far that it spoils the LP's conditioning (4e9 made it 50 times slower).
+    big = 16.0 * float(max(int(np.abs(prep.weight).max(initial=0)), SCORE_SCALE))
+    w_all = prep.weight.astype(np.float64)
+    dist_all = p.candidate_district[prep.cand].astype(np.int64)
+    a_all = [prep.a_coef(slice(None), g).astype(np.float64) for g in range(ng)]
+    # Rows: candidates, places, district lower, district upper, floors.
+    r_place, r_lo, r_up, r_fl = nc, nc + npl, nc + npl + nd, nc + npl + 2 * nd
+    row_lo = np.concatenate([np.full(nc + npl, -np.inf), prep.lower.astype(float),
+                             np.full(nd, -np.inf), -prep.a_pin.astype(float)])
+    row_hi = np.concatenate([np.ones(nc), prep.slots.astype(float), np.full(nd, np.inf),
+                             np.maximum(prep.upper, 0).astype(float), np.full(ng, np.inf)])
+    lp = _highs.ColumnLp(row_lo, row_hi)
+    # Elastic columns at a high price: a shortfall below a district's lower key, a floor's.
+    qs = np.array([q for _, q in prep.pq], float)
+    lp.add_columns(np.full(nd + ng, big), np.zeros(nd + ng),
+                   np.r_[prep.lower.astype(float), np.full(ng, np.inf)],
+                   np.arange(nd + ng, dtype=np.int32),
+                   np.r_[r_lo + np.arange(nd), r_fl + np.arange(ng)].astype(np.int32),
+                   np.r_[np.ones(nd), qs])
+    num_elastic = nd + ng
+    cols = np.zeros(0, np.int64)
+    in_cols = np.zeros(size, bool)
+    enter = np.unique(start)
+    for _ in range(_LP_MAX_ROUNDS):
+        # Each pair column: its candidate, place, district (both rows) and floor rows.
+        m = enter.size
+        entries = [np.stack([prep.cand[enter].astype(np.int64), r_place + prep.place[enter],
+                             r_lo + dist_all[enter], r_up + dist_all[enter]], axis=1)]
+        vals = [np.ones((m, 4))]
+        if ng:
+            entries.append(r_fl + np.broadcast_to(np.arange(ng), (m, ng)))
+            vals.append(np.stack([a_all[g][enter] for g in range(ng)], axis=1))
+        rows = np.concatenate(entries, axis=1)
+        values = np.concatenate(vals, axis=1)
+        width = rows.shape[1]
+        lp.add_columns(-w_all[enter], np.zeros(m), np.ones(m),
+                       (np.arange(m) * width).astype(np.int32), rows.reshape(-1).astype(np.int32),
+                       values.reshape(-1))
+        cols = np.concatenate([cols, enter])
+        in_cols[enter] = True
+        out = lp.solve(deadline)
+        if out is None:
+            return None
+        x, y, fun = out
+        y_c, y_p = y[:nc], y[r_place:r_lo]
+        y_d = y[r_lo:r_up] + y[r_up:r_fl]
+        y_g = y[r_fl:]
+        # Reduced cost (minimisation) of every active pair: attractive when negative.
+        rc = -w_all - y_c[prep.cand] - y_p[prep.place] - y_d[dist_all]
+        for g in range(ng):
+            rc -= y_g[g] * a_all[g]
+        tol = 1e-6 * max(1.0, float(np.abs(w_all).max(initial=1.0)))
+        enter = np.flatnonzero(~in_cols & (rc < -tol))
+        if enter.size == 0:
+            slack = float(x[:num_elastic].sum())
+            mu = np.rint(np.maximum(y_g, 0.0) * prep.scale_k).astype(np.int64)
+            support = np.zeros(size, bool)
+            support[cols[x[num_elastic:] > 1e-9]] = True
+            near = np.flatnonzero(support | (np.abs(rc) <= _CORE_WINDOW * SCORE_SCALE))
+            return _LpPrices(mu, -fun, slack > 1e-6, int(cols.size), near.astype(np.int64))
+        keep = max(_LP_ENTER_MIN, cols.size // 2)
+        if enter.size > keep:
+            enter = enter[np.argpartition(rc[enter], keep)[:keep]]
+        logger.debug("LP warm start: %d pairs enter (%d in all)", enter.size, cols.size)
+    return None
+
+
+@dataclass
+class _LpPrices:
+    mu: I64  # floor prices, c-units per unit of floor row
+    value_w: float  # the LP relaxation's optimum (w-units, free part)
+    infeasible: bool  # an elastic slack stayed positive: the relaxation has no solution
+    columns: int
+    near: I64  # active pairs in the LP's support or near tight at its prices: a core
 
 
 def _lp_multipliers(prep: Prepared, cert: _Certificate, theta: int) -> I64 | None:
@@ -1213,7 +1344,7 @@ def _count_bound(prep: Prepared, n: int, core: I64, lam0: I64, deadline: float,
                 # start: growing on (measured) made the same round's bound worse, 50 s.
                 radius = np.minimum(radius * 2, np.maximum(radius_start, 1))
             crawling = at_edge
-            logger.debug("count n=%d: lam=%s value %d grad %s; best %d, model %d (%.1f w)", n,
+            logger.debug("count n=%d: lam=%s value %d grad %s; best %d, model %s (%.1f w)", n,
                          lam.tolist(), val, grad.tolist(), best[0], model, (best[0] - model) / k)
             if _control.out_of_time(deadline):
                 break
@@ -1472,6 +1603,7 @@ def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
     cert: _Certificate | None = None
     while True:  # pricing loop: Lagrangian on the core, then price every active edge
         evaluated: set[tuple[int, ...]] = set()
+        round_start = kelley_iters  # each pricing round may search again: the core changed
         while True:  # trust-region Kelley iterations on the (rounded) Lagrangian dual
             d, grad, sol = oracle.evaluate(mu)
             evaluated.add(tuple(mu.tolist()))
@@ -1519,14 +1651,36 @@ def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
                     # A big round: the floor prices are intensive (per person), so a sampled
                     # sub-round of a fraction of the places gives a good start cheaply.
                     mu_lp = _sampled_multipliers(prep, deadline)
-                elif prep.penalty_w is None:
-                    # The window: reduced costs up to _LP_WINDOW score units, but at most
-                    # _LP_MAX_PAIRS pairs (the nearest to tight) so the LP stays small.
-                    window = _LP_WINDOW * k * SCORE_SCALE
-                    absrc = np.abs(cert0.rc)
-                    if absrc.size > _LP_MAX_PAIRS:
-                        window = min(window, int(np.partition(absrc, _LP_MAX_PAIRS)[_LP_MAX_PAIRS]))
-                    mu_lp = _lp_multipliers(prep, cert0, window)
+                    if mu_lp is not None:
+                        oracle.core = np.union1d(oracle.core, _initial_core(prep))
+                        shrunk = True
+                elif prep.penalty_w is None and prep.edges.size > _LP_SAMPLE_PAIRS:
+                    mu_lp = _sampled_lp_prices(prep, t_lp + 0.3 * (deadline - t_lp))
+                    if mu_lp is not None:
+                        # Near tight at zero prices leaves out the group pairs the prices make
+                        # worth it: add back the best few of every candidate and place.
+                        oracle.core = np.union1d(oracle.core, _initial_core(prep))
+                        shrunk = True
+                        stats["warm_start"] = "sampled LP"
+                if mu_lp is None and prep.penalty_w is None and \
+                        prep.candidates_with_edges.size <= _SAMPLE_ABOVE:
+                    start = np.arange(prep.edges.size, dtype=np.int64) \
+                        if prep.edges.size <= _LP_START_ALL else oracle.core
+                    lp = _lp_prices(prep, start, t_lp + 0.3 * (deadline - t_lp))
+                    if lp is not None:
+                        mu_lp = lp.mu
+                        oracle.core = lp.near  # near tight at these prices, not at zero
+                        shrunk = True
+                        stats["lp_bound"] = (lp.value_w + prep.pin_score_w
+                                             + prep.big_m * prep.num_pins) / SCORE_SCALE
+                        stats["lp_columns"] = lp.columns
+                    else:  # out of time for it: the former window LP
+                        window = _LP_WINDOW * k * SCORE_SCALE
+                        absrc = np.abs(cert0.rc)
+                        if absrc.size > _LP_MAX_PAIRS:
+                            window = min(window, int(np.partition(absrc, _LP_MAX_PAIRS)
+                                                     [_LP_MAX_PAIRS]))
+                        mu_lp = _lp_multipliers(prep, cert0, window)
                 timings["warm_start"] = time.perf_counter() - t_lp
                 if mu_lp is not None and mu_lp.any():
                     mu = np.minimum(mu_lp, cap)
@@ -1550,7 +1704,8 @@ def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
                 radius = np.minimum(radius * 2, cap)
             tol, max_iter = (_SAMPLE_TOL_W, _SAMPLE_MAX_KELLEY) if dual_only else (
                 _KELLEY_TOL_W, max_kelley)
-            if best_val - model <= k * tol or kelley_iters >= max_iter \
+            if best_val - model <= k * tol or kelley_iters - round_start >= max_iter \
+                    or kelley_iters >= _MAX_KELLEY_ROUNDS * max_iter \
                     or _control.out_of_time(deadline):
                 break
             if tuple(nxt.tolist()) in evaluated:

@@ -63,6 +63,7 @@ class MilpResult:
     x: F64 | None
     fun: float
     message: str
+    row_dual: F64 | None = None  # LPs only (no integral column): the rows' duals, HiGHS's sign
 
 
 def milp(c: F64, a: sparse.spmatrix | None, row_lo: F64, row_hi: F64, integrality: F64,
@@ -131,5 +132,59 @@ def milp(c: F64, a: sparse.spmatrix | None, row_lo: F64, row_hi: F64, integralit
     if code in (0, 1) and info.primal_solution_status == 2:  # kSolutionStatusFeasible
         x = np.asarray(h.getSolution().col_value, np.float64)
     fun = float(info.objective_function_value) if x is not None else np.nan
+    row_dual = None
+    if code == 0 and not np.any(integrality) and info.dual_solution_status == 2:
+        row_dual = np.asarray(h.getSolution().row_dual, np.float64)
     del t0
-    return MilpResult(code, x, fun, message)
+    return MilpResult(code, x, fun, message, row_dual)
+
+
+class ColumnLp:
+    """An LP grown column by column, re-solved from the previous basis (column generation).
+
+    Rows are fixed at construction (``row_lo <= A x <= row_hi``, no columns yet); columns are
+    added in CSC form. Minimisation.
+    """
+
+    def __init__(self, row_lo: F64, row_hi: F64) -> None:
+        self._h = _new_highs()
+        self._h.setOptionValue("threads", 1)
+        inf = highspy.kHighsInf
+        n = int(row_lo.size)
+        self.num_rows = n
+        self.num_cols = 0
+        self._h.addRows(n, np.where(np.isfinite(row_lo), row_lo, -inf).astype(np.float64),
+                        np.where(np.isfinite(row_hi), row_hi, inf).astype(np.float64), 0,
+                        np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float64))
+
+    def add_columns(self, cost: F64, col_lo: F64, col_hi: F64, starts: npt.NDArray[np.int32],
+                    rows: npt.NDArray[np.int32], values: F64) -> None:
+        inf = highspy.kHighsInf
+        n = int(cost.size)
+        self._h.addCols(n, cost.astype(np.float64),
+                        np.where(np.isfinite(col_lo), col_lo, -inf).astype(np.float64),
+                        np.where(np.isfinite(col_hi), col_hi, inf).astype(np.float64),
+                        int(values.size), starts.astype(np.int32), rows.astype(np.int32),
+                        values.astype(np.float64))
+        self.num_cols += n
+
+    def solve(self, deadline: float) -> tuple[F64, F64, float] | None:
+        """``(x, row_dual, objective)`` of the optimum, or ``None`` (no time, or not optimal)."""
+        limit = _control.remaining(deadline)
+        if limit <= 0:
+            return None
+        h = self._h
+        h.setOptionValue("time_limit", float(max(limit, 0.01)))
+
+        def interrupt(event: object) -> None:
+            if _control.out_of_time(deadline):
+                event.interrupt()  # type: ignore[attr-defined]
+
+        h.cbSimplexInterrupt.subscribe(interrupt)
+        h.run()
+        h.cbSimplexInterrupt.unsubscribe(interrupt)
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        sol = h.getSolution()
+        return (np.asarray(sol.col_value, np.float64), np.asarray(sol.row_dual, np.float64),
+                float(h.getInfo().objective_function_value))

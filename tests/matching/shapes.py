@@ -100,10 +100,7 @@ def make_round(shape: Shape, seed: int) -> dict[str, Any]:
     score = _scores(rng, shape.scores, e)
     # Group pairs score lower, so the floors bind.
     score = score - shape.group_penalty * in_group * _unit(shape.scores)
-    if shape.scores in ("integer", "ties"):
-        score = np.round(score)
-    else:
-        score = np.round(score, 3)
+    score = np.round(score) if shape.scores in ("integer", "ties") else np.round(score, 3)
     slots = rng.integers(1, 6, p).astype(np.int32)
     # Keys: each district's share of the expected placements, with the tolerance around it.
     expected = min(int(slots.sum()), c) * 0.9

@@ -16,7 +16,7 @@ SLOW = Shape(2000, 200, 10, "decimal", 3)
 
 def test_progress_reports_real_fractions_per_phase() -> None:
     calls: list[tuple[str, float]] = []
-    p = build_problem(**make_round(SLOW, 1))
+    p = build_problem(**make_round(Shape(1000, 100, 8, "decimal", 3), 1))
     r = solve(p, SolveParams(time_limit_s=60, progress=lambda ph, f: calls.append((ph, f))))
     assert r.status is Status.OPTIMAL
     phases = {ph for ph, _ in calls}

@@ -212,6 +212,7 @@ def test_without_a_warm_start_the_free_n_search_runs_longer(seed: int,
     # Six Kelley steps suffice from the warm-start LP's prices, not from zero: stopped there, the
     # bound is far off and the fixed-count phase has over a hundred numbers placed to examine.
     monkeypatch.setattr(_exact, "_lp_multipliers", lambda *a, **k: None)
+    monkeypatch.setattr(_exact, "_lp_prices", lambda *a, **k: None)
     p = _binding_round(seed)
     res = solve(p, SolveParams(time_limit_s=60))
     assert res.status is Status.OPTIMAL and res.gap == 0
