@@ -279,8 +279,9 @@ def load_named_policy(policy_id: str, *, search_dirs: Iterable[Path] = ()) -> Po
     dirs = tuple(search_dirs)
     known = policy_ids(dirs)
     if not POLICY_ID.fullmatch(policy_id) or policy_id not in known:
-        raise PolicyError([Problem(policy_id, None, None, None,
-                                   f"no policy named {policy_id!r} (shipped: {', '.join(builtin_policy_ids())})")])
+        shipped = ", ".join(builtin_policy_ids())
+        reason = f"no policy named {policy_id!r} (shipped: {shipped})"
+        raise PolicyError([Problem(policy_id, None, None, None, reason)])
     path: Path | resources.abc.Traversable = resources.files("scoring") / "policies" / f"{policy_id}.toml"
     for folder in reversed(dirs):
         if (Path(folder) / f"{policy_id}.toml").is_file():

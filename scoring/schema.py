@@ -7,6 +7,7 @@ endpoint and ``docs/data-format.md``. In CSV, list columns hold their items sepa
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -22,6 +23,9 @@ from scoring.domain import (
 )
 
 LIST_SEPARATOR = ";"
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+"""Every date column's values lie in this range (inclusive), from a file or through the API: a
+day past it (``9999-12-31``) has no next day to count a period's months up to."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from scoring.schema import SENSITIVE_COLUMNS, TABLES, Column
+from scoring.schema import DATE_RANGE, SENSITIVE_COLUMNS, TABLES, Column
 
 T = TypeVar("T")
 
@@ -102,7 +102,7 @@ def _field(col: Column, *, optional: bool) -> tuple[Any, Any]:
     kwargs: dict[str, Any] = {"description": col.description}
     if col.dtype == pl.Float64:
         kwargs["allow_inf_nan"] = False
-    lo, hi = _INT_BOUNDS.get(col.dtype, (None, None))
+    lo, hi = _INT_BOUNDS.get(col.dtype, DATE_RANGE if col.dtype == pl.Date else (None, None))
     lo = col.minimum if col.minimum is not None else lo
     hi = col.maximum if col.maximum is not None else hi
     if lo is not None:
