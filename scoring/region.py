@@ -33,7 +33,7 @@ import polars as pl
 from scoring.competence import spaced_key
 from scoring.exceptions import PolicyError, Problem, RegionValidationError
 from scoring.policy import POLICY_ID, Policy, load_named_policy, policy_ids
-from scoring.schema import DATE_RANGE, LIST_SEPARATOR, TABLES, Column, Table
+from scoring.schema import DATE_RANGE, ID_PATTERN, ID_RULE, LIST_SEPARATOR, TABLES, Column, Table
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +248,9 @@ def _validate_table(raw: pl.DataFrame, table: Table, file: str) -> tuple[pl.Data
         if col.maximum is not None:
             problems += _problems_for_mask(typed, (values > col.maximum).fill_null(False), file, col.name,
                                            raw_values, f"must be at most {col.maximum:g}")
+        if col.is_id:
+            bad_id = (~values.str.contains(ID_PATTERN)).fill_null(False)
+            problems += _problems_for_mask(typed, bad_id, file, col.name, raw_values, f"not an id: {ID_RULE}")
         if col.dtype == pl.Date:
             first, last = DATE_RANGE
             problems += _problems_for_mask(typed, ((values < first) | (values > last)).fill_null(False), file,

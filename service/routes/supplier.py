@@ -20,6 +20,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response, status
 from pydantic import AfterValidator
 
 from scoring.domain import ProposalStatus, WorkLadderStep
+from scoring.schema import ID_PATTERN
 from service import audit, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
@@ -41,7 +42,7 @@ from service.integration.models import (
     WebhookEndpointCreated,
 )
 from service.integration.tables import proposal_events, webhook_deliveries
-from service.routes._common import ID_PATTERN, PathId, StrictQueryRoute
+from service.routes._common import PathId, StrictQueryRoute
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier integration"], route_class=StrictQueryRoute)
 
