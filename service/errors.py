@@ -148,6 +148,7 @@ _HTTP_TITLES = {
     405: ("method-not-allowed", "Method not allowed"), 406: ("not-acceptable", "Not acceptable"),
     409: ("conflict", "Conflict"), 413: ("too-large", "Content too large"),
     415: ("unsupported-media-type", "Unsupported media type"), 422: ("invalid-input", "Invalid input"),
+    429: ("too-many-requests", "Too many requests"),
 }
 
 
@@ -211,6 +212,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "The upload is too large.",
         415: "The upload's media type is not accepted.",
         422: "Invalid input: every invalid field or data problem is listed.",
+        429: "Too many failed authentications from this address or with this key; retry after "
+             "`Retry-After` seconds.",
         503: "No region has been imported yet.",
     }
     out: dict[int | str, dict[str, Any]] = {}
