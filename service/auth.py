@@ -128,9 +128,10 @@ def _binding_problems(conn: sa.Connection, role: Role, district_id: str | None,
     wanted = [(what, value, REGION_TABLES[table], column) for what, value, table, column, bound in (
         ("district", district_id, "districts", "district_id", role == Role.LABOUR_MARKET_UNIT),
         ("supplier", supplier_id, "suppliers", "supplier_id", role == Role.SUPPLIER)) if bound and value]
-    problems += [f"{what} {value!r} is not an id: {ID_RULE}" for what, value, _, _ in wanted
-                 if not re.fullmatch(ID_PATTERN, value)]
-    if not wanted or problems:
+    not_ids = [w for w in wanted if not re.fullmatch(ID_PATTERN, w[1])]
+    problems += [f"{what} {value!r} is not an id: {ID_RULE}" for what, value, _, _ in not_ids]
+    wanted = [w for w in wanted if w not in not_ids]  # the others are still looked up: every problem at once
+    if not wanted:
         return problems, []
     if conn.execute(sa.select(region_meta.c.id)).first() is None:
         return problems, [f"no region is imported yet: {what} {value!r} is not checked (a key bound to a "
