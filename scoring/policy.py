@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -247,6 +248,52 @@ def load_policy(name_or_path: str | Path, *, search_dirs: Iterable[Path] = ()) -
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError([Problem(label, None, None, None, f"not valid TOML: {exc}")]) from None
     return parse_policy(data, source=label)
+
+
+POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+"""What a policy id looks like: a file name without a path or suffix (``ostersund-alt1``)."""
+
+
+def load_named_policy(policy_id: str, *, search_dirs: Iterable[Path] = ()) -> Policy:
+    """Load the policy named ``policy_id`` from the closed set :func:`policy_ids` lists; never a path.
+
+    Unlike :func:`load_policy`, which also takes a file path (the CLI's ``--policy``), an id that is
+    not one of the listed names is refused before any file is looked at, so that what a caller sends
+    (an HTTP path, a region's ``region.toml``) can never name a file of the server's choosing.
+
+    Raises
+    ------
+    PolicyError
+        ``no policy named ...`` for an id outside the set (whatever it looks like); otherwise as
+        :func:`load_policy` for a listed policy whose file is invalid.
+
+    Examples
+    --------
+    >>> load_named_policy("gothenburg").id
+    'gothenburg'
+    >>> load_named_policy("../pyproject")
+    Traceback (most recent call last):
+    ...
+    scoring.exceptions.PolicyError: ...no policy named '../pyproject'...
+    """
+    dirs = tuple(search_dirs)
+    known = policy_ids(dirs)
+    if not POLICY_ID.fullmatch(policy_id) or policy_id not in known:
+        shipped = ", ".join(builtin_policy_ids())
+        reason = f"no policy named {policy_id!r} (shipped: {shipped})"
+        raise PolicyError([Problem(policy_id, None, None, None, reason)])
+    path: Path | resources.abc.Traversable = resources.files("scoring") / "policies" / f"{policy_id}.toml"
+    for folder in reversed(dirs):
+        if (Path(folder) / f"{policy_id}.toml").is_file():
+            path = Path(folder) / f"{policy_id}.toml"
+    try:
+        return parse_policy(tomllib.loads(path.read_text(encoding="utf-8")), source=f"{policy_id}.toml")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        reason = f"not valid TOML: {exc}" if isinstance(exc, tomllib.TOMLDecodeError) else "cannot be read"
+        raise PolicyError([Problem(f"{policy_id}.toml", None, None, None, reason)]) from None
+    except PolicyError as exc:
+        # The file is the server's: say where and what is wrong, never what it holds.
+        raise PolicyError([Problem(p.file, p.row, p.column, None, p.reason) for p in exc.problems]) from None
 
 
 def parse_policy(data: dict[str, object], *, source: str = "<policy>") -> Policy:

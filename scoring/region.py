@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import re
 import shutil
 import tomllib
 import zipfile
@@ -33,8 +32,8 @@ import polars as pl
 
 from scoring.competence import spaced_key
 from scoring.exceptions import PolicyError, Problem, RegionValidationError
-from scoring.policy import Policy, load_policy, policy_ids
-from scoring.schema import LIST_SEPARATOR, TABLES, Column, Table
+from scoring.policy import POLICY_ID, Policy, load_named_policy, policy_ids
+from scoring.schema import DATE_RANGE, ID_PATTERN, ID_RULE, LIST_SEPARATOR, TABLES, Column, Table
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +248,13 @@ def _validate_table(raw: pl.DataFrame, table: Table, file: str) -> tuple[pl.Data
         if col.maximum is not None:
             problems += _problems_for_mask(typed, (values > col.maximum).fill_null(False), file, col.name,
                                            raw_values, f"must be at most {col.maximum:g}")
+        if col.is_id:
+            bad_id = (~values.str.contains(ID_PATTERN)).fill_null(False)
+            problems += _problems_for_mask(typed, bad_id, file, col.name, raw_values, f"not an id: {ID_RULE}")
+        if col.dtype == pl.Date:
+            first, last = DATE_RANGE
+            problems += _problems_for_mask(typed, ((values < first) | (values > last)).fill_null(False), file,
+                                           col.name, raw_values, f"must be between {first} and {last}")
         if col.allowed is not None:
             allowed = list(col.allowed)
             if isinstance(col.dtype, pl.List):
@@ -353,10 +359,6 @@ def check_references(region: Region) -> list[Problem]:
     return _cross_checks(frames, {name: name for name in TABLES})
 
 
-#: What a policy id in ``region.toml`` looks like (as :class:`scoring.policy.Policy` ids): never a path.
-_POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
 def check_policy(manifest: Manifest, districts: pl.DataFrame | None, *,
                  search_dirs: Iterable[Path] = ()) -> tuple[Policy | None, list[Problem]]:
     """The policy ``region.toml`` names, if it resolves and fits the region; else every problem.
@@ -364,7 +366,7 @@ def check_policy(manifest: Manifest, districts: pl.DataFrame | None, *,
     Parameters
     ----------
     manifest
-        The region's manifest; its ``policy`` is an id, found as :func:`scoring.policy.load_policy`
+        The region's manifest; its ``policy`` is an id, found as :func:`scoring.policy.load_named_policy`
         finds it (``<id>.toml`` in ``search_dirs`` first, then the shipped policies).
     districts
         The region's ``districts`` table; None when it could not be read (the fit is not checked).
@@ -384,14 +386,14 @@ def check_policy(manifest: Manifest, districts: pl.DataFrame | None, *,
         return Problem(MANIFEST, None, "policy", policy_id, reason)
 
     known = ", ".join(policy_ids(dirs))
-    if not _POLICY_ID.fullmatch(policy_id):
+    if not POLICY_ID.fullmatch(policy_id):
         return None, [problem(f"not a policy id (lowercase letters, digits, '-' and '_'; never a path): name "
                               f"one of the policies: {known}")]
     if policy_id not in policy_ids(dirs):
         return None, [problem(f"no policy named {policy_id!r}; the policies are: {known} (name one of them, "
                               f"or put {policy_id}.toml in the policy folder)")]
     try:
-        policy = load_policy(policy_id, search_dirs=dirs)
+        policy = load_named_policy(policy_id, search_dirs=dirs)
     except PolicyError as exc:
         return None, [problem(f"policy {policy_id!r} cannot be loaded: {p.describe()}") for p in exc.problems]
     if districts is None:

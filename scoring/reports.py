@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -130,6 +131,9 @@ def _write_workbook(report: FollowUpReport, tables: dict[str, pl.DataFrame], pat
             cell.font = Font(bold=True)
         for row in table.iter_rows():
             sheet.append([_cell(v) for v in row])
+            for cell in sheet[sheet.max_row]:
+                if cell.data_type == "f":  # a text that starts with "=" is a value here, never a formula
+                    cell.data_type = "s"
         sheet.freeze_panes = "A2"
         for i, col in enumerate(table.columns, start=1):
             longest = max([len(col), *(len(str(v)) for v in table[col].head(200).to_list() if v is not None)])
@@ -138,10 +142,25 @@ def _write_workbook(report: FollowUpReport, tables: dict[str, pl.DataFrame], pat
 
 
 def _cell(value: object) -> object:
-    """A value openpyxl writes as a native cell (dates stay dates, so spreadsheets sort them)."""
-    if value is None or isinstance(value, str | int | float | bool | dt.date):
+    """A value openpyxl writes as a native cell (dates stay dates, so spreadsheets sort them).
+
+    Text is cleaned first: a character a workbook cannot hold (a control character, stored before
+    ids had one grammar) becomes U+FFFD, so that one bad value never makes the export fail.
+
+    Examples
+    --------
+    >>> _cell("p\x01-1")
+    'p\ufffd-1'
+    """
+    if isinstance(value, str):
+        return _ILLEGAL_IN_XLSX.sub("\ufffd", value)
+    if value is None or isinstance(value, int | float | bool | dt.date):
         return value
-    return str(value)
+    return _ILLEGAL_IN_XLSX.sub("\ufffd", str(value))
+
+
+#: What openpyxl refuses in a cell (its ``ILLEGAL_CHARACTERS_RE``), and lone surrogates.
+_ILLEGAL_IN_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 def plot_group_district(table: pl.DataFrame, path: str | Path, *, title: str = "") -> Path:

@@ -7,6 +7,7 @@ endpoint and ``docs/data-format.md``. In CSV, list columns hold their items sepa
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -22,6 +23,16 @@ from scoring.domain import (
 )
 
 LIST_SEPARATOR = ";"
+ID_PATTERN = "^[A-Za-z0-9._:@+~\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff-]{1,200}$"
+"""What an id is, wherever it enters (a file, a request's body or path, a CLI flag): 1 to 200 ASCII
+letters and digits, Latin-1 letters (å, ä, ö, é, ü ...) and ``. _ : @ + ~ -``. No space, slash,
+percent sign or control character: an id goes into URLs, ``Location`` headers (Latin-1 only) and
+spreadsheet cells as it is."""
+ID_RULE = ("an id is 1 to 200 letters (a-z, A-Z, Latin-1 letters such as å, ä, ö), digits and . _ : @ + ~ -"
+           " (no space, slash, percent sign or control character)")
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+"""Every date column's values lie in this range (inclusive), from a file or through the API: a
+day past it (``9999-12-31``) has no next day to count a period's months up to."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,11 @@ class Column:
     may_be_absent: bool = False
     """The column may be left out of a file altogether: it is then read as empty (lists) or missing.
     Columns added after regions were first exchanged are so, so that older files still load."""
+
+    @property
+    def is_id(self) -> bool:
+        """An id column (a table's key or a reference to one): its values follow :data:`ID_PATTERN`."""
+        return self.dtype == pl.String and (self.unique or self.references is not None)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from service.config import Settings, get_settings
 from service.db import make_engine, migrate
 from service.engine import load_engine
 from service.errors import PROBLEM_JSON
+from service.gate import RequestGate
 from service.integration import runtime as integration
 from service.routes import ROUTERS
 from service.routes.shortlists import ShortlistFastPath
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     integration.install(app)  # idempotency keys, webhook worker, transition problems
     # Last added, so first to see a request: cached shortlist reads skip the rest of the stack.
     app.add_middleware(ShortlistFastPath)
+    # Outermost: key, role and body size are checked before anything reads the body.
+    app.add_middleware(RequestGate)
     return app
 
 

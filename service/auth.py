@@ -40,6 +40,7 @@ import asyncio
 import datetime as dt
 import difflib
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -51,6 +52,7 @@ from enum import StrEnum
 import anyio.to_thread
 import sqlalchemy as sa
 
+from scoring.schema import ID_PATTERN, ID_RULE
 from service.db.tables import REGION_TABLES, api_keys, region_meta
 
 TOKEN_PREFIX = "platsa_"
@@ -126,6 +128,9 @@ def _binding_problems(conn: sa.Connection, role: Role, district_id: str | None,
     wanted = [(what, value, REGION_TABLES[table], column) for what, value, table, column, bound in (
         ("district", district_id, "districts", "district_id", role == Role.LABOUR_MARKET_UNIT),
         ("supplier", supplier_id, "suppliers", "supplier_id", role == Role.SUPPLIER)) if bound and value]
+    not_ids = [w for w in wanted if not re.fullmatch(ID_PATTERN, w[1])]
+    problems += [f"{what} {value!r} is not an id: {ID_RULE}" for what, value, _, _ in not_ids]
+    wanted = [w for w in wanted if w not in not_ids]  # the others are still looked up: every problem at once
     if not wanted:
         return problems, []
     if conn.execute(sa.select(region_meta.c.id)).first() is None:

@@ -41,6 +41,19 @@ and it does so here). Every variable has the prefix ``PLATSA_``:
     How long a serving process trusts a key it has checked without asking the database again: the
     longest a key revoked by another process (``platsa admin revoke-key``) keeps working (default
     2; 0 asks the database on every request).
+``PLATSA_MAX_UPLOAD_BYTES``, ``PLATSA_MAX_BODY_BYTES``
+    The largest request body accepted: a region upload (default 512 MiB), and any other request
+    (default 4 MiB). A larger one is answered 413 before it is read past the limit, and only after
+    its key and role are checked (:mod:`service.gate`).
+``PLATSA_AUTH_FAILURE_LIMIT``, ``PLATSA_AUTH_FAILURE_WINDOW_S``
+    A client address, or a presented key, with this many failed authentications (no key, an
+    unknown or a revoked one) in the last window (default 20 in 60 s) is answered 429 with
+    ``Retry-After`` until the oldest failure leaves the window; a key the process has checked
+    lately is never held up (:class:`service.gate.FailureLimiter`). 0 turns it off.
+``PLATSA_AUTH_FAILURE_EXEMPT``
+    Client networks the limit never holds up, comma-separated (default ``127.0.0.0/8,::1/128``:
+    local tools and tests; behind a reverse proxy the client address is the one the proxy
+    forwards, as uvicorn reads ``X-Forwarded-For`` from ``--forwarded-allow-ips``). Empty: none.
 ``PLATSA_AUDIT_FLUSH_INTERVAL_S``
     How often queued audit entries of reads (shortlists) are written, one transaction per batch:
     the most a crash can lose (default 0.05).
@@ -109,6 +122,13 @@ class Settings(BaseModel):
     audit_flush_interval_s: float = Field(default=0.05, gt=0, le=10)
     #: Largest accepted import upload, bytes.
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    #: Largest accepted body of any other request, bytes.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    #: Failed authentications per client address (and per presented key) in the window before 429.
+    auth_failure_limit: int = Field(default=20, ge=0)
+    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    #: Client addresses the limit never holds up (comma-separated networks; default loopback).
+    auth_failure_exempt: str = "127.0.0.0/8,::1/128"
     # The supplier integration (service/integration): pseudonyms, webhooks, reminders, idempotency.
     pseudonym_secret: str = ""
     # A SecretStr: the key never shows in a repr, a log line or a validation error.

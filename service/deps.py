@@ -13,10 +13,11 @@ cache and goes to the database (in the pool) only for a key it has not seen late
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth import Principal, Role
@@ -50,9 +51,17 @@ def get_conn(state: State, request: Request) -> Iterator[sa.Connection]:
 Conn = Annotated[sa.Connection, Depends(get_conn, scope="function")]
 
 
+#: Where :class:`service.gate.RequestGate` leaves the principal it authenticated (before the body).
+PRINCIPAL_SCOPE_KEY = "platsa.principal"
+
+
 async def get_caller(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    checked: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if checked is not None:  # the gate checked the key before the body was read
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an API key as `Authorization: Bearer <key>`")
     # A short connection of its own when the cache cannot answer: the key check must not wait on
@@ -71,17 +80,50 @@ def admitted(*roles: Role) -> frozenset[Role]:
     return frozenset({Role.ADMIN, *roles})
 
 
+F = TypeVar("F", bound=Callable[..., object])
+#: Each role check made by :func:`require` (or registered by :func:`role_check`) → the roles it admits.
+_ROLE_CHECKS: dict[Callable[..., object], frozenset[Role]] = {}
+
+
+def role_check(roles: frozenset[Role]) -> Callable[[F], F]:
+    """Register ``check`` as a dependency that admits only ``roles``, so that the gate can refuse
+    another role (403) before it reads the request's body (:func:`roles_of`)."""
+    def register(check: F) -> F:
+        _ROLE_CHECKS[check] = roles
+        return check
+    return register
+
+
 def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only ``roles`` (admin is always admitted)."""
     allowed = admitted(*roles)
     names = ", ".join(sorted(r.value for r in allowed))
 
+    @role_check(allowed)
     async def check(caller: Caller) -> Principal:
         if caller.role not in allowed:
             raise Forbidden(f"a {caller.role.value} key may not do this (allowed: {names})")
         return caller
 
     return check
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., object]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _calls(sub)
+
+
+def needs_key(dependant: Dependant) -> bool:
+    """Whether an operation authenticates its caller (one of its dependencies is the key check)."""
+    return any(call is get_caller for call in _calls(dependant))
+
+
+def roles_of(dependant: Dependant) -> frozenset[Role] | None:
+    """The roles every role check of an operation admits (None: no role check but the key's)."""
+    found = [_ROLE_CHECKS[call] for call in _calls(dependant) if call in _ROLE_CHECKS]
+    return frozenset.intersection(*found) if found else None
 
 
 Staff = Annotated[Principal, Depends(require(Role.COORDINATOR))]

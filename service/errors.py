@@ -108,15 +108,16 @@ class InvalidInput(ServiceError):
 
 
 def problem_response(
-    request: Request, status: int, slug: str, title: str, detail: str, **extra: Any
+    request: Request, status: int, slug: str, title: str, detail: str,
+    headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
         "instance": request.url.path,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def _problem_dicts(problems: Sequence[Problem]) -> list[dict[str, Any]]:
@@ -147,6 +148,7 @@ _HTTP_TITLES = {
     405: ("method-not-allowed", "Method not allowed"), 406: ("not-acceptable", "Not acceptable"),
     409: ("conflict", "Conflict"), 413: ("too-large", "Content too large"),
     415: ("unsupported-media-type", "Unsupported media type"), 422: ("invalid-input", "Invalid input"),
+    429: ("too-many-requests", "Too many requests"),
 }
 
 
@@ -188,7 +190,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
-        return problem_response(request, exc.status_code, slug, title, str(exc.detail))
+        # Keep the exception's headers: a 405's `Allow` names the methods the path takes (RFC 9110).
+        return problem_response(request, exc.status_code, slug, title, str(exc.detail),
+                                headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -208,6 +212,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "The upload is too large.",
         415: "The upload's media type is not accepted.",
         422: "Invalid input: every invalid field or data problem is listed.",
+        429: "Too many failed authentications from this address or with this key; retry after "
+             "`Retry-After` seconds.",
         503: "No region has been imported yet.",
     }
     out: dict[int | str, dict[str, Any]] = {}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from scoring.schema import SENSITIVE_COLUMNS, TABLES, Column
+from scoring.schema import DATE_RANGE, ID_PATTERN, SENSITIVE_COLUMNS, TABLES, Column
 
 T = TypeVar("T")
 
@@ -45,7 +45,8 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
 UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 """A moment, always answered with its UTC offset (RFC 3339)."""
 
-Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=ID_PATTERN), AfterValidator(_clean_text)]
+"""An id, as :data:`scoring.schema.ID_PATTERN` says (the same grammar as a region file's ids)."""
 
 # One realistic row per resource: the OpenAPI examples, and the shape a client copies.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -102,7 +103,7 @@ def _field(col: Column, *, optional: bool) -> tuple[Any, Any]:
     kwargs: dict[str, Any] = {"description": col.description}
     if col.dtype == pl.Float64:
         kwargs["allow_inf_nan"] = False
-    lo, hi = _INT_BOUNDS.get(col.dtype, (None, None))
+    lo, hi = _INT_BOUNDS.get(col.dtype, DATE_RANGE if col.dtype == pl.Date else (None, None))
     lo = col.minimum if col.minimum is not None else lo
     hi = col.maximum if col.maximum is not None else hi
     if lo is not None:
@@ -111,6 +112,8 @@ def _field(col: Column, *, optional: bool) -> tuple[Any, Any]:
         kwargs["le"] = hi
     if col.dtype == pl.String and not col.allowed:
         kwargs["min_length"] = 1 if col.required else 0
+    if col.is_id:  # one id grammar for files and requests (issue 14)
+        kwargs["pattern"] = ID_PATTERN
     is_list = isinstance(col.dtype, pl.List)
     if optional:
         return annotation | None, Field(default=None, **kwargs)

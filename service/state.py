@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scoring.exceptions import PolicyError
-from scoring.policy import Policy, load_policy
+from scoring.policy import Policy, load_named_policy
 from scoring.region import Region
 from service import store
 from service.audit import AuditQueue
@@ -184,7 +184,8 @@ class ServiceState:
                 logger.exception("rebuilding the region snapshot failed")
 
     def policy(self, policy_id: str) -> Policy:
-        return load_policy(policy_id, search_dirs=self.settings.policy_dirs)
+        # A name from the closed set of policy ids, never a path: ids come from clients (issue 14).
+        return load_named_policy(policy_id, search_dirs=self.settings.policy_dirs)
 
     def for_policy(self, snapshot: Snapshot, policy_id: str | None) -> tuple[Policy, Any]:
         """The policy ``policy_id`` (None: the snapshot's own) and what the engine prepared for it.

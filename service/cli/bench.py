@@ -380,6 +380,9 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
                quick_args=("--sizes", "small", "--seeds", "1", "--full")),
     PerfScript("service", "bench_service.py", "service.json",
                quick_args=("--pools", "medium", "--clients", "1", "10", "--requests", "50")),
+    # A legitimate key's latency alone, under a flood of wrong keys, with and without the limit.
+    PerfScript("auth_flood", "bench_auth_flood.py", "auth_flood.json",
+               full_args=("--requests", "3000", "--flooders", "4"), quick_args=("--requests", "200")),
 )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,20 +45,50 @@ def writer(engine: sa.Engine) -> sa.Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
+#: The database holds personal data: only its owner may read it (SQLite gives its -wal and -shm
+#: files the database file's mode).
+FILE_MODE = 0o600
+
+
+def _private_file(url: sa.URL) -> None:
+    """Create a SQLite database file as ``FILE_MODE``, or narrow an existing one to it."""
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:") or url.query.get("mode"):
+        return
+    path = Path(database)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+                logger.warning("%s was readable by others: narrowed to owner only (0600)", file)
+                file.chmod(FILE_MODE)
+    except FileNotFoundError:
+        return  # no such folder: SQLite says so when it connects
+    else:
+        os.close(fd)
+
+
 def make_engine(url: str) -> sa.Engine:
-    """An engine for ``url`` (SQLite or PostgreSQL), configured for concurrent requests."""
+    """An engine for ``url`` (SQLite or PostgreSQL), configured for concurrent requests.
+
+    SQL errors are logged and raised without their bound parameters (``hide_parameters``): a
+    failed statement's values may be personal data or a key's hash.
+    """
     if url.startswith("sqlite"):
+        _private_file(sa.make_url(url))
         # No pool limit: a request can hold its connection while it waits for another (audit,
         # key check), and a bounded pool then deadlocks under many concurrent clients. SQLite
         # connections are cheap to open.
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=sa.pool.NullPool,
+            hide_parameters=True,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     # Up to ~100 connections (PostgreSQL's default limit) for as many concurrent requests.
-    return sa.create_engine(url, pool_size=20, max_overflow=75, pool_pre_ping=True)
+    return sa.create_engine(url, pool_size=20, max_overflow=75, pool_pre_ping=True, hide_parameters=True)
 
 
 def alembic_config(engine: sa.Engine) -> Config:

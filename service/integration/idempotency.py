@@ -15,6 +15,13 @@ with the same ``Idempotency-Key`` header. Per API key and idempotency key:
 Answers of 5xx, and 401, are not kept: the request did not happen (or was not ours), so a retry runs
 it afresh. A POST without the header runs as always. The request body is hashed as it streams into
 the app, never buffered, so large uploads cost no memory.
+
+Keys are looked at only after the caller is authenticated (:class:`service.gate.RequestGate` runs
+first and leaves the principal in the scope): a request without a valid key, or with a revoked one,
+is answered 401 before this layer, so it costs no write and can replay nothing. A stored answer
+never holds a secret: a member named in :data:`REDACTED_MEMBERS` (a webhook signing secret, on
+creation and rotation) is replaced by :data:`REDACTED` before the answer is stored, and a replay says
+so in ``Idempotent-Redacted`` (``docs/integration.md``).
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth import hash_token
+from service.deps import PRINCIPAL_SCOPE_KEY
 from service.errors import PROBLEM_JSON
+from service.gate import bearer_token
 from service.integration.tables import idempotency_keys
 
 HEADER = "Idempotency-Key"
@@ -40,6 +49,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 STALE_AFTER = dt.timedelta(minutes=5)
 _KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 _KEPT_HEADERS = ("content-type", "location")
+#: Answer members that are never stored for a replay (the first answer is the only one that has them).
+REDACTED_MEMBERS = frozenset({"secret"})
+REDACTED = "redacted: shown only in the first answer; rotate the secret if that answer was lost"
+REDACTED_HEADER = "Idempotent-Redacted"
 
 
 def _now() -> dt.datetime:
@@ -72,10 +85,12 @@ class IdempotencyMiddleware:
             return
         headers = Headers(scope=scope)
         key = headers.get(HEADER)
-        scheme, _, token = (headers.get("authorization") or "").partition(" ")
         platsa = getattr(getattr(scope.get("app"), "state", None), "platsa", None)
-        if key is None or scheme.lower() != "bearer" or not token or platsa is None:
-            # No key, or no caller to scope it to (the app answers 401): nothing to remember.
+        principal = scope.get(PRINCIPAL_SCOPE_KEY)
+        token = bearer_token(scope)
+        if key is None or principal is None or token is None or platsa is None:
+            # No key, or no authenticated caller to scope it to (the gate answered 401 already, or
+            # the operation takes no key): nothing to look up, nothing to remember.
             await self.app(scope, receive, send)
             return
         if not _KEY_PATTERN.match(key):
@@ -84,7 +99,7 @@ class IdempotencyMiddleware:
                 f"{HEADER} must be 1 to 255 visible ASCII characters (a UUID is a good choice)"))
             return
         db: sa.Engine = platsa.writer  # every transaction here writes: take SQLite's lock at BEGIN
-        owner = hash_token(token.strip())
+        owner = hash_token(token)  # the key the gate authenticated: per key owner
         digest = hashlib.sha256()
         query = scope.get("query_string", b"").decode("latin-1")
         digest.update(f"{scope['method']} {scope['path']}?{query}\n".encode())
@@ -103,7 +118,10 @@ class IdempotencyMiddleware:
                     f"this {HEADER} was used for a different request (method, path, query or body); "
                     "use a new key for a new request"))
                 return
-            replay = [(k.encode(), v.encode()) for k, v in (stored["headers"] or {}).items()]
+            replay = [(k.encode(), v.encode()) for k, v in (stored["headers"] or {}).items()
+                      if k != _REDACTED_KEPT]
+            if (stored["headers"] or {}).get(_REDACTED_KEPT):
+                replay.append((REDACTED_HEADER.lower().encode(), stored["headers"][_REDACTED_KEPT].encode()))
             replay += [(b"content-length", str(len(stored["body"])).encode()),
                        (REPLAYED_HEADER.lower().encode(), b"true")]
             await _send_whole(send, stored["status_code"], replay, stored["body"])
@@ -141,9 +159,41 @@ class IdempotencyMiddleware:
                     for name, value in (start or {}).get("headers", [])
                     if name.decode("latin-1").lower() in _KEPT_HEADERS}
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+            body, redacted = redact(body, kept.get("content-type", ""))
+            if redacted:
+                kept[_REDACTED_KEPT] = ", ".join(redacted)
             await run_in_threadpool(_store, db, owner, key, digest.hexdigest(), status, kept, body)
         for message in messages:
             await send(message)
+
+
+#: Where a stored answer notes which members were redacted (a header of the replay).
+_REDACTED_KEPT = REDACTED_HEADER.lower()
+
+
+def redact(body: bytes, content_type: str) -> tuple[bytes, list[str]]:
+    """``body`` with every top-level member in :data:`REDACTED_MEMBERS` replaced, and their names.
+
+    Examples
+    --------
+    >>> redact(b'{"endpoint_id": "we-1", "secret": "whsec_abc"}', "application/json")[1]
+    ['secret']
+    >>> b"whsec_abc" in redact(b'{"secret": "whsec_abc"}', "application/json")[0]
+    False
+    """
+    if "json" not in content_type:
+        return body, []
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body, []
+    if not isinstance(data, dict):
+        return body, []
+    names = sorted(REDACTED_MEMBERS & data.keys())
+    if not names:
+        return body, []
+    data.update(dict.fromkeys(names, REDACTED))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), names
 
 
 async def _drain(receive: Receive, digest: Any) -> None:
@@ -201,7 +251,8 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
     parameter = {
         "name": HEADER, "in": "header", "required": False,
         "description": ("Makes a retry safe: the same key with the same request returns the first "
-                        "answer (with `Idempotent-Replayed: true`); with a different request, 422. "
+                        "answer (with `Idempotent-Replayed: true`; a `secret` in it is redacted, "
+                        "`Idempotent-Redacted: secret`); with a different request, 422. "
                         "Kept per API key for 24 hours by default. A UUID per logical request is a "
                         "good key."),
         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"},

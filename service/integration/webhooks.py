@@ -20,11 +20,14 @@ import ipaddress
 import json
 import logging
 import secrets
+import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
 import sqlalchemy as sa
 
 from service.config import Settings
@@ -51,16 +54,21 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def url_problem(url: str, settings: Settings) -> str | None:
+def url_problem(url: str, settings: Settings, *, look_up: bool = True) -> str | None:
     """Why ``url`` cannot be a webhook endpoint, or None when it can.
 
     HTTPS only; plain ``http://`` is accepted for 127.0.0.1/localhost when
-    ``PLATSA_WEBHOOK_ALLOW_HTTP_LOCALHOST`` is on (tests, local development).
+    ``PLATSA_WEBHOOK_ALLOW_HTTP_LOCALHOST`` is on (tests, local development). The host must be a
+    public address (:func:`address_problem`): an address written in any other form than four
+    decimal numbers (``2130706433``, ``127.1``, ``0x7f000001``, ``0177.0.0.1``) is refused, and a
+    name is resolved (``look_up``) and refused when any of its addresses is not public. A name that
+    does not resolve yet is accepted: every connection checks the addresses again
+    (:class:`GuardedBackend`).
     """
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        _ = parts.port  # a malformed port raises here
+        port = parts.port  # a malformed port raises here
     except ValueError as exc:
         return f"not a valid URL: {exc}"
     if parts.username or parts.password:
@@ -70,7 +78,7 @@ def url_problem(url: str, settings: Settings) -> str | None:
     if parts.fragment:
         return "must not have a #fragment"
     if parts.scheme == "https":
-        return _internal_host_problem(host, settings)
+        return _host_problem(host, port or 443, settings, look_up=look_up)
     if parts.scheme == "http":
         if not settings.webhook_allow_http_localhost:
             return "must use https://"
@@ -84,21 +92,107 @@ def url_problem(url: str, settings: Settings) -> str | None:
     return "must use https://"
 
 
-def _internal_host_problem(host: str, settings: Settings) -> str | None:
-    """Refuse receivers inside the service's own network, named by address (a cheap guard against
-    server-side request forgery; names that resolve inside it need a firewall rule as well)."""
-    if host in _LOCAL_HOSTS:
-        return None if settings.webhook_allow_http_localhost else "must not be this server itself"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address_problem(address: IPAddress, settings: Settings) -> str | None:
+    """Why a webhook may not connect to ``address``, or None when it may.
+
+    Only globally routable unicast addresses are allowed: never loopback, private, shared
+    (100.64/10, carrier-grade NAT), link-local (cloud metadata at 169.254.169.254), multicast,
+    reserved or unspecified ones, and never such an IPv4 address inside IPv6 (``::ffff:127.0.0.1``,
+    6to4). Loopback is allowed when ``PLATSA_WEBHOOK_ALLOW_HTTP_LOCALHOST`` is on.
+
+    Examples
+    --------
+    >>> from service.config import Settings
+    >>> [address_problem(ipaddress.ip_address(a), Settings()) for a in ("93.184.215.14", "100.64.0.1")]
+    [None, 'must be a public address']
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and address in _NAT64:  # 64:ff9b::7f00:1 reaches 127.0.0.1 through NAT64
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None:
+            address = inner
     if address.is_loopback and settings.webhook_allow_http_localhost:
         return None
-    if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved \
-            or address.is_multicast or address.is_unspecified:
+    if address.is_multicast or address.is_unspecified or not address.is_global \
+            or any(address in network for network in _NOT_PUBLIC):
         return "must be a public address"
     return None
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+#: Ranges not public that some Python versions' ``is_global`` lets through.
+_NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4", "64:ff9b:1::/48"))
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` resolves to (numeric forms as the C library reads them); [] if none."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found))
+
+
+def _host_problem(host: str, port: int, settings: Settings, *, look_up: bool) -> str | None:
+    name = host.rstrip(".").lower()
+    if name in _LOCAL_HOSTS or name.endswith(".localhost"):  # RFC 6761: always this machine
+        return None if settings.webhook_allow_http_localhost else "must not be this server itself"
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is None:
+        try:
+            socket.inet_aton(host)  # accepts 2130706433, 127.1, 0x7f000001, 0177.0.0.1 ...
+        except OSError:
+            pass
+        else:
+            return "must write an IPv4 address as four decimal numbers (a.b.c.d)"
+    if literal is not None:
+        return address_problem(literal, settings)
+    if look_up:
+        for address in resolve(host, port):
+            if address_problem(address, settings) is not None:
+                return "must resolve to public addresses only"
+    return None
+
+
+class RefusedAddress(httpcore.ConnectError):
+    """A webhook connection refused before it was made: the host has a non-public address."""
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, resolving each host itself and connecting only to an address it
+    has checked (:func:`address_problem`), so that a name re-pointed at an internal address after
+    registration (DNS rebinding) is refused at connect time too. TLS still verifies the name."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        addresses = resolve(host, port)
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve")
+        if any(address_problem(a, self.settings) is not None for a in addresses):
+            raise RefusedAddress(f"{host} has a non-public address")
+        return super().connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
+
+
+def guarded_client(settings: Settings) -> httpx.Client:
+    """The HTTP client of webhook deliveries: no redirects, no proxy from the environment, and
+    connections only to checked addresses (:class:`GuardedBackend`)."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx takes no network backend of its own; its pool (httpcore) does.
+    transport._pool._network_backend = GuardedBackend(settings)
+    return httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False, transport=transport,
+                        trust_env=False)
 
 
 def _endpoint_out(row: Mapping[str, Any], conn: sa.Connection, now: dt.datetime) -> dict[str, Any]:

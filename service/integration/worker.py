@@ -37,7 +37,7 @@ from service import store
 from service.config import Settings
 from service.db.engine import writer
 from service.db.tables import REGION_TABLES
-from service.integration import lifecycle, sealing, signing
+from service.integration import lifecycle, sealing, signing, webhooks
 from service.integration.tables import (
     idempotency_keys,
     proposal_events,
@@ -85,7 +85,8 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="platsa-webhook")
         self._thread = threading.Thread(target=self._loop, name="platsa-deliveries", daemon=True)
-        self._client = httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
+        # Connects only to addresses it has checked, at each connection (issue 14: SSRF).
+        self._client = webhooks.guarded_client(settings)
         self._last_purge = 0.0
         self._last_reminders = 0.0
 
@@ -230,10 +231,17 @@ class DeliveryWorker:
                     status_code = answer.status_code
                 if not 200 <= status_code < 300:
                     error = f"HTTP {status_code}"
+            except httpx.InvalidURL:  # stored before registration checked it as it does now
+                error = "not sent: the endpoint's URL is not valid; register it again"
             except httpx.TimeoutException:
                 error = f"timed out after {self.settings.webhook_timeout_s:g} s"
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                # The supplier's log gets a generic reason: the raw error (refused, reset, no route)
+                # would tell open ports from closed ones. The operator's log keeps the kind.
+                refused = isinstance(exc.__cause__ or exc.__context__, webhooks.RefusedAddress)
+                error = ("not sent: the endpoint's host has an address that is not public" if refused
+                         else "the connection failed")
+                logger.info("delivery %s: %s (%s)", delivery["delivery_id"], error, type(exc).__name__)
         entry = {"at": started.isoformat(), "status_code": status_code, "error": error,
                  "duration_ms": round((time.monotonic() - clock) * 1000)}
         attempts = int(delivery["attempts"]) + 1

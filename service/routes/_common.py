@@ -13,12 +13,13 @@ from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, create_model
 
+from scoring.schema import ID_PATTERN
 from service.errors import NotFound, problem_responses
 from service.models import Page
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
-PathId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+PathId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN,
                              description="The object's id.", examples=["C-000001"])]
 POLICY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 """What a policy id looks like (a file name without a path: ``ostersund-alt1``)."""

@@ -6,19 +6,22 @@ without a word.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from scoring.region import learnable_not_required
 from service import edits, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
-from service.deps import Conn, PlaceReader, Staff, State
-from service.errors import Conflict, FieldError, Forbidden, InvalidInput, problem_responses
+from service.deps import Conn, PlaceReader, Staff, State, require
+from service.errors import Conflict, FieldError, InvalidInput, problem_responses
 from service.models import Page, Place, PlacePatch
 from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, dump, one, page
+
+#: A labour-market unit key may read places, not change them (refused before the body is read).
+PlaceWriter = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.SUPPLIER))]
 
 router = APIRouter(prefix="/v1/places", tags=["places"], route_class=StrictQueryRoute)
 _t = REGION_TABLES["places"]
@@ -90,10 +93,8 @@ def create_place(body: Place, caller: Staff, conn: Conn, state: State, response:
 
 @router.patch("/{place_id}", summary="Change a place (a supplier: only its own)", response_model=Place,
               responses=problem_responses(401, 403, 404, 422))
-def update_place(place_id: PathId, body: PlacePatch, caller: PlaceReader, conn: Conn,
+def update_place(place_id: PathId, body: PlacePatch, caller: PlaceWriter, conn: Conn,
                  state: State) -> dict[str, Any]:
-    if caller.role == Role.LABOUR_MARKET_UNIT:
-        raise Forbidden("a labour_market_unit key may read places, not change them")
     store.lock_region(conn)
     row = one(conn, _t, "place_id", place_id, "place", *own_places(caller))
     changes = dump(body, exclude_unset=True)

@@ -17,12 +17,14 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Response, status
+from pydantic import AfterValidator
 
 from scoring.domain import ProposalStatus, WorkLadderStep
+from scoring.schema import ID_PATTERN
 from service import audit, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
-from service.deps import Caller, State, get_conn
+from service.deps import Caller, State, get_conn, role_check
 from service.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, problem_responses
 from service.integration import lifecycle, pseudonyms, sealing, webhooks
 from service.integration.models import (
@@ -59,6 +61,7 @@ _CLOSED = {ProposalStatus.DECLINED.value, ProposalStatus.WITHDRAWN.value}
 _EVENT_DATA = ("start_date", "contract_type", "reason", "interview_on", "days_unanswered")
 
 
+@role_check(frozenset({Role.SUPPLIER}))
 def _supplier(caller: Caller) -> Principal:
     if caller.role != Role.SUPPLIER or not caller.supplier_id:
         raise Forbidden(f"a {caller.role.value} key may not use the supplier integration "
@@ -78,16 +81,45 @@ def _encode_cursor(payload: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+#: What each member of a cursor holds: a crafted cursor is refused (422), never sent to the database.
+_CURSOR_MEMBERS: dict[str, type] = {"s": int, "p": str, "t": str, "d": str}
+_MAX_SEQ = 2**62
+
+
+def _bad_cursor() -> InvalidInput:
+    return InvalidInput("invalid cursor", [FieldError(
+        location="query.cursor", type="cursor",
+        message="not a cursor this service gave out (pass next_cursor unchanged)")])
+
+
 def _decode_cursor(cursor: str, keys: tuple[str, ...]) -> dict[str, Any]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(data, dict) or set(data) != set(keys):
             raise ValueError("unexpected members")
+        for name, value in data.items():
+            kind = _CURSOR_MEMBERS[name]
+            if isinstance(value, bool) or not isinstance(value, kind):  # a bool is an int to Python
+                raise ValueError(f"{name} is not {kind.__name__}")
+            if isinstance(value, int) and not 0 <= value < _MAX_SEQ:
+                raise ValueError(f"{name} out of range")
+            if isinstance(value, str) and (len(value) > 200 or not value.isprintable()):
+                raise ValueError(f"{name} is not an id")
+        if "t" in data:
+            data["t"] = _utc(dt.datetime.fromisoformat(data["t"]))
         return data
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("invalid cursor", [FieldError(
-            location="query.cursor", type="cursor",
-            message="not a cursor this service gave out (pass next_cursor unchanged)")]) from None
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor() from None
+
+
+def _as_utc_query(value: dt.datetime | None) -> dt.datetime | None:
+    """``since`` in UTC; a moment UTC cannot hold (``9999-12-31T23:59-23:59``) is a 422, not a 500."""
+    if value is None:
+        return None
+    try:
+        return _utc(value)
+    except OverflowError:
+        raise ValueError("out of range: UTC cannot hold this moment") from None
 
 
 # -- proposals ----------------------------------------------------------------------------------
@@ -179,7 +211,7 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
             response_model=ProposalPage, responses=problem_responses(401, 403, 422))
 def list_proposals(
     caller: SupplierKey, conn: Conn, state: State, cursor: Cursor = None, limit: PageSize = 50,
-    since: Annotated[dt.datetime | None, Query(
+    since: Annotated[dt.datetime | None, AfterValidator(_as_utc_query), Query(
         description="Only proposals changed at or after this time (ISO 8601; UTC if no offset).")] = None,
     status_: Annotated[list[ProposalStatus] | None, Query(alias="status",
                                                           description="Only these statuses.")] = None,
@@ -355,19 +387,14 @@ def list_deliveries(
     caller: SupplierKey, conn: Conn, cursor: Cursor = None, limit: PageSize = 50,
     status_: Annotated[str | None, Query(alias="status",
                                          pattern="^(pending|succeeded|failed|cancelled)$")] = None,
-    event_id: Annotated[str | None, Query(max_length=100)] = None,
-    endpoint_id: Annotated[str | None, Query(max_length=100)] = None,
+    event_id: Annotated[str | None, Query(max_length=100, pattern=ID_PATTERN)] = None,
+    endpoint_id: Annotated[str | None, Query(max_length=100, pattern=ID_PATTERN)] = None,
 ) -> dict[str, Any]:
     t = webhook_deliveries
     query = sa.select(t).where(t.c.supplier_id == caller.supplier_id)
     if cursor is not None:
         position = _decode_cursor(cursor, ("t", "d"))
-        try:
-            at = _utc(dt.datetime.fromisoformat(position["t"]))
-        except (TypeError, ValueError):
-            raise InvalidInput("invalid cursor", [FieldError(location="query.cursor", type="cursor",
-                                                             message="not a cursor this service gave out")]
-                               ) from None
+        at = position["t"]
         query = query.where(sa.or_(t.c.created_at < at, sa.and_(t.c.created_at == at,
                                                                   t.c.delivery_id < position["d"])))
     for column, value in (("status", status_), ("event_id", event_id), ("endpoint_id", endpoint_id)):
