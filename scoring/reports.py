@@ -22,6 +22,7 @@ from scoring.followup import (
     MET,
     NO_GROUP,
     NOT_APPLICABLE,
+    NOT_DUE,
     NOT_MET,
     PARTLY_MET,
     SUPPRESSED_COLUMN,
@@ -38,7 +39,7 @@ FORMATS = ("csv", "xlsx", "png")
 CHART_FILE = "placements_by_group_district.png"
 WORKBOOK_FILE = "follow-up.xlsx"
 _SHEET_NAME_MAX = 31  # Excel's limit
-STATUSES = (MET, PARTLY_MET, NOT_MET, NOT_APPLICABLE)
+STATUSES = (MET, PARTLY_MET, NOT_MET, NOT_DUE, NOT_APPLICABLE)
 
 
 def _flat(table: pl.DataFrame) -> pl.DataFrame:
@@ -209,7 +210,10 @@ def render_text(report: FollowUpReport, *, role: Role = "coordinator") -> str:
 
     lines = [
         f"Follow-up {report.year} — {report.region} (policy {report.policy_id}), "
-        f"data as of {report.as_of.isoformat()}",
+        f"{report.period_start.isoformat()} to {report.period_end.isoformat()}"
+        + (" (PARTIAL YEAR)" if report.partial else ""),
+        f"  the data cover {report.data_from} to {report.data_through}",
+        *(f"  {note}" for note in report.notes),
         "",
         "Procurements",
         f"  active in the year: {f.procurements_active}; "
@@ -267,7 +271,13 @@ def render_text(report: FollowUpReport, *, role: Role = "coordinator") -> str:
     for row in est.by_income_support.iter_rows(named=True):
         lines.append(f"  {row['income_support'].replace('_', ' '):<18} people {people(row['people']):>6}  "
                      f"months in work {_num(row['months_in_work'], 1):>8}  gain {_num(row['gain_sek'])} SEK")
-    lines.append(f"  total: {_num(est.total_sek)} SEK for {people(est.people_in_work)} people in work")
+    if role == "researcher":
+        # A total beside suppressed rows could give them back: the researcher gets the rows only.
+        lines.append(f"  displacement deducted: {est.displacement_share:.0%} of each row's gross gain")
+    else:
+        lines.append(f"  gross: {_num(est.gross_sek)} SEK for {people(est.people_in_work)} people in work")
+        lines.append(f"  displacement ({est.displacement_share:.0%}): −{_num(est.displacement_sek)} SEK")
+        lines.append(f"  net: {_num(est.net_sek)} SEK")
     lines += ["", "Assumptions"]
     lines += [f"  - {text}" for text in est.assumptions]
     if role == "researcher":

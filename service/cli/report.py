@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 
@@ -30,9 +31,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="the region folder (with region.toml)")
     p.add_argument("--policy", help="policy id or TOML file (default: the region's policy)")
     p.add_argument("--year", type=int,
-                   help="calendar year to follow up (default: the region's reference year)")
+                   help="calendar year to follow up (default: the region's reference year); a year the "
+                        "data do not cover is refused")
     p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
-                   help="read the data as of this day (default: the year's last day)")
+                   help="read the data as of this day (default: the year's last day, or the data's last "
+                        "day if earlier)")
     p.add_argument("--role", choices=ROLES, default="coordinator",
                    help="whose view: coordinator (all), orderer, "
                         "researcher (aggregates, small cells suppressed)")
@@ -65,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
             region = simulate_year(region, seed=args.seed, year=year)
         except ValueError as exc:
             raise ScoringError(str(exc)) from None
+        # A simulated year is data through its last day: the region's own reference date is earlier.
+        through = max(region.manifest.reference_date, dt.date(year, 12, 31))
+        region = dataclasses.replace(
+            region, manifest=dataclasses.replace(region.manifest, reference_date=through))
         print(f"simulated {year} (seed {args.seed}): {region.proposals.height:,} proposals, "
               f"{region.placements.height:,} placements in the data")
     report = build_report(region, policy, year=year, as_of=args.as_of)
