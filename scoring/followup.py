@@ -294,7 +294,8 @@ class Coverage:
                 f"{self.data_through.isoformat()}"))
         if as_of is not None:
             if as_of < first:
-                raise FollowUpPeriodError("as_of", f"as_of {as_of.isoformat()} is before the year {year} starts")
+                raise FollowUpPeriodError(
+                    "as_of", f"as_of {as_of.isoformat()} is before the year {year} starts")
             if as_of > self.data_through:
                 raise FollowUpPeriodError("as_of", (
                     f"as_of {as_of.isoformat()} is after the data's last day, "
@@ -575,7 +576,8 @@ def _evidence(rtype: str, j: _Judgement, proc: Mapping[str, object], breaches: S
         start = proc["contract_start"]
         assert isinstance(start, dt.date)
         first = checkpoints(start, end, every)[0]
-        so_far = (f"{len(held)} dialogue meeting(s) recorded so far" if rtype == RequirementType.DIALOGUE.value
+        dialogue = rtype == RequirementType.DIALOGUE.value
+        so_far = (f"{len(held)} dialogue meeting(s) recorded so far" if dialogue
                   else f"{j.delivered} place(s) delivered so far")
         return (f"Not due yet: {j.months_run:.1f} of the contract's months have run; the first checkpoint "
                 f"is {first.isoformat()}; {so_far}.{tail}")
@@ -634,8 +636,8 @@ def requirement_history(
                                           every)
             rows.append((pid, rtype, c, j.final, j.due, j.delivered, j.status))
     return pl.DataFrame(rows, orient="row", schema={
-        "procurement_id": pl.String, "requirement_type": pl.String, "checkpoint": pl.Date, "final": pl.Boolean,
-        "due": pl.Int64, "delivered": pl.Int64, "status": pl.String})
+        "procurement_id": pl.String, "requirement_type": pl.String, "checkpoint": pl.Date,
+        "final": pl.Boolean, "due": pl.Int64, "delivered": pl.Int64, "status": pl.String})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -918,7 +920,9 @@ def time_to_start(region: Region, *, year: int, period_end: dt.date | None = Non
     return TimeToStart(int(days.len()), float(days.median()), float(days.mean()))  # type: ignore[arg-type]
 
 
-def yearly_target(region: Region, policy: Policy, *, year: int, period_end: dt.date | None = None) -> YearlyTarget:
+def yearly_target(
+    region: Region, policy: Policy, *, year: int, period_end: dt.date | None = None
+) -> YearlyTarget:
     """Seed 001's yearly target: places requisitioned ≥ half the companies carrying a requirement.
 
     *Companies with a requirement*: distinct suppliers of procurements with a requirement (dialogue or
@@ -952,7 +956,8 @@ def yearly_target(region: Region, policy: Policy, *, year: int, period_end: dt.d
     met = requisitioned >= target - 1e-9
     scope = "" if full else f" × {covered:.2f}/12 months (pro rata, data through {end.isoformat()})"
     verdict = (f"{'met' if met else 'not met'}: {requisitioned} place(s) requisitioned in {year} "
-               f"{'≥' if met else '<'} {per:g} × {companies} companies with a requirement{scope} = {target:g}")
+               f"{'≥' if met else '<'} {per:g} × {companies} companies with a requirement{scope} "
+               f"= {round(target, 2):g}")
     return YearlyTarget(year, companies, per, round(target, 2), requisitioned, started, met, verdict)
 
 
@@ -974,7 +979,9 @@ def anti_creaming_share(region: Region, *, year: int, period_end: dt.date | None
     return AntiCreaming(n_placed, n_placed_low, placed_share, n_pool, n_pool_low, pool_share, ratio)
 
 
-def key_figures(region: Region, policy: Policy, *, year: int, period_end: dt.date | None = None) -> KeyFigures:
+def key_figures(
+    region: Region, policy: Policy, *, year: int, period_end: dt.date | None = None
+) -> KeyFigures:
     """The year's key figures and tables (DOMAIN.md, "Follow-up and effect").
 
     See ``docs/follow-up.md`` for each figure's definition. Priority groups overlap: a person counts
@@ -1111,7 +1118,7 @@ class Estimate:
 
     @property
     def net_sek(self) -> float:
-        """The gross gain less displacement: what the municipality gains that would not have happened anyway."""
+        """The gross gain less displacement: the gain that would not have happened anyway."""
         return self.total_sek - self.displacement_sek
 
 
@@ -1342,7 +1349,9 @@ class FollowUpReport:
     """The policy's distribution key per district (drawn beside the placements by district)."""
 
 
-def _group_district(region: Region, policy: Policy, year: int, period_end: dt.date | None = None) -> pl.DataFrame:
+def _group_district(
+    region: Region, policy: Policy, year: int, period_end: dt.date | None = None
+) -> pl.DataFrame:
     start, end = _period(year, period_end)
     cohort = _started_between(region.placements, start, end).join(
         region.candidates.select("candidate_id", "home_district"), on="candidate_id", how="left")

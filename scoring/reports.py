@@ -229,7 +229,8 @@ def render_text(report: FollowUpReport, *, role: Role = "coordinator") -> str:
                                       for t, n in f.people_by_placement_type.items()),
         f"  people hired in the year: {people(f.people_hired)} ("
         + ", ".join(f"{c.replace('_', ' ')} {people(n)}" for c, n in f.hired_by_contract_type.items()) + ")",
-        f"  of the year's placements: ongoing at year end {people(f.ongoing_at_year_end)}, "
+        f"  of the year's placements: ongoing on {report.period_end.isoformat()} "
+        f"{people(f.ongoing_at_year_end)}, "
         f"completed {people(f.completed)}, ended early {people(f.ended_early)} ("
         + ", ".join(f"by {w} {people(n)}" for w, n in f.ended_early_by.items()) + ")",
         f"  days from proposal to start: median {_num(f.time_to_start.median_days, 1)}, "
