@@ -19,8 +19,9 @@ Entry points
     Per person and in total, with the assumptions in words.
 :func:`build_report`
     All of the above for one year, and :func:`report_tables` for what each role may see.
-:func:`suppress_small_cells`
-    Researchers' aggregates with small cells replaced by null and flagged.
+:func:`report_tables`
+    For the researcher, every count of people with primary and complementary suppression
+    (:mod:`scoring.disclosure`).
 
 All functions are pure: they read a :class:`~scoring.region.Region` and a
 :class:`~scoring.policy.Policy` and return new frames; nothing is written or logged about people.
@@ -49,6 +50,15 @@ from scoring.domain import (
     contract_months,
     is_gender_norm_breaker,
     priority_groups,
+)
+from scoring.disclosure import (
+    Publication,
+    hired_population,
+    placed_population,
+    protect_candidates,
+    protect_hired,
+    protect_in_work,
+    protect_placed,
 )
 from scoring.exceptions import FollowUpPeriodError
 from scoring.policy import Policy, procurement_qualifies
@@ -91,7 +101,6 @@ __all__ = [
     "requirement_status",
     "role_tables",
     "socioeconomic_estimate",
-    "suppress_small_cells",
     "time_to_start",
     "yearly_target",
 ]
@@ -1244,76 +1253,10 @@ def socioeconomic_estimate(
 
 
 # ---------------------------------------------------------------------------------------------
-# Small-cell suppression
+# Small-cell suppression: scoring.disclosure (what is published) and scoring.metrics.suppression
 # ---------------------------------------------------------------------------------------------
 
 SUPPRESSED_COLUMN = "suppressed"
-
-
-def suppress_small_cells(
-    table: pl.DataFrame,
-    min_cell_size: int,
-    *,
-    count_columns: Sequence[str] | None = None,
-    derived_columns: Sequence[str] | None = None,
-    secondary: bool = True,
-) -> pl.DataFrame:
-    """Replace counts of people below ``min_cell_size`` by null and say so, for researchers.
-
-    A count ``c`` with ``0 < c < min_cell_size`` is suppressed (zero reveals no one and is shown).
-    In a row with any suppressed count, the ``derived_columns`` (shares, means, sums that a small
-    count would reveal) are suppressed too. With ``secondary``, a column where exactly one cell was
-    suppressed also loses its next smallest non-zero cell, so that the hidden one cannot be recovered
-    from a published total. Nothing is dropped: every row stays, and the ``suppressed`` column lists
-    the columns nulled in that row.
-
-    Parameters
-    ----------
-    table
-        A table of aggregates.
-    min_cell_size
-        The policy's ``follow_up.min_cell_size``.
-    count_columns
-        Columns holding counts of people; default every integer column.
-    derived_columns
-        Columns to null with a row's suppressed counts; default every float column.
-
-    Examples
-    --------
-    >>> t = pl.DataFrame({"group": ["a", "b", "c"], "people": [12, 3, 0], "share": [0.8, 0.2, 0.0]})
-    >>> out = suppress_small_cells(t, 5, secondary=False)
-    >>> out["people"].to_list(), out["share"].to_list(), out["suppressed"].to_list()
-    ([12, None, 0], [0.8, None, 0.0], [[], ['people', 'share'], []])
-    """
-    if count_columns is None:
-        count_columns = [c for c, t in table.schema.items() if t.is_integer()]
-    if derived_columns is None:
-        derived_columns = [c for c, t in table.schema.items() if t.is_float()]
-    n = table.height
-    hide = {c: ((table[c] > 0) & (table[c] < min_cell_size)).fill_null(False).to_numpy().copy()
-            for c in count_columns}
-    if secondary:
-        for c in count_columns:
-            if int(hide[c].sum()) == 1:
-                values = table[c].to_numpy()
-                others = [i for i in range(n) if not hide[c][i] and values[i] is not None and values[i] > 0]
-                if others:
-                    hide[c][min(others, key=lambda i: values[i])] = True
-    row_hit = np.zeros(n, dtype=bool)
-    for mask in hide.values():
-        row_hit |= mask
-    flags: list[list[str]] = [[] for _ in range(n)]
-    for c in count_columns:
-        for i in np.flatnonzero(hide[c]):
-            flags[i].append(c)
-    for c in derived_columns:
-        for i in np.flatnonzero(row_hit):
-            flags[i].append(c)
-    out = table.with_columns(
-        [pl.when(pl.Series(hide[c])).then(None).otherwise(pl.col(c)).alias(c) for c in count_columns]
-        + [pl.when(pl.Series(row_hit)).then(None).otherwise(pl.col(c)).alias(c) for c in derived_columns]
-    )
-    return out.with_columns(pl.Series(SUPPRESSED_COLUMN, flags, dtype=pl.List(pl.String)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1347,6 +1290,15 @@ class FollowUpReport:
     notes: tuple[str, ...] = field(default=())
     distribution_keys: Mapping[str, float] = field(default_factory=dict)
     """The policy's distribution key per district (drawn beside the placements by district)."""
+    research_inputs: Mapping[str, object] = field(default_factory=dict, repr=False)
+    """The populations the researcher's cut is built from (:mod:`scoring.disclosure`)."""
+    _research: dict[str, dict[str, pl.DataFrame]] = field(default_factory=dict, repr=False)
+
+    def research_tables(self) -> dict[str, pl.DataFrame]:
+        """The researcher's tables, suppressed primary and complementary (built once per report)."""
+        if "tables" not in self._research:
+            self._research["tables"] = _research_tables(self)
+        return self._research["tables"]
 
 
 def _group_district(
@@ -1389,6 +1341,16 @@ def build_report(
     """
     coverage = data_coverage(region, records)
     start, end, partial = coverage.period(year, as_of)
+    estimate = socioeconomic_estimate(region, policy, year=year, as_of=end)
+    cohort = _started_between(_placements_with_places(region), start, end).join(
+        region.candidates.select("candidate_id", "home_district"), on="candidate_id", how="left")
+    research_inputs = {
+        "placed": placed_population(region, policy, cohort, placement_groups(region, policy, cohort), end),
+        "hired": hired_population(region.placements, start, end),
+        "groups": tuple(g.value for g in policy.groups.enabled),
+        "candidates": protect_candidates(region, policy),
+        "in_work": estimate.per_person,
+    }
     notes: list[str] = []
     if partial:
         notes.append(
@@ -1405,7 +1367,7 @@ def build_report(
         min_cell_size=policy.follow_up.min_cell_size,
         figures=key_figures(region, policy, year=year, period_end=end),
         requirements=requirement_status(region, policy, period_start=start, period_end=end, records=records),
-        estimate=socioeconomic_estimate(region, policy, year=year, as_of=end),
+        estimate=estimate,
         outcomes=outcomes(region, as_of=end),
         placements_by_group_district=_group_district(region, policy, year, end),
         requirement_history=requirement_history(region, policy, through=end, records=records),
@@ -1414,6 +1376,7 @@ def build_report(
         partial=partial,
         notes=tuple(notes),
         distribution_keys=dict(policy.distribution.keys),
+        research_inputs=research_inputs,
     )
 
 
@@ -1423,9 +1386,10 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
     - ``coordinator``: everything, including the outcome of each proposal and the estimate per person.
     - ``orderer``: the requirement status, key figures, the tables by supplier and placement type and the
       estimate by income support; nothing about single people.
-    - ``researcher``: aggregates only (key figures, by group, district, placement type, the estimate by
-      income support, the group × district table), with small cells suppressed
-      (:func:`suppress_small_cells` at the policy's ``min_cell_size``); no ids of people or suppliers.
+    - ``researcher``: aggregates only (key figures, by district, group, group × district, placement
+      type, outcome, contract type, the estimate by income support), every count of people protected by
+      primary and complementary suppression together (:mod:`scoring.disclosure`); no ids of people or
+      suppliers.
     """
     f, est = report.figures, report.estimate
     figures = f.table()
@@ -1454,30 +1418,146 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
             "assumptions": assumptions,
         }
     if role == "researcher":
-        k = report.min_cell_size
-        people_units = ("people", "placements")
-        small = (pl.col("unit").is_in(people_units) & (pl.col("value") > 0) & (pl.col("value") < k)) \
-            .fill_null(False)
-        research_figures = figures.with_columns(
-            pl.when(small).then(pl.lit(["value"])).otherwise(pl.lit([], dtype=pl.List(pl.String)))
-            .alias(SUPPRESSED_COLUMN),
-            pl.when(small).then(None).otherwise(pl.col("value")).alias("value"),
-        )
-        return {
-            "key_figures": research_figures,
-            "by_group": suppress_small_cells(f.by_group, k, derived_columns=["share_of_placed"],
-                                             secondary=False),
-            "by_district": suppress_small_cells(f.by_district.drop("name"), k,
-                                                derived_columns=["share_of_placed"]),
-            "by_placement_type": suppress_small_cells(f.by_placement_type, k),
-            "group_district": suppress_small_cells(report.placements_by_group_district, k, secondary=False),
-            "estimate_by_support": suppress_small_cells(est.by_income_support, k, count_columns=["people"],
-                                                        derived_columns=["months_in_work", "gain_sek"]),
-            "assumptions": assumptions,
-        }
+        return report.research_tables()
     raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
 
 
 def role_tables(report: FollowUpReport) -> Mapping[Role, dict[str, pl.DataFrame]]:
     """Every role's tables (a convenience for writers that produce all three)."""
     return {role: report_tables(report, role) for role in ROLES}
+
+
+# ---------------------------------------------------------------------------------------------
+# The researcher's cut
+# ---------------------------------------------------------------------------------------------
+
+#: Key figures that count no people (procurements, proposals, days, places): published as they are.
+_RESEARCH_FIGURES = (
+    "procurements_active", "qualifying_procurements", "qualifying_with_requirement",
+    "share_qualifying_with_requirement", "requirements_not_qualifying", "proposals_made", "proposals_answered",
+    "time_to_start_median", "time_to_start_mean", "companies_with_requirement", "yearly_target_places",
+    "places_requisitioned", "yearly_target_met",
+)
+
+
+def _flagged(frame: pl.DataFrame, hidden: list[list[str]]) -> pl.DataFrame:
+    return frame.with_columns(pl.Series(SUPPRESSED_COLUMN, hidden, dtype=pl.List(pl.String)))
+
+
+def _ratio(part: int | None, whole: int | None) -> float | None:
+    return None if part is None or not whole else part / whole
+
+
+def _research_tables(report: FollowUpReport) -> dict[str, pl.DataFrame]:
+    inputs = report.research_inputs
+    k = report.min_cell_size
+    groups = inputs["groups"]
+    assert isinstance(groups, tuple)
+    placed_pop, hired_pop = inputs["placed"], inputs["hired"]
+    cand = inputs["candidates"]
+    in_work = inputs["in_work"]
+    assert isinstance(cand, Publication) and isinstance(in_work, pl.DataFrame)
+    placed = protect_placed(placed_pop, groups, k)  # type: ignore[arg-type]
+    hired = protect_hired(hired_pop, k)  # type: ignore[arg-type]
+    supports = [s.value for s in IncomeSupport]
+    work = protect_in_work(in_work, supports, k)
+    total = placed.value("placed_total")
+    f = report.figures
+
+    def share(n: int | None) -> float | None:
+        return _ratio(n, total)
+
+    # By district, with the policy's key beside the share.
+    districts = f.by_district["district_id"].to_list()
+    d_people = [placed.value("by_district", d) for d in districts]
+    by_district = _flagged(pl.DataFrame({
+        "district_id": districts,
+        "people": pl.Series(d_people, dtype=pl.Int64),
+        "share_of_placed": pl.Series([share(n) for n in d_people], dtype=pl.Float64),
+        "key_share": f.by_district["key_share"],
+    }), [["people", "share_of_placed"] if n is None else [] for n in d_people])
+
+    cand_total = cand.value("candidates_total")
+    names = [*groups, NO_GROUP]
+    g_people = [placed.value("by_group", g) for g in names]
+    pool = [_ratio(cand.value("candidates_by_group", g), cand_total) for g in names]
+    by_group = _flagged(pl.DataFrame({
+        "group": names,
+        "people": pl.Series(g_people, dtype=pl.Int64),
+        "share_of_placed": pl.Series([share(n) for n in g_people], dtype=pl.Float64),
+        "pool_share": pl.Series(pool, dtype=pl.Float64),
+    }), [(["people", "share_of_placed"] if n is None else []) + (["pool_share"] if p is None else [])
+         for n, p in zip(g_people, pool, strict=True)])
+
+    gd_keys = [(g, d) for g in names for d in districts]
+    gd_people = [placed.value("group_district", g, d) for g, d in gd_keys]
+    group_district = _flagged(pl.DataFrame({
+        "group": [g for g, _ in gd_keys], "district_id": [d for _, d in gd_keys],
+        "people": pl.Series(gd_people, dtype=pl.Int64),
+    }), [["people"] if n is None else [] for n in gd_people])
+
+    types = [t.value for t in PlacementType]
+    t_people = [placed.value("by_placement_type", t) for t in types]
+    by_type = _flagged(pl.DataFrame({
+        "placement_type": types, "people": pl.Series(t_people, dtype=pl.Int64),
+        "share_of_placed": pl.Series([share(n) for n in t_people], dtype=pl.Float64),
+    }), [["people", "share_of_placed"] if n is None else [] for n in t_people])
+
+    from scoring.disclosure import CONTRACT_TYPES, OUTCOMES
+
+    o_people = [placed.value("by_outcome", o) for o in OUTCOMES]
+    by_outcome = _flagged(pl.DataFrame({"outcome": list(OUTCOMES), "people": pl.Series(o_people, dtype=pl.Int64)}),
+                          [["people"] if n is None else [] for n in o_people])
+    c_people = [hired.value("by_contract_type", c) for c in CONTRACT_TYPES]
+    by_contract = _flagged(pl.DataFrame({"contract_type": list(CONTRACT_TYPES),
+                                         "people": pl.Series(c_people, dtype=pl.Int64)}),
+                           [["people"] if n is None else [] for n in c_people])
+
+    est = report.estimate.by_income_support
+    s_people = [work.value("by_support", s) for s in est["income_support"].to_list()]
+    hide = pl.Series([n is None for n in s_people])
+    derived = ["months_in_work", "gain_sek", "net_gain_sek"]
+    estimate = _flagged(est.with_columns(
+        pl.Series("people", s_people, dtype=pl.Int64),
+        *[pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in derived],
+    ), [["people", *derived] if n is None else [] for n in s_people])
+
+    # Key figures: those that count no one as they are; counts of people from the protected cells.
+    base = f.table().filter(pl.col("figure").is_in(list(_RESEARCH_FIGURES)))
+    rows: list[tuple[str, float | None, str, str]] = [
+        (r["figure"], r["value"], r["unit"], r["note"]) for r in base.iter_rows(named=True)]
+    rows.append(("people_placed", total, "people", "distinct people, placement started in the period"))
+    for t, n in zip(types, t_people, strict=True):
+        rows.append((f"people_into_{t}", n, "people", "by the type of the person's first placement in the period"))
+    for o, n in zip(OUTCOMES, o_people, strict=True):
+        rows.append((f"people_outcome_{o}", n, "people", "first placement's state on the period's last day"))
+    rows.append(("people_hired", hired.value("hired_total"), "people", "hired in the period"))
+    for c, n in zip(CONTRACT_TYPES, c_people, strict=True):
+        rows.append((f"people_hired_{c}", n, "people", "hired in the period, by contract (first hire)"))
+    placed_low = _ratio(placed.value("low_step"), total)
+    pool_low = _ratio(cand.value("candidates_low_step"), cand_total)
+    rows += [
+        ("placed_low_ladder_share", placed_low, "share", "placed on work-ladder steps 1-2"),
+        ("pool_low_ladder_share", pool_low, "share", "candidates on work-ladder steps 1-2"),
+        ("anti_creaming_ratio", None if placed_low is None or not pool_low else placed_low / pool_low, "ratio",
+         "placed share / pool share; below 1 suggests creaming"),
+    ]
+    person_units = {"people"}
+    key_figures = pl.DataFrame({
+        "figure": [r[0] for r in rows],
+        "value": pl.Series([None if r[1] is None else float(r[1]) for r in rows], dtype=pl.Float64),
+        "unit": [r[2] for r in rows], "note": [r[3] for r in rows],
+    })
+    key_figures = _flagged(key_figures, [
+        ["value"] if r[1] is None and (r[2] in person_units or r[2] in ("share", "ratio")) else [] for r in rows])
+    return {
+        "key_figures": key_figures,
+        "by_group": by_group,
+        "by_district": by_district,
+        "by_placement_type": by_type,
+        "by_outcome": by_outcome,
+        "by_contract_type": by_contract,
+        "group_district": group_district,
+        "estimate_by_support": estimate,
+        "assumptions": pl.DataFrame({"assumption": list(report.estimate.assumptions)}),
+    }

@@ -200,8 +200,11 @@ def _pct(value: float | None) -> str:
 def render_text(report: FollowUpReport, *, role: Role = "coordinator") -> str:
     """The report as plain text: key figures, requirement status, socio-economic estimate, assumptions.
 
-    A researcher's text shows only the aggregates they may see (small people counts as ``<k``).
+    A researcher's text is written from the researcher's tables only (:func:`render_research_text`),
+    so it holds exactly the protected cells the files hold.
     """
+    if role == "researcher":
+        return render_research_text(report)
     f, est, req = report.figures, report.estimate, report.requirements
     k = report.min_cell_size
 
@@ -291,3 +294,43 @@ def suppressed_count(table: pl.DataFrame) -> int:
     if SUPPRESSED_COLUMN not in table.columns:
         return 0
     return int(table[SUPPRESSED_COLUMN].list.len().sum())
+
+
+def _cell_text(value: object, unit: str = "people") -> str:
+    if value is None:
+        return "suppressed"
+    if unit in ("share",) and isinstance(value, float):
+        return _pct(value)
+    if isinstance(value, float):
+        return f"{value:,.2f}" if not value.is_integer() else f"{int(value):,}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def render_research_text(report: FollowUpReport) -> str:
+    """The researcher's view as text: every table of :func:`scoring.followup.report_tables` for the
+    researcher, a suppressed cell shown as ``suppressed`` (null in the files)."""
+    tables = report_tables(report, "researcher")
+    lines = [
+        f"Follow-up {report.year} — {report.region} (policy {report.policy_id}), researcher view, "
+        f"{report.period_start.isoformat()} to {report.period_end.isoformat()}"
+        + (" (PARTIAL YEAR)" if report.partial else ""),
+        *(f"  {note}" for note in report.notes),
+        "",
+        "Key figures",
+    ]
+    for row in tables["key_figures"].iter_rows(named=True):
+        lines.append(f"  {row['figure']:<36} {_cell_text(row['value'], row['unit']):>12}  {row['unit']}")
+    for name, table in tables.items():
+        if name in ("key_figures", "assumptions"):
+            continue
+        lines += ["", name.replace("_", " ").capitalize()]
+        columns = [c for c in table.columns if c != SUPPRESSED_COLUMN]
+        lines.append("  " + "  ".join(f"{c:>16}" for c in columns))
+        for row in table.iter_rows(named=True):
+            cells = [_cell_text(row[c], "share" if "share" in c else "") for c in columns]
+            lines.append("  " + "  ".join(f"{v:>16}" for v in cells))
+    lines += ["", "Assumptions"]
+    lines += [f"  - {text}" for text in report.estimate.assumptions]
+    lines += ["", (f"Counts of people below {report.min_cell_size} are suppressed, and further cells with "
+                   "them so that none can be worked out from totals or other tables (docs/follow-up.md).")]
+    return "\n".join(lines) + "\n"

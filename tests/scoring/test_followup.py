@@ -37,7 +37,6 @@ from scoring.followup import (
     requirement_history,
     requirement_status,
     socioeconomic_estimate,
-    suppress_small_cells,
     time_to_start,
     yearly_target,
 )
@@ -554,20 +553,6 @@ def test_overlapping_placements_count_once(policy: Policy) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_suppress_small_cells() -> None:
-    t = pl.DataFrame({"district": ["a", "b", "c", "d"], "people": [12, 3, 0, 7], "hired": [6, 1, 0, 5],
-                      "share": [0.55, 0.14, 0.0, 0.31]})
-    out = suppress_small_cells(t, 5)
-    # people: 3 suppressed, then 7 as the secondary cell (a total would give the 3 back); hired: 1, then 5.
-    assert out["people"].to_list() == [12, None, 0, None]
-    assert out["hired"].to_list() == [6, None, 0, None]
-    assert out["share"].to_list() == [0.55, None, 0.0, None]
-    assert out["suppressed"].to_list() == [[], ["people", "hired", "share"], [], ["people", "hired", "share"]]
-    assert out.height == t.height  # nothing dropped
-    primary = suppress_small_cells(t, 5, count_columns=["people"], derived_columns=[], secondary=False)
-    assert primary["people"].to_list() == [12, None, 0, 7] and primary["hired"].to_list() == [6, 1, 0, 5]
-
-
 def test_researcher_tables_hold_no_people_and_no_small_cells(region: Region, policy: Policy) -> None:
     report = build_report(region, policy, year=YEAR)
     tables = report_tables(report, "researcher")
@@ -576,13 +561,14 @@ def test_researcher_tables_hold_no_people_and_no_small_cells(region: Region, pol
         assert "candidate_id" not in table.columns, name
     by_group = tables["by_group"]
     assert by_group["people"].to_list() == [None, None, None, None]  # 1, 2, 1, 1 < 5
-    assert by_group["pool_share"].to_list() == [0.25, 0.25, 0.125, 0.5]  # the pool is not a small cell
+    # The pool of 8 has groups of 2, 2, 1 and 4: pool shares would give them back (0.125 × 8 = 1).
+    assert by_group["pool_share"].to_list() == [None, None, None, None]
     figures = tables["key_figures"]
     people = figures.filter(pl.col("figure") == "people_placed").row(0, named=True)
     assert people["value"] is None and people["suppressed"] == ["value"]
     assert figures.filter(pl.col("figure") == "procurements_active")["value"].item() == 7.0
     text = render_text(report, role="researcher")
-    assert "people placed: <5" in text and "c1" not in text
+    assert "people_placed" in text and "suppressed" in text and "c1" not in text
     assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "by_supplier",
                                                       "by_placement_type", "estimate_by_support", "assumptions"}
     with pytest.raises(ValueError, match="unknown role"):
