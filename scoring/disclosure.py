@@ -5,19 +5,14 @@ Every count of people a researcher receives (the report's tables and key figures
 chart, and ``GET /v1/aggregates/candidates``) is a cell about one of four *populations*, each person
 counted once per population with one value per dimension:
 
-=================== ========================================================== ==================================
-population          units and dimensions                                       published cells
-=================== ========================================================== ==================================
-``placed``          people whose (first) placement started in the period:      total; by district; by group and
-                    home district, each priority group (at the start), the     ``none``; group × district; by
-                    placement type, its outcome on the period's last day,      placement type; by outcome; on
-                    on work-ladder steps 1-2                                   ladder steps 1-2
-``hired``           people hired in the period: the contract type              total; by contract type
-``in_work``         people in paid work in the estimate: income support        by income support
-``candidates``      every candidate on the reference date: home district,      total; by district; group ×
-                    each priority group, on ladder steps 1-2                   district; by group; ``none``;
-                                                                               on ladder steps 1-2
-=================== ========================================================== ==================================
+- ``placed``: people whose (first) placement started in the period, by home district, each priority
+  group (at the start), the placement type, its outcome on the period's last day and whether on
+  work-ladder steps 1-2. Published: the total; by district; by group and ``none``; group × district;
+  by placement type; by outcome; on steps 1-2.
+- ``hired``: people hired in the period, by contract type. Published: the total; by contract type.
+- ``in_work``: people in paid work in the estimate, by income support. Published: by income support.
+- ``candidates``: every candidate on the reference date, by home district, each priority group and
+  steps 1-2. Published: the total; by district; group × district; by group; ``none``; on steps 1-2.
 
 :func:`scoring.metrics.suppression.protect` suppresses each population's cells together, primary and
 complementary, so that no linear combination of the published cells of a population pins a suppressed
@@ -127,7 +122,8 @@ def protect_placed(population: Population, groups: tuple[str, ...], min_cell_siz
     cells = [CellSpec("placed_total", (), {})]
     cells += [CellSpec("by_district", (d,), {"district": frozenset({d})}) for d in districts]
     cells += _group_cells(groups, districts, ("by_group", "group_district"))
-    cells += [CellSpec("by_placement_type", (str(t),), {"type": frozenset({t})}) for t in population.domains["type"]]
+    cells += [CellSpec("by_placement_type", (str(t),), {"type": frozenset({t})})
+              for t in population.domains["type"]]
     cells += [CellSpec("by_outcome", (str(o),), {"outcome": frozenset({o})}) for o in OUTCOMES]
     cells.append(CellSpec("low_step", (), {"low_step": _ANY}))
     return Publication(protect(population, cells, min_cell_size), groups)
@@ -135,8 +131,8 @@ def protect_placed(population: Population, groups: tuple[str, ...], min_cell_siz
 
 def hired_population(placements: pl.DataFrame, start: dt.date, end: dt.date) -> Population:
     """One row per person hired in the period (their first hire in it), by contract type."""
-    hired = placements.filter(pl.col("hired_on").is_between(start, end)).sort("hired_on", "placement_id").unique(
-        "candidate_id", keep="first", maintain_order=True)
+    hired = placements.filter(pl.col("hired_on").is_between(start, end)).sort(
+        "hired_on", "placement_id").unique("candidate_id", keep="first", maintain_order=True)
     contract = hired["contract_type"].fill_null("unknown").to_list()
     contract = [c if c in CONTRACT_TYPES else "unknown" for c in contract]
     return Population(pl.DataFrame({"contract": pl.Series(contract, dtype=pl.String)}),

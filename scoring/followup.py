@@ -40,6 +40,15 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from scoring.disclosure import (
+    Publication,
+    hired_population,
+    placed_population,
+    protect_candidates,
+    protect_hired,
+    protect_in_work,
+    protect_placed,
+)
 from scoring.domain import (
     IncomeSupport,
     PlacementEnd,
@@ -50,15 +59,6 @@ from scoring.domain import (
     contract_months,
     is_gender_norm_breaker,
     priority_groups,
-)
-from scoring.disclosure import (
-    Publication,
-    hired_population,
-    placed_population,
-    protect_candidates,
-    protect_hired,
-    protect_in_work,
-    protect_placed,
 )
 from scoring.exceptions import FollowUpPeriodError
 from scoring.policy import Policy, procurement_qualifies
@@ -1434,7 +1434,8 @@ def role_tables(report: FollowUpReport) -> Mapping[Role, dict[str, pl.DataFrame]
 #: Key figures that count no people (procurements, proposals, days, places): published as they are.
 _RESEARCH_FIGURES = (
     "procurements_active", "qualifying_procurements", "qualifying_with_requirement",
-    "share_qualifying_with_requirement", "requirements_not_qualifying", "proposals_made", "proposals_answered",
+    "share_qualifying_with_requirement", "requirements_not_qualifying", "proposals_made",
+    "proposals_answered",
     "time_to_start_median", "time_to_start_mean", "companies_with_requirement", "yearly_target_places",
     "places_requisitioned", "yearly_target_met",
 )
@@ -1506,8 +1507,9 @@ def _research_tables(report: FollowUpReport) -> dict[str, pl.DataFrame]:
     from scoring.disclosure import CONTRACT_TYPES, OUTCOMES
 
     o_people = [placed.value("by_outcome", o) for o in OUTCOMES]
-    by_outcome = _flagged(pl.DataFrame({"outcome": list(OUTCOMES), "people": pl.Series(o_people, dtype=pl.Int64)}),
-                          [["people"] if n is None else [] for n in o_people])
+    by_outcome = _flagged(
+        pl.DataFrame({"outcome": list(OUTCOMES), "people": pl.Series(o_people, dtype=pl.Int64)}),
+        [["people"] if n is None else [] for n in o_people])
     c_people = [hired.value("by_contract_type", c) for c in CONTRACT_TYPES]
     by_contract = _flagged(pl.DataFrame({"contract_type": list(CONTRACT_TYPES),
                                          "people": pl.Series(c_people, dtype=pl.Int64)}),
@@ -1528,7 +1530,8 @@ def _research_tables(report: FollowUpReport) -> dict[str, pl.DataFrame]:
         (r["figure"], r["value"], r["unit"], r["note"]) for r in base.iter_rows(named=True)]
     rows.append(("people_placed", total, "people", "distinct people, placement started in the period"))
     for t, n in zip(types, t_people, strict=True):
-        rows.append((f"people_into_{t}", n, "people", "by the type of the person's first placement in the period"))
+        rows.append((f"people_into_{t}", n, "people",
+                     "by the type of the person's first placement in the period"))
     for o, n in zip(OUTCOMES, o_people, strict=True):
         rows.append((f"people_outcome_{o}", n, "people", "first placement's state on the period's last day"))
     rows.append(("people_hired", hired.value("hired_total"), "people", "hired in the period"))
@@ -1539,8 +1542,8 @@ def _research_tables(report: FollowUpReport) -> dict[str, pl.DataFrame]:
     rows += [
         ("placed_low_ladder_share", placed_low, "share", "placed on work-ladder steps 1-2"),
         ("pool_low_ladder_share", pool_low, "share", "candidates on work-ladder steps 1-2"),
-        ("anti_creaming_ratio", None if placed_low is None or not pool_low else placed_low / pool_low, "ratio",
-         "placed share / pool share; below 1 suggests creaming"),
+        ("anti_creaming_ratio", None if placed_low is None or not pool_low else placed_low / pool_low,
+         "ratio", "placed share / pool share; below 1 suggests creaming"),
     ]
     person_units = {"people"}
     key_figures = pl.DataFrame({
@@ -1549,7 +1552,8 @@ def _research_tables(report: FollowUpReport) -> dict[str, pl.DataFrame]:
         "unit": [r[2] for r in rows], "note": [r[3] for r in rows],
     })
     key_figures = _flagged(key_figures, [
-        ["value"] if r[1] is None and (r[2] in person_units or r[2] in ("share", "ratio")) else [] for r in rows])
+        ["value"] if r[1] is None and (r[2] in person_units or r[2] in ("share", "ratio")) else []
+        for r in rows])
     return {
         "key_figures": key_figures,
         "by_group": by_group,

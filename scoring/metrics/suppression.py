@@ -272,7 +272,8 @@ def protect(
         related = [j for j in range(len(cells)) if j not in hidden and values[j] > 0
                    and (block[j] is None or block[failing] is None or block[j] == block[failing])]
         if not related:  # nothing published shares a unit with it: it cannot be narrowed by anything
-            logger.warning("suppression: cell %s stays narrow with every related cell suppressed", keys[failing])
+            logger.warning("suppression: cell %s stays narrow with every related cell suppressed",
+                           keys[failing])
             break
         table, key = keys[failing]
 

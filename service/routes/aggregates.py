@@ -37,6 +37,7 @@ def candidate_aggregates(caller: AggregateReader, snapshot: Loaded) -> Aggregate
         for group in ["all", *published.groups]:
             count = (published.value("candidates_by_district", district) if group == "all"
                      else published.value("candidates_group_district", group, district))
-            cells.append(AggregateCell(district_id=district, group=group, count=count, suppressed=count is None))
+            cells.append(AggregateCell(district_id=district, group=group, count=count,
+                                       suppressed=count is None))
     return Aggregates(min_cell_size=snapshot.policy.follow_up.min_cell_size,
                       total=published.value("candidates_total"), cells=cells)

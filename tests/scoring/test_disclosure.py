@@ -63,7 +63,7 @@ def small_cell_region() -> Region:
               for t in types_]
     contracts = ["permanent"] * 24 + ["fixed_term"] * 25 + ["apprenticeship"] * 10 + ["trainee"] * 4
     proposals, placements = [], []
-    placed_ids = [c["candidate_id"] for c in candidates if c["home_district"] != "lundby"][:80] + ["c127"]
+    placed_ids = [*[c["candidate_id"] for c in candidates if c["home_district"] != "lundby"][:80], "c127"]
     for j, cid in enumerate(placed_ids):
         start = d(2026, 1, 1) + dt.timedelta(days=int(rng.integers(0, 200)))
         ptype = types_[int(rng.choice(5, p=[0.4, 0.15, 0.05, 0.3, 0.1]))]
