@@ -76,6 +76,7 @@ __all__ = [
     "OWN_HIRE_REJECTED",
     "OWN_HIRE_REPORTED",
     "OWN_HIRE_SCHEMA",
+    "PAID_PLACEMENT_TYPES",
     "PARTLY_MET",
     "ROLES",
     "SUPPRESSED_COLUMN",

@@ -6,6 +6,7 @@ from service.routes import (
     candidates,
     districts,
     meta,
+    outcomes,
     places,
     policies,
     procurements,
@@ -25,4 +26,5 @@ ROUTERS = [
     proposals.router, aggregates.router, audit.router,
     reports.router,  # follow-up reports (docs/follow-up.md)
     proposing.router, supplier.router,  # the supplier integration (docs/integration.md)
+    outcomes.router,  # outcomes recorded where they happen (docs/follow-up.md)
 ]

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scoring.exceptions import FollowUpPeriodError
 from scoring.followup import (
+    FollowUpRecords,
     FollowUpReport,
     build_report,
     data_coverage,
@@ -48,8 +49,9 @@ from scoring.followup import (
 from scoring.reports import CHART_FILE, WORKBOOK_FILE, write_report
 from service import audit
 from service.auth import Principal, Role
-from service.deps import Loaded, State, require
+from service.deps import Conn, Loaded, State, require
 from service.errors import FieldError, Forbidden, InvalidInput, NotFound, problem_responses
+from service.followup_records import load_records, records_fingerprint
 from service.routes._common import PathId, StrictQueryRoute
 from service.state import Snapshot
 
@@ -217,16 +219,19 @@ class RequirementStatus(BaseModel):
 
 # -- computing, once per snapshot -------------------------------------------------------------------
 
-_cache: OrderedDict[tuple[int, int, int, dt.date | None], tuple[Snapshot, FollowUpReport]] = OrderedDict()
+_Key = tuple[int, int, int, dt.date | None, str]
+_cache: OrderedDict[_Key, tuple[Snapshot, FollowUpReport]] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 8
 #: matplotlib's pyplot keeps global state: one chart at a time per process.
 _chart_lock = threading.Lock()
 
 
-def _report(state_key: int, snapshot: Snapshot, year: int, as_of: dt.date | None) -> FollowUpReport:
-    """The follow-up of ``year`` on ``snapshot``, computed once while the snapshot is current."""
-    key = (state_key, id(snapshot), year, as_of)
+def _report(state_key: int, snapshot: Snapshot, year: int, as_of: dt.date | None,
+            records: FollowUpRecords) -> FollowUpReport:
+    """The follow-up of ``year`` on ``snapshot`` and the records (dialogues, own hires), computed once
+    while both are current."""
+    key = (state_key, id(snapshot), year, as_of, records_fingerprint(records))
     with _cache_lock:
         # Reports of an earlier snapshot of the same server are stale: drop them with the old region.
         for old in [k for k, (s, _) in _cache.items() if k[0] == state_key and s is not snapshot]:
@@ -236,7 +241,7 @@ def _report(state_key: int, snapshot: Snapshot, year: int, as_of: dt.date | None
             _cache.move_to_end(key)
             return hit[1]
     try:
-        report = build_report(snapshot.region, snapshot.policy, year=year, as_of=as_of)
+        report = build_report(snapshot.region, snapshot.policy, year=year, as_of=as_of, records=records)
     except FollowUpPeriodError as exc:
         raise _period_error(exc) from None
     with _cache_lock:
@@ -311,14 +316,14 @@ def _binary(media_type: str, what: str, example: str) -> dict[int | str, dict[st
 @router.get("/v1/reports/follow-up",
             summary="The year's follow-up: key figures, requirement status, estimate",
             response_model=FollowUpView, responses=problem_responses(401, 403, 422, 503))
-def follow_up(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None, as_of: AsOf = None,
-              view: ViewQuery = None) -> FollowUpView:
+def follow_up(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
+              as_of: AsOf = None, view: ViewQuery = None) -> FollowUpView:
     """The tables of your view as JSON, with the socio-economic assumptions beside the figures.
 
     Definitions of every figure: ``docs/follow-up.md``.
     """
     chosen = _view(caller, view)
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     tables = report_tables(report, chosen)
     _audit_person_level(state, caller, chosen, tables, f"follow-up {report.year} json")
     est = report.estimate
@@ -341,11 +346,11 @@ def follow_up(caller: ReportReader, state: State, snapshot: Loaded, year: Year =
             responses={**_binary(XLSX, "An XLSX workbook: an About sheet, one sheet per table, Assumptions.",
                                  "<the bytes of follow-up-gothenburg-2026-orderer.xlsx>"),
                        **problem_responses(401, 403, 422, 503)})
-def follow_up_xlsx(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None,
+def follow_up_xlsx(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
                    as_of: AsOf = None, view: ViewQuery = None) -> Response:
     """One sheet per table of your view, the ``About`` sheet and ``Assumptions``; dates are date cells."""
     chosen = _view(caller, view)
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     _audit_person_level(state, caller, chosen, report_tables(report, chosen), f"follow-up {report.year} xlsx")
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp:
         write_report(report, tmp, ("xlsx",), role=chosen)
@@ -358,11 +363,11 @@ def follow_up_xlsx(caller: ReportReader, state: State, snapshot: Loaded, year: Y
             responses={**_binary(ZIP, "A zip of one UTF-8 CSV per table (list cells `;`-separated).",
                                  "<the bytes of follow-up-gothenburg-2026-orderer.zip>"),
                        **problem_responses(401, 403, 422, 503)})
-def follow_up_zip(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None,
+def follow_up_zip(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
                   as_of: AsOf = None, view: ViewQuery = None) -> Response:
     """``<table>.csv`` for each table of your view, ``assumptions.csv`` among them."""
     chosen = _view(caller, view)
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     _audit_person_level(state, caller, chosen, report_tables(report, chosen), f"follow-up {report.year} zip")
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp:
@@ -379,13 +384,13 @@ def follow_up_zip(caller: ReportReader, state: State, snapshot: Loaded, year: Ye
             responses={**_binary(PNG, "A PNG bar chart; in the researcher view small cells are left out.",
                                  "<the bytes of placements_by_group_district.png>"),
                        **problem_responses(401, 403, 422, 503)})
-def follow_up_chart(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None,
+def follow_up_chart(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
                     as_of: AsOf = None, view: ViewQuery = None) -> Response:
     """For the coordinator and researcher views; the orderer's view has no group × district table (403)."""
     chosen = _view(caller, view)
     if chosen == "orderer":
         raise Forbidden("the orderer view holds no table by priority group and district to chart")
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp, _chart_lock:
         write_report(report, tmp, ("png",), role=chosen)
         content = (Path(tmp) / CHART_FILE).read_bytes()
@@ -395,7 +400,7 @@ def follow_up_chart(caller: ReportReader, state: State, snapshot: Loaded, year: 
 @router.get("/v1/procurements/{procurement_id}/requirement-status",
             summary="Whether a procurement's employment requirement was met in a year",
             response_model=RequirementStatus, responses=problem_responses(401, 403, 404, 422, 503))
-def get_requirement_status(procurement_id: PathId, caller: StatusReader, snapshot: Loaded,
+def get_requirement_status(procurement_id: PathId, caller: StatusReader, snapshot: Loaded, conn: Conn,
                            year: Year = None) -> dict[str, Any]:
     """Met, partly met, not met, not due yet or not applicable, with the evidence and the history of
     every checkpoint reached (``docs/follow-up.md``, "Requirement status").
@@ -408,13 +413,14 @@ def get_requirement_status(procurement_id: PathId, caller: StatusReader, snapsho
     if mine.height == 0:
         raise NotFound(f"no procurement {procurement_id!r} that this key may see")
     year = _year(snapshot, year, None)
+    records = load_records(conn)
     try:
-        start, end, _ = data_coverage(region).period(year)
+        start, end, _ = data_coverage(region, records).period(year)
     except FollowUpPeriodError as exc:
         raise _period_error(exc) from None
     # Only this procurement's row is wanted: the status loop runs over the procurements given.
     only = dataclasses.replace(region, procurements=mine)
-    rows = requirement_status(only, snapshot.policy, period_start=start, period_end=end)
+    rows = requirement_status(only, snapshot.policy, period_start=start, period_end=end, records=records)
     if rows.height == 0:
         contract = mine.row(0, named=True)
         raise InvalidInput("1 invalid field(s)", [FieldError(
@@ -422,7 +428,7 @@ def get_requirement_status(procurement_id: PathId, caller: StatusReader, snapsho
             message=(f"the contract runs {contract['contract_start'].isoformat()} to "
                      f"{contract['contract_end'].isoformat()}, not in {year}"))])
     row = rows.row(0, named=True)
-    history = requirement_history(only, snapshot.policy, through=end).drop(
+    history = requirement_history(only, snapshot.policy, through=end, records=records).drop(
         "procurement_id", "requirement_type")
     return {**row, "policy_id": snapshot.policy.id, "year": year, "period_start": start, "period_end": end,
             "history": history.to_dicts()}
