@@ -1399,6 +1399,7 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
         return {
             "key_figures": figures,
             "requirements": report.requirements,
+            "requirement_history": report.requirement_history,
             "by_group": f.by_group,
             "by_district": f.by_district,
             "by_supplier": f.by_supplier,
@@ -1413,6 +1414,7 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
         return {
             "key_figures": figures,
             "requirements": report.requirements,
+            "requirement_history": report.requirement_history,
             "by_supplier": f.by_supplier,
             "by_placement_type": f.by_placement_type,
             "estimate_by_support": est.by_income_support,

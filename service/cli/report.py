@@ -11,7 +11,7 @@ from scoring.exceptions import ScoringError
 from scoring.followup import ROLES, build_report
 from scoring.policy import load_policy
 from scoring.region import load_region
-from scoring.reports import FORMATS, render_text, write_report
+from scoring.reports import FORMATS, LANGUAGES, render_text, write_report
 from service.cli import EXIT_OK, EXIT_USAGE, policy_dirs
 
 
@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", metavar="DIR", help="write the report's files to this folder")
     p.add_argument("--format", default=",".join(FORMATS), metavar="LIST",
                    help=f"comma-separated file formats from {', '.join(FORMATS)} (default: all)")
+    p.add_argument("--language", choices=LANGUAGES, default="en",
+                   help="the workbook's headers, sheet names and the chart's labels: en or sv (default en)")
     p.add_argument("--simulate-year", action="store_true",
                    help="first simulate a year of proposals, answers and placements (demo data)")
     p.add_argument("--seed", type=int, default=7, help="seed of the simulation (default 7)")
@@ -77,6 +79,6 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(region, policy, year=year, as_of=args.as_of)
     sys.stdout.write(render_text(report, role=args.role))
     if args.out:
-        paths = write_report(report, args.out, formats, role=args.role)
+        paths = write_report(report, args.out, formats, role=args.role, language=args.language)
         print(f"\nwrote {len(paths)} file(s) to {args.out}: {', '.join(p.name for p in paths)}")
     return EXIT_OK

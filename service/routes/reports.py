@@ -88,6 +88,9 @@ AsOf = Annotated[dt.date | None, Query(
     description=("Read the data as of this day (default: the year's last day, or the data's last day if "
                  "earlier); not before the year starts, not after the data's last day."),
     examples=["2026-09-30"])]
+Lang = Annotated[Literal["en", "sv"], Query(
+    description="The workbook's headers and sheet names (and the chart's labels): English or Swedish.",
+    examples=["sv"])]
 ViewQuery = Annotated[View | None, Query(
     description="Whose cut of the report: your own role's (the default) or a narrower one.",
     examples=["orderer"])]
@@ -347,13 +350,13 @@ def follow_up(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, 
                                  "<the bytes of follow-up-gothenburg-2026-orderer.xlsx>"),
                        **problem_responses(401, 403, 422, 503)})
 def follow_up_xlsx(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
-                   as_of: AsOf = None, view: ViewQuery = None) -> Response:
+                   as_of: AsOf = None, view: ViewQuery = None, lang: Lang = "en") -> Response:
     """One sheet per table of your view, the ``About`` sheet and ``Assumptions``; dates are date cells."""
     chosen = _view(caller, view)
     report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     _audit_person_level(state, caller, chosen, report_tables(report, chosen), f"follow-up {report.year} xlsx")
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp:
-        write_report(report, tmp, ("xlsx",), role=chosen)
+        write_report(report, tmp, ("xlsx",), role=chosen, language=lang)
         content = (Path(tmp) / WORKBOOK_FILE).read_bytes()
     return _download(content, XLSX, f"follow-up-{report.region}-{report.year}-{chosen}.xlsx")
 
@@ -385,14 +388,14 @@ def follow_up_zip(caller: ReportReader, state: State, snapshot: Loaded, conn: Co
                                  "<the bytes of placements_by_group_district.png>"),
                        **problem_responses(401, 403, 422, 503)})
 def follow_up_chart(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
-                    as_of: AsOf = None, view: ViewQuery = None) -> Response:
+                    as_of: AsOf = None, view: ViewQuery = None, lang: Lang = "en") -> Response:
     """For the coordinator and researcher views; the orderer's view has no group × district table (403)."""
     chosen = _view(caller, view)
     if chosen == "orderer":
         raise Forbidden("the orderer view holds no table by priority group and district to chart")
     report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp, _chart_lock:
-        write_report(report, tmp, ("png",), role=chosen)
+        write_report(report, tmp, ("png",), role=chosen, language=lang)
         content = (Path(tmp) / CHART_FILE).read_bytes()
     return Response(content, media_type=PNG)
 

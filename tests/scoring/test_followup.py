@@ -569,7 +569,7 @@ def test_researcher_tables_hold_no_people_and_no_small_cells(region: Region, pol
     assert figures.filter(pl.col("figure") == "procurements_active")["value"].item() == 7.0
     text = render_text(report, role="researcher")
     assert "people_placed" in text and "suppressed" in text and "c1" not in text
-    assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "by_supplier",
+    assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "requirement_history", "by_supplier",
                                                       "by_placement_type", "estimate_by_support", "assumptions"}
     with pytest.raises(ValueError, match="unknown role"):
         report_tables(report, "supplier")  # type: ignore[arg-type]
@@ -586,7 +586,7 @@ def test_write_report_files(tmp_path: Path, region: Region, policy: Policy) -> N
     book = load_workbook(tmp_path / "follow-up.xlsx")
     assert {"About", "Key figures", "Requirements", "By group", "Outcomes", "Assumptions"} <= set(book.sheetnames)
     sheet = book["Requirements"]
-    assert [c.value for c in sheet[1]][:2] == ["procurement_id", "title"]
+    assert [c.value for c in sheet[1]][:2] == ["Procurement", "Title"]  # headers in words
     assert sheet.max_row == 1 + 7
     assert (tmp_path / "placements_by_group_district.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="unknown format"):
@@ -600,3 +600,38 @@ def test_render_text(region: Region, policy: Policy) -> None:
     assert "gross: 196,500 SEK for 4 people in work" in text
     assert "displacement (65%): −127,725 SEK" in text and "net: 68,775 SEK" in text
     assert "Yearly target (seed 001): met: 5 place(s)" in text
+
+
+def test_the_workbook_has_words_formats_filters_and_explanations(tmp_path: Path, region: Region,
+                                                                 policy: Policy) -> None:
+    report = build_report(region, policy, year=YEAR)
+    for language, sheet_name, share_header, about in (("en", "By district", "Share of placed", "About"),
+                                                      ("sv", "Per stadsdel", "Andel av placerade", "Om rapporten")):
+        folder = tmp_path / language
+        write_report(report, folder, ("xlsx",), language=language)  # type: ignore[arg-type]
+        book = load_workbook(folder / "follow-up.xlsx")
+        assert book.sheetnames[0] == about and book.sheetnames[-1] in ("Explanations", "Förklaringar")
+        sheet = book[sheet_name]
+        headers = [c.value for c in sheet[1]]
+        assert share_header in headers and "share_of_placed" not in headers
+        share_at = headers.index(share_header) + 1
+        assert sheet.cell(2, share_at).number_format == "0.0%"
+        assert sheet.auto_filter.ref == sheet.dimensions
+        people_at = headers.index("People" if language == "en" else "Personer") + 1
+        assert sheet.cell(2, people_at).number_format == "#,##0"
+    book = load_workbook(tmp_path / "en" / "follow-up.xlsx")
+    figures = book["Key figures"]
+    rows = {r[0].value: r[1] for r in figures.iter_rows(min_row=2)}
+    assert rows["share_qualifying_with_requirement"].number_format == "0.0%"
+    assert rows["people_placed"].number_format == "#,##0"
+    estimate = book["Estimate by support"]
+    heads = [c.value for c in estimate[1]]
+    assert estimate.cell(2, heads.index("Gross gain") + 1).number_format == '#,##0 "SEK"'
+    requirements = book["Requirements"]
+    heads = [c.value for c in requirements[1]]
+    assert requirements.cell(2, heads.index("Judged on") + 1).number_format == "yyyy-mm-dd"
+    explained = {(r[0].value, r[1].value): r[2].value for r in book["Explanations"].iter_rows(min_row=2)}
+    assert explained[("By district", "Distribution key")] == "the policy's key share for the district"
+    assert explained[("Key figures", "people placed")] == "distinct people, placement started in the year"
+    with pytest.raises(ValueError, match="unknown language"):
+        write_report(report, tmp_path, ("xlsx",), language="de")  # type: ignore[arg-type]

@@ -35,6 +35,7 @@ from scoring.followup import (
 )
 from scoring.policy import load_policy
 from scoring.region import Region, write_region
+from scoring.reports import SHEETS, header
 from service import store
 from service.config import Settings
 from tests.service.conftest import TEST_ENGINE, Api, ThreadServer, add_keys, free_port, new_database
@@ -198,8 +199,8 @@ def test_researchers_get_no_ids_and_small_cells_suppressed(reports_api: Api, sto
 
 def test_orderers_get_no_person_level_data(reports_api: Api, stored: Region) -> None:
     body = get(reports_api, "orderer", "/v1/reports/follow-up", year=YEAR).json()
-    assert set(body["tables"]) == {"key_figures", "requirements", "by_supplier", "by_placement_type",
-                                   "estimate_by_support"}
+    assert set(body["tables"]) == {"key_figures", "requirements", "requirement_history", "by_supplier",
+                                   "by_placement_type", "estimate_by_support"}
     for name, table in body["tables"].items():
         assert not set(table["columns"]) & PERSON_COLUMNS - {"placement_id"}, name
     assert not all_values(body) & set(stored.candidates["candidate_id"].to_list())
@@ -240,10 +241,13 @@ def test_the_workbook_opens_and_has_the_views_sheets(reports_api: Api, expected:
     assert answer.headers["content-disposition"] == f'attachment; filename="follow-up-gothenburg-2026-{view}.xlsx"'
     book = openpyxl.load_workbook(io.BytesIO(answer.content), read_only=True)
     tables = report_tables(expected, view)
-    assert book.sheetnames == ["About"] + [n.replace("_", " ").capitalize() for n in tables]
+    assert book.sheetnames == ["About", *(SHEETS[n][0] for n in tables), "Explanations"]
     key_figures = list(book["Key figures"].iter_rows(values_only=True))
-    assert list(key_figures[0]) == tables["key_figures"].columns
+    assert list(key_figures[0]) == [header(c) for c in tables["key_figures"].columns]
     assert len(key_figures) == tables["key_figures"].height + 1
+    swedish = get(reports_api, VIEW_KEY[view], "/v1/reports/follow-up.xlsx", year=YEAR, lang="sv")
+    book = openpyxl.load_workbook(io.BytesIO(swedish.content), read_only=True)
+    assert book.sheetnames == ["Om rapporten", *(SHEETS[n][1] for n in tables), "Förklaringar"]
 
 
 @pytest.mark.parametrize("view", ["coordinator", "orderer", "researcher"])
