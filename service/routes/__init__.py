@@ -8,6 +8,7 @@ from service.routes import (
     meta,
     outcomes,
     places,
+    planning,
     policies,
     procurements,
     proposals,
@@ -27,4 +28,5 @@ ROUTERS = [
     reports.router,  # follow-up reports (docs/follow-up.md)
     proposing.router, supplier.router,  # the supplier integration (docs/integration.md)
     outcomes.router,  # outcomes recorded where they happen (docs/follow-up.md)
+    planning.router,  # planning before procuring (docs/follow-up.md)
 ]

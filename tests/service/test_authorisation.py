@@ -126,6 +126,10 @@ MATRIX += [
      (401, 200, 200, 403, 200, 403, 200)),
     ("POST", "/v1/procurements/{procurement_id}/dialogues", "/v1/procurements/p1/dialogues",
      {"json": {"held_on": "2029-01-01", "participants": ["x"], "agreed": "y"}}, (401, 422, 422, 403, 403, 403, 422)),
+    ("POST", "/v1/plan", "/v1/plan", {"json": {"procurements": [{
+        "procurement_id": "U-1", "title": "t", "procurement_type": "service", "contract_start": "2027-01-01",
+        "contract_end": "2027-12-31", "value_sek": 1, "executed_locally": True, "staff_needed": 3,
+        "required_places": 1}]}}, (401, 200, 200, 403, 403, 403, 200)),
 ]
 
 

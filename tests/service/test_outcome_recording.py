@@ -134,3 +134,17 @@ def test_the_dialogue_log_is_the_evidence_of_a_dialogue(integration_api: Api) ->
                                           json={**body, "held_on": "2029-01-01"})
     assert bad.status_code == 422
     assert [e["location"] for e in bad.json()["errors"]] == ["body.held_on", "body.held_on"]
+
+
+def test_the_plan_over_the_api(integration_api: Api) -> None:
+    api = integration_api
+    body = {"procurements": [{"procurement_id": "U1", "title": "Lokalvård", "procurement_type": "service",
+                              "contract_start": "2027-01-01", "contract_end": "2028-06-30", "value_sek": 4000000,
+                              "executed_locally": True, "staff_needed": 12, "required_places": 3}]}
+    answer = client(api, "orderer").post("/v1/plan", json=body)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["total_places"], answer.json()["gross_sek"]) == (3, 451800.0)
+    bad = client(api, "coordinator").post("/v1/plan", json={"procurements": [
+        {**body["procurements"][0], "required_places": 0}]})
+    assert bad.status_code == 422 and "required_places" in bad.text
+    assert client(api, "supplier_s1").post("/v1/plan", json=body).status_code == 403
