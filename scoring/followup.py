@@ -79,6 +79,7 @@ __all__ = [
     "PAID_PLACEMENT_TYPES",
     "PARTLY_MET",
     "ROLES",
+    "SUPPLIER_FIGURES_SCHEMA",
     "SUPPRESSED_COLUMN",
     "AntiCreaming",
     "Coverage",
@@ -94,6 +95,7 @@ __all__ = [
     "build_report",
     "checkpoints",
     "data_coverage",
+    "displacement_watch",
     "key_figures",
     "outcomes",
     "placement_groups",
@@ -242,6 +244,10 @@ OWN_HIRE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "own_hire_id": pl.String, "procurement_id": pl.String, "supplier_id": pl.String, "hired_on": pl.Date,
     "contract_type": pl.String, "status": pl.String, "candidate_id": pl.String,
 }
+#: Columns of :attr:`FollowUpRecords.supplier_figures`: what a supplier reports per year (optional).
+SUPPLIER_FIGURES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "supplier_id": pl.String, "year": pl.Int64, "new_hires": pl.Int64, "headcount": pl.Int64,
+}
 #: Own-hire states: reported by the supplier, then confirmed or rejected by the municipality.
 OWN_HIRE_REPORTED, OWN_HIRE_CONFIRMED, OWN_HIRE_REJECTED = "reported", "confirmed", "rejected"
 
@@ -259,6 +265,9 @@ class FollowUpRecords:
 
     dialogues: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DIALOGUE_SCHEMA))
     own_hires: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=OWN_HIRE_SCHEMA))
+    supplier_figures: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=SUPPLIER_FIGURES_SCHEMA))
+    """Per supplier and year: all its new hires and its headcount, as reported (displacement watch)."""
 
     def confirmed_own_hires(self) -> pl.DataFrame:
         return self.own_hires.filter(pl.col("status") == OWN_HIRE_CONFIRMED)
@@ -1291,6 +1300,8 @@ class FollowUpReport:
     notes: tuple[str, ...] = field(default=())
     distribution_keys: Mapping[str, float] = field(default_factory=dict)
     """The policy's distribution key per district (drawn beside the placements by district)."""
+    displacement_watch: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Per supplier: requirement placements against its new hires and headcount."""
     research_inputs: Mapping[str, object] = field(default_factory=dict, repr=False)
     """The populations the researcher's cut is built from (:mod:`scoring.disclosure`)."""
     _research: dict[str, dict[str, pl.DataFrame]] = field(default_factory=dict, repr=False)
@@ -1378,6 +1389,7 @@ def build_report(
         notes=tuple(notes),
         distribution_keys=dict(policy.distribution.keys),
         research_inputs=research_inputs,
+        displacement_watch=displacement_watch(region, year=year, period_end=end, records=records),
     )
 
 
@@ -1400,6 +1412,7 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
             "key_figures": figures,
             "requirements": report.requirements,
             "requirement_history": report.requirement_history,
+            "displacement_watch": report.displacement_watch,
             "by_group": f.by_group,
             "by_district": f.by_district,
             "by_supplier": f.by_supplier,
@@ -1415,6 +1428,7 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
             "key_figures": figures,
             "requirements": report.requirements,
             "requirement_history": report.requirement_history,
+            "displacement_watch": report.displacement_watch,
             "by_supplier": f.by_supplier,
             "by_placement_type": f.by_placement_type,
             "estimate_by_support": est.by_income_support,
@@ -1568,3 +1582,61 @@ def _research_tables(report: FollowUpReport) -> dict[str, pl.DataFrame]:
         "estimate_by_support": estimate,
         "assumptions": pl.DataFrame({"assumption": list(report.estimate.assumptions)}),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Displacement watch
+# ---------------------------------------------------------------------------------------------
+
+
+def displacement_watch(region: Region, *, year: int, period_end: dt.date | None = None,
+                       records: FollowUpRecords = NO_RECORDS) -> pl.DataFrame:
+    """Per supplier: requirement placements against all its new hires and its headcount (seed 004:
+    see that the requirement creates no displacement; DOMAIN.md, "Displacement").
+
+    *Requirement placements* are the placements started on the supplier's places in the period (and in
+    the year before, for the change). ``new_hires`` and ``headcount`` are what the supplier reported
+    for the year (``PUT /v1/supplier-figures/{year}``, optional; null when not reported). The flag
+    ``look_into`` is set where the headcount fell from the year before while the requirement
+    placements rose: a sign that placed people may stand in for staff, for the coordinator to look
+    into, not a finding.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``supplier_id, name, requirement_placements, requirement_placements_before, new_hires,
+        requirement_share_of_new_hires, headcount, headcount_before, look_into, note`` by supplier id.
+    """
+    start, end = _period(year, period_end)
+    before_start, before_end = _year_bounds(year - 1)
+    placed = _placements_with_places(region)
+    now = _started_between(placed, start, end).group_by("supplier_id").len("n")
+    then = _started_between(placed, before_start, before_end).group_by("supplier_id").len("n")
+    figures = records.supplier_figures
+    this_year = {r["supplier_id"]: r for r in figures.filter(pl.col("year") == year).iter_rows(named=True)}
+    last_year = {r["supplier_id"]: r
+                 for r in figures.filter(pl.col("year") == year - 1).iter_rows(named=True)}
+    counts_now, counts_then = dict(now.iter_rows()), dict(then.iter_rows())
+    rows = []
+    for sup in region.suppliers.sort("supplier_id").iter_rows(named=True):
+        sid = sup["supplier_id"]
+        placements, before = int(counts_now.get(sid, 0)), int(counts_then.get(sid, 0))
+        mine, prior = this_year.get(sid, {}), last_year.get(sid, {})
+        new_hires, headcount = mine.get("new_hires"), mine.get("headcount")
+        headcount_before = prior.get("headcount")
+        share = None if not new_hires else placements / new_hires
+        fell = headcount is not None and headcount_before is not None and headcount < headcount_before
+        look = bool(fell and placements > before)
+        note = ""
+        if look:
+            note = (f"headcount fell from {headcount_before} to {headcount} while requirement placements "
+                    f"rose from {before} to {placements}: look into possible displacement")
+        elif headcount is None or headcount_before is None:
+            note = "headcount not reported for both years: no comparison"
+        rows.append((sid, sup["name"], placements, before, new_hires, share, headcount, headcount_before,
+                     look, note))
+    return pl.DataFrame(rows, orient="row", schema={
+        "supplier_id": pl.String, "name": pl.String, "requirement_placements": pl.Int64,
+        "requirement_placements_before": pl.Int64, "new_hires": pl.Int64,
+        "requirement_share_of_new_hires": pl.Float64, "headcount": pl.Int64, "headcount_before": pl.Int64,
+        "look_into": pl.Boolean, "note": pl.String})

@@ -140,6 +140,15 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "months_in_place": ("Months in place", "Månader på platsen", "start to end (or the period's end)"),
     "assumption": ("Assumption", "Antagande", "an assumption of the socio-economic estimate"),
     "suppressed": ("Suppressed", "Dolda", "columns hidden in this row (small cells, researchers)"),
+    "requirement_placements": ("Requirement placements", "Placeringar under krav", "started in the period"),
+    "requirement_placements_before": ("Placements the year before", "Placeringar året före",
+                                      "the year before"),
+    "new_hires": ("New hires (all)", "Nyanställda (alla)", "all the supplier's new hires, as it reported"),
+    "requirement_share_of_new_hires": ("Share of new hires", "Andel av nyanställda",
+                                       "requirement placements / all new hires"),
+    "headcount": ("Headcount", "Antal anställda", "as the supplier reported for the year"),
+    "headcount_before": ("Headcount the year before", "Anställda året före", "as reported"),
+    "look_into": ("Look into", "Granska", "headcount fell while requirement placements rose"),
 }
 #: Sheet titles in words.
 SHEETS: dict[str, tuple[str, str]] = {
@@ -153,6 +162,7 @@ SHEETS: dict[str, tuple[str, str]] = {
     "estimate_by_support": ("Estimate by support", "Kalkyl per försörjning"),
     "estimate_per_person": ("Estimate per person", "Kalkyl per person"), "outcomes": ("Outcomes", "Utfall"),
     "assumptions": ("Assumptions", "Antaganden"),
+    "displacement_watch": ("Displacement watch", "Undanträngning"),
 }
 _WORDS: dict[str, tuple[str, str]] = {
     "about": ("About", "Om rapporten"), "explanations": ("Explanations", "Förklaringar"),

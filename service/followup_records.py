@@ -2,6 +2,8 @@
 
 - ``dialogues``: the dialogue log per procurement (meetings: the day, who took part, what was agreed),
   the evidence of a dialogue requirement (dialogkrav, ``docs/follow-up.md``).
+- ``supplier_figures``: a supplier's new hires and headcount per year (optional), for the
+  displacement watch.
 - ``own_hires``: hires a supplier recruited by itself and reported (DOMAIN.md: the supplier may
   recruit by itself), and the municipality's decision: ``confirmed`` when the person the unit links
   (``candidate_id``) belongs to a priority group on the day of hire, else ``rejected``. Only the
@@ -22,10 +24,10 @@ import hashlib
 import polars as pl
 import sqlalchemy as sa
 
-from scoring.followup import DIALOGUE_SCHEMA, OWN_HIRE_SCHEMA, FollowUpRecords
+from scoring.followup import DIALOGUE_SCHEMA, OWN_HIRE_SCHEMA, SUPPLIER_FIGURES_SCHEMA, FollowUpRecords
 from service.db.tables import metadata
 
-__all__ = ["dialogues", "load_records", "own_hires", "records_fingerprint"]
+__all__ = ["dialogues", "load_records", "own_hires", "records_fingerprint", "supplier_figures"]
 
 dialogues = sa.Table(
     "dialogues",
@@ -58,6 +60,18 @@ own_hires = sa.Table(
 )
 
 
+supplier_figures = sa.Table(
+    "supplier_figures",
+    metadata,
+    sa.Column("supplier_id", sa.String, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("new_hires", sa.Integer, nullable=True),  # all its new hires in the year
+    sa.Column("headcount", sa.Integer, nullable=True),  # its employees (the year's end, or average)
+    sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reported_by", sa.Integer, nullable=True),
+)
+
+
 def load_records(conn: sa.Connection) -> FollowUpRecords:
     """The dialogue log and the own hires as the follow-up reads them."""
     d_rows = conn.execute(
@@ -80,7 +94,18 @@ def load_records(conn: sa.Connection) -> FollowUpRecords:
             own_hires.c.candidate_id,
         ).order_by(own_hires.c.own_hire_id)
     ).all()
+    f_rows = conn.execute(
+        sa.select(
+            supplier_figures.c.supplier_id,
+            supplier_figures.c.year,
+            supplier_figures.c.new_hires,
+            supplier_figures.c.headcount,
+        ).order_by(supplier_figures.c.supplier_id, supplier_figures.c.year)
+    ).all()
     return FollowUpRecords(
+        supplier_figures=pl.DataFrame(
+            [tuple(r) for r in f_rows], schema=SUPPLIER_FIGURES_SCHEMA, orient="row"
+        ),
         dialogues=pl.DataFrame([tuple(r) for r in d_rows], schema=DIALOGUE_SCHEMA, orient="row"),
         own_hires=pl.DataFrame([tuple(r) for r in o_rows], schema=OWN_HIRE_SCHEMA, orient="row"),
     )
@@ -89,6 +114,6 @@ def load_records(conn: sa.Connection) -> FollowUpRecords:
 def records_fingerprint(records: FollowUpRecords) -> str:
     """A digest of the records, so a cached report is recomputed when they change."""
     digest = hashlib.sha256()
-    for frame in (records.dialogues, records.own_hires):
+    for frame in (records.dialogues, records.own_hires, records.supplier_figures):
         digest.update(repr(frame.rows()).encode())
     return digest.hexdigest()

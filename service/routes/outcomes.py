@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scoring.domain import PlacementEnd, ProposalStatus, priority_groups
@@ -33,7 +33,7 @@ from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
 from service.deps import Conn, Loaded, State, require
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, problem_responses
-from service.followup_records import own_hires
+from service.followup_records import own_hires, supplier_figures
 from service.integration import lifecycle
 from service.routes._common import PathId, StrictQueryRoute
 
@@ -44,6 +44,7 @@ _places = REGION_TABLES["places"]
 _cands = REGION_TABLES["candidates"]
 _procs = REGION_TABLES["procurements"]
 Recorder = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.LABOUR_MARKET_UNIT))]
+FiguresReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.ORDERER, Role.SUPPLIER))]
 SupplierKey = Annotated[Principal, Depends(require(Role.SUPPLIER))]
 OwnHireReader = Annotated[
     Principal, Depends(require(Role.COORDINATOR, Role.LABOUR_MARKET_UNIT, Role.SUPPLIER))
@@ -574,3 +575,89 @@ def review_own_hire(
     )
     state.request_reload()
     return _shape({**row, **values}, caller)
+
+
+# -- suppliers' yearly figures (displacement watch) -----------------------------------------------
+
+
+class SupplierFiguresIn(BaseModel):
+    """All your new hires and your headcount in a year (both optional), for the displacement watch."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"new_hires": 40, "headcount": 210}]}
+    )
+
+    new_hires: int | None = Field(default=None, ge=0, le=1_000_000, description="All new hires in the year.")
+    headcount: int | None = Field(default=None, ge=0, le=10_000_000, description="Employees in the year.")
+
+
+class SupplierFigures(SupplierFiguresIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"supplier_id": "S-0003", "year": 2026, "new_hires": 40, "headcount": 210}]
+        }
+    )
+
+    supplier_id: str
+    year: int
+
+
+@router.put(
+    "/v1/supplier-figures/{year}",
+    summary="Report your new hires and headcount for a year",
+    response_model=SupplierFigures,
+    responses=problem_responses(401, 403, 422),
+)
+def put_supplier_figures(
+    year: Annotated[int, Path(ge=2000, le=2100)],
+    body: SupplierFiguresIn,
+    caller: SupplierKey,
+    conn: Conn,
+    state: State,
+) -> dict[str, Any]:
+    """Replaces what you reported for the year. The follow-up sets requirement placements beside them and
+    asks the coordinator to look into a headcount that fell while requirement placements rose."""
+    if caller.supplier_id is None:
+        raise InvalidInput(
+            "1 invalid field(s)", [_bad("key", "an admin key speaks for no supplier", "value_error")]
+        )
+    store.lock_region(conn)
+    conn.execute(
+        supplier_figures.delete().where(
+            supplier_figures.c.supplier_id == caller.supplier_id, supplier_figures.c.year == year
+        )
+    )
+    row = {
+        "supplier_id": caller.supplier_id,
+        "year": year,
+        "new_hires": body.new_hires,
+        "headcount": body.headcount,
+    }
+    conn.execute(
+        supplier_figures.insert().values(
+            **row, reported_at=dt.datetime.now(dt.UTC), reported_by=caller.key_id
+        )
+    )
+    state.request_reload()
+    return row
+
+
+@router.get(
+    "/v1/supplier-figures",
+    summary="Suppliers' yearly new hires and headcounts",
+    response_model=list[SupplierFigures],
+    responses=problem_responses(401, 403),
+)
+def list_supplier_figures(caller: FiguresReader, conn: Conn) -> list[dict[str, Any]]:
+    where = [supplier_figures.c.supplier_id == caller.supplier_id] if caller.role == Role.SUPPLIER else []
+    rows = conn.execute(
+        sa.select(
+            supplier_figures.c.supplier_id,
+            supplier_figures.c.year,
+            supplier_figures.c.new_hires,
+            supplier_figures.c.headcount,
+        )
+        .where(*where)
+        .order_by(supplier_figures.c.supplier_id, supplier_figures.c.year)
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -569,7 +569,8 @@ def test_researcher_tables_hold_no_people_and_no_small_cells(region: Region, pol
     assert figures.filter(pl.col("figure") == "procurements_active")["value"].item() == 7.0
     text = render_text(report, role="researcher")
     assert "people_placed" in text and "suppressed" in text and "c1" not in text
-    assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "requirement_history", "by_supplier",
+    assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "requirement_history",
+                                                      "displacement_watch", "by_supplier",
                                                       "by_placement_type", "estimate_by_support", "assumptions"}
     with pytest.raises(ValueError, match="unknown role"):
         report_tables(report, "supplier")  # type: ignore[arg-type]
@@ -635,3 +636,28 @@ def test_the_workbook_has_words_formats_filters_and_explanations(tmp_path: Path,
     assert explained[("Key figures", "people placed")] == "distinct people, placement started in the year"
     with pytest.raises(ValueError, match="unknown language"):
         write_report(report, tmp_path, ("xlsx",), language="de")  # type: ignore[arg-type]
+
+
+def test_displacement_watch_flags_a_falling_headcount_with_rising_placements(region: Region) -> None:
+    from scoring.followup import SUPPLIER_FIGURES_SCHEMA, FollowUpRecords, displacement_watch
+
+    # s2's places (pl2, pl5) had m5 start in 2025 and m3, m4 in 2026: placements rose 1 → 2.
+    figures = pl.DataFrame({"supplier_id": ["s2", "s2", "s1", "s1"], "year": [2025, 2026, 2025, 2026],
+                            "new_hires": [10, 8, 5, 20], "headcount": [120, 110, 50, 40]},
+                           schema=SUPPLIER_FIGURES_SCHEMA)
+    watch = displacement_watch(region, year=YEAR, records=FollowUpRecords(supplier_figures=figures))
+    rows = {r["supplier_id"]: r for r in watch.iter_rows(named=True)}
+    s2 = rows["s2"]
+    assert (s2["requirement_placements"], s2["requirement_placements_before"]) == (2, 1)
+    assert (s2["headcount"], s2["headcount_before"], s2["look_into"]) == (110, 120, True)
+    assert s2["requirement_share_of_new_hires"] == 2 / 8
+    assert s2["note"].startswith("headcount fell from 120 to 110 while requirement placements rose from 1 to 2")
+    # s1: headcount fell too, but its placements (m1, m2 in 2026; none in 2025) rose 0 → 2: flagged as well.
+    assert rows["s1"]["look_into"] is True
+    # s3 reported nothing: no comparison, no flag.
+    assert (rows["s3"]["look_into"], rows["s3"]["new_hires"]) == (False, None)
+    assert rows["s3"]["note"] == "headcount not reported for both years: no comparison"
+    # A headcount that grew is no flag, whatever the placements did.
+    grown = figures.with_columns(headcount=pl.Series([100, 130, 50, 60]))
+    again = displacement_watch(region, year=YEAR, records=FollowUpRecords(supplier_figures=grown))
+    assert not again["look_into"].any()

@@ -130,6 +130,9 @@ MATRIX += [
         "procurement_id": "U-1", "title": "t", "procurement_type": "service", "contract_start": "2027-01-01",
         "contract_end": "2027-12-31", "value_sek": 1, "executed_locally": True, "staff_needed": 3,
         "required_places": 1}]}}, (401, 200, 200, 403, 403, 403, 200)),
+    ("PUT", "/v1/supplier-figures/{year}", "/v1/supplier-figures/2026", {"json": {"headcount": -1}},
+     (401, 422, 403, 403, 422, 403, 403)),
+    ("GET", "/v1/supplier-figures", "/v1/supplier-figures", {}, (401, 200, 200, 403, 200, 403, 200)),
 ]
 
 

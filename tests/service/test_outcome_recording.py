@@ -148,3 +148,17 @@ def test_the_plan_over_the_api(integration_api: Api) -> None:
         {**body["procurements"][0], "required_places": 0}]})
     assert bad.status_code == 422 and "required_places" in bad.text
     assert client(api, "supplier_s1").post("/v1/plan", json=body).status_code == 403
+
+
+def test_suppliers_report_their_yearly_figures_for_the_displacement_watch(integration_api: Api) -> None:
+    api = integration_api
+    s1 = client(api, "supplier_s1")
+    assert s1.put("/v1/supplier-figures/2025", json={"new_hires": 12, "headcount": 90}).status_code == 200
+    answer = s1.put("/v1/supplier-figures/2026", json={"new_hires": 10, "headcount": 80})
+    assert answer.json() == {"supplier_id": "s1", "year": 2026, "new_hires": 10, "headcount": 80}
+    assert s1.put("/v1/supplier-figures/2026", json={"headcount": -1}).status_code == 422
+    assert client(api, "supplier_s2").get("/v1/supplier-figures").json() == [] or all(
+        r["supplier_id"] == "s2" for r in client(api, "supplier_s2").get("/v1/supplier-figures").json())
+    mine = [r for r in client(api, "coordinator").get("/v1/supplier-figures").json() if r["supplier_id"] == "s1"]
+    assert {r["year"]: r["headcount"] for r in mine} == {2025: 90, 2026: 80}
+    assert client(api, "lmu_angered").get("/v1/supplier-figures").status_code == 403

@@ -199,8 +199,8 @@ def test_researchers_get_no_ids_and_small_cells_suppressed(reports_api: Api, sto
 
 def test_orderers_get_no_person_level_data(reports_api: Api, stored: Region) -> None:
     body = get(reports_api, "orderer", "/v1/reports/follow-up", year=YEAR).json()
-    assert set(body["tables"]) == {"key_figures", "requirements", "requirement_history", "by_supplier",
-                                   "by_placement_type", "estimate_by_support"}
+    assert set(body["tables"]) == {"key_figures", "requirements", "requirement_history", "displacement_watch",
+                                   "by_supplier", "by_placement_type", "estimate_by_support"}
     for name, table in body["tables"].items():
         assert not set(table["columns"]) & PERSON_COLUMNS - {"placement_id"}, name
     assert not all_values(body) & set(stored.candidates["candidate_id"].to_list())

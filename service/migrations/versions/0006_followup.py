@@ -1,4 +1,4 @@
-"""follow-up records: the dialogue log per procurement and suppliers' own hires
+"""follow-up records: the dialogue log per procurement, suppliers' own hires and yearly figures
 
 Revision ID: 0006_followup
 Revises: 0005
@@ -51,6 +51,19 @@ def upgrade() -> None:
     op.create_index(op.f("ix_own_hires_candidate_id"), "own_hires", ["candidate_id"])
 
 
+    op.create_table(
+        "supplier_figures",
+        sa.Column("supplier_id", sa.String(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("new_hires", sa.Integer(), nullable=True),
+        sa.Column("headcount", sa.Integer(), nullable=True),
+        sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reported_by", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("supplier_id", "year", name=op.f("pk_supplier_figures")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("supplier_figures")
     op.drop_table("own_hires")
     op.drop_table("dialogues")
