@@ -14,7 +14,7 @@ counted once per population with one value per dimension:
 - ``candidates``: every candidate on the reference date, by home district, each priority group and
   steps 1-2. Published: the total; by district; group × district; by group; ``none``; on steps 1-2.
 
-:func:`scoring.metrics.suppression.protect` suppresses each population's cells together, primary and
+:func:`scoring.metrics.protect` suppresses each population's cells together, primary and
 complementary, so that no linear combination of the published cells of a population pins a suppressed
 one down. Populations are published as separate tables with no cross-tabulation between them, so no
 equation links one population's cells to another's. Shares and sums derived from a suppressed count
@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from scoring.domain import PlacementEnd, PlacementType, priority_groups
-from scoring.metrics.suppression import CellSpec, Population, ProtectedCells, protect
+from scoring.metrics import CellSpec, Population, ProtectedCells, protect
 from scoring.policy import Policy
 from scoring.region import Region
 

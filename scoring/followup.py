@@ -1263,7 +1263,7 @@ def socioeconomic_estimate(
 
 
 # ---------------------------------------------------------------------------------------------
-# Small-cell suppression: scoring.disclosure (what is published) and scoring.metrics.suppression
+# Small-cell suppression: scoring.disclosure (what is published) and scoring.metrics._suppression
 # ---------------------------------------------------------------------------------------------
 
 SUPPRESSED_COLUMN = "suppressed"

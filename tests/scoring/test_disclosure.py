@@ -5,7 +5,7 @@ The region below is built to have small cells (issue 16): 63 people hired, of wh
 a district (Lundby) with 3 candidates beside the exact total of all candidates (the issue's
 "exact total beside one suppressed district").
 
-The attacker is written here, independently of :mod:`scoring.metrics.suppression`: it reads the
+The attacker is written here, independently of :func:`scoring.metrics.protect`: it reads the
 published tables as a researcher gets them (the report's researcher tables, its key figures, and
 ``GET /v1/aggregates/candidates``), turns every published number into an equation on the counts of
 the *full* cross-classification of each population (no blocks), adds what it knows (counts are whole
@@ -30,7 +30,7 @@ from ortools.sat.python import cp_model
 from scoring.disclosure import CONTRACT_TYPES, OUTCOMES, protect_candidates
 from scoring.domain import PlacementType
 from scoring.followup import build_report, report_tables
-from scoring.metrics.suppression import CellSpec, Population, protect
+from scoring.metrics import CellSpec, Population, protect
 from scoring.policy import Policy, load_policy
 from scoring.region import Manifest, Region, region_from_frames
 from service.routes.aggregates import candidate_aggregates
