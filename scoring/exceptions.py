@@ -7,7 +7,8 @@ Hierarchy::
     ├── RegionValidationError  a region's tables break the schema (lists every problem)
     ├── RoundSetupError        an allocation round's pins, forbidden pairs or keys do not fit the data
     ├── PoolPolicyMismatchError a shortlist asked with a policy the pool was not built for
-    └── UnknownEntityError     an id (place, candidate, district) is not in the loaded data
+    ├── UnknownEntityError     an id (place, candidate, district) is not in the loaded data
+    └── FollowUpPeriodError    a follow-up asked for a period the data do not cover
 
 Each carries enough structure for the service to map it to a 4xx answer without parsing messages.
 """
@@ -103,3 +104,13 @@ class PoolPolicyMismatchError(ScoringError):
             f"the candidate pool was built for policy {built_for!r}, whose priority groups differ "
             f"from policy {asked_for!r}: rebuild the pool with that policy"
         )
+
+
+class FollowUpPeriodError(ScoringError):
+    """A follow-up asked for a period the data do not cover (a year before the first record or after
+    the data's last day), or read on a day after it. ``field`` names what to change (``year``,
+    ``as_of``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)

@@ -19,8 +19,9 @@ Entry points
     Per person and in total, with the assumptions in words.
 :func:`build_report`
     All of the above for one year, and :func:`report_tables` for what each role may see.
-:func:`suppress_small_cells`
-    Researchers' aggregates with small cells replaced by null and flagged.
+:func:`report_tables`
+    For the researcher, every count of people with primary and complementary suppression
+    (:mod:`scoring.disclosure`).
 
 All functions are pure: they read a :class:`~scoring.region.Region` and a
 :class:`~scoring.policy.Policy` and return new frames; nothing is written or logged about people.
@@ -29,7 +30,9 @@ All functions are pure: they read a :class:`~scoring.region.Region` and a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -37,6 +40,15 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from scoring.disclosure import (
+    Publication,
+    hired_population,
+    placed_population,
+    protect_candidates,
+    protect_hired,
+    protect_in_work,
+    protect_placed,
+)
 from scoring.domain import (
     IncomeSupport,
     PlacementEnd,
@@ -48,34 +60,50 @@ from scoring.domain import (
     is_gender_norm_breaker,
     priority_groups,
 )
+from scoring.exceptions import FollowUpPeriodError
 from scoring.policy import Policy, procurement_qualifies
 from scoring.region import Region
 
 __all__ = [
+    "DIALOGUE_SCHEMA",
     "MET",
     "NOT_APPLICABLE",
+    "NOT_DUE",
     "NOT_MET",
     "NO_GROUP",
+    "NO_RECORDS",
+    "OWN_HIRE_CONFIRMED",
+    "OWN_HIRE_REJECTED",
+    "OWN_HIRE_REPORTED",
+    "OWN_HIRE_SCHEMA",
+    "PAID_PLACEMENT_TYPES",
     "PARTLY_MET",
     "ROLES",
+    "SUPPLIER_FIGURES_SCHEMA",
     "SUPPRESSED_COLUMN",
     "AntiCreaming",
+    "Coverage",
     "Estimate",
+    "FollowUpRecords",
     "FollowUpReport",
     "KeyFigures",
     "Role",
     "TimeToStart",
     "YearlyTarget",
+    "add_months_to",
     "anti_creaming_share",
     "build_report",
+    "checkpoints",
+    "data_coverage",
+    "displacement_watch",
     "key_figures",
     "outcomes",
     "placement_groups",
     "report_tables",
+    "requirement_history",
     "requirement_status",
     "role_tables",
     "socioeconomic_estimate",
-    "suppress_small_cells",
     "time_to_start",
     "yearly_target",
 ]
@@ -87,9 +115,10 @@ ROLES: tuple[Role, ...] = ("coordinator", "orderer", "researcher")
 
 #: Requirement status values, in the words the orderer receives (DOMAIN.md, "The process").
 MET, PARTLY_MET, NOT_MET, NOT_APPLICABLE = "met", "partly_met", "not_met", "not_applicable"
+#: Before a requirement's first checkpoint (or while nothing is due pro rata): nothing is judged yet.
+NOT_DUE = "not_due"
 
-#: Proposal states that show the supplier answered (anything beyond ``open``); used for the
-#: dialogue requirement, for which the schema has no dialogue log.
+#: Proposal states that show the supplier answered (anything beyond ``open``).
 ANSWERED_STATES = frozenset(s.value for s in ProposalStatus if s is not ProposalStatus.OPEN)
 
 #: Placement types that are paid work from their first day; internships and other occupation become
@@ -113,6 +142,12 @@ NO_GROUP = "none"
 
 def _year_bounds(year: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def _period(year: int, period_end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """1 January of ``year`` to ``period_end`` (default 31 December), never past the year."""
+    start, end = _year_bounds(year)
+    return start, end if period_end is None else min(end, period_end)
 
 
 def _months(start: dt.date | None, end: dt.date | None) -> float:
@@ -196,106 +231,318 @@ def outcomes(region: Region, *, as_of: dt.date) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
+# Records kept beside the region: dialogues and suppliers' own hires
+# ---------------------------------------------------------------------------------------------
+
+#: Columns of :attr:`FollowUpRecords.dialogues`: one row per dialogue meeting with a supplier.
+DIALOGUE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "dialogue_id": pl.String, "procurement_id": pl.String, "held_on": pl.Date,
+    "participants": pl.List(pl.String), "agreed": pl.String,
+}
+#: Columns of :attr:`FollowUpRecords.own_hires`: hires a supplier recruited by itself and reported.
+OWN_HIRE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "own_hire_id": pl.String, "procurement_id": pl.String, "supplier_id": pl.String, "hired_on": pl.Date,
+    "contract_type": pl.String, "status": pl.String, "candidate_id": pl.String,
+}
+#: Columns of :attr:`FollowUpRecords.supplier_figures`: what a supplier reports per year (optional).
+SUPPLIER_FIGURES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "supplier_id": pl.String, "year": pl.Int64, "new_hires": pl.Int64, "headcount": pl.Int64,
+}
+#: Own-hire states: reported by the supplier, then confirmed or rejected by the municipality.
+OWN_HIRE_REPORTED, OWN_HIRE_CONFIRMED, OWN_HIRE_REJECTED = "reported", "confirmed", "rejected"
+
+
+@dataclass(frozen=True, eq=False)
+class FollowUpRecords:
+    """What the people who do the work record beside the region's tables (issue 16).
+
+    ``dialogues``: the dialogue log per procurement (:data:`DIALOGUE_SCHEMA`), the evidence of a
+    dialogue requirement (dialogkrav). ``own_hires``: hires a supplier recruited by itself
+    (:data:`OWN_HIRE_SCHEMA`); a ``confirmed`` one (the municipality checked the person against the
+    target groups) counts toward a hard requirement and is marked as the supplier's own (DOMAIN.md).
+    Empty by default: a region read from files has no such records.
+    """
+
+    dialogues: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DIALOGUE_SCHEMA))
+    own_hires: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=OWN_HIRE_SCHEMA))
+    supplier_figures: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=SUPPLIER_FIGURES_SCHEMA))
+    """Per supplier and year: all its new hires and its headcount, as reported (displacement watch)."""
+
+    def confirmed_own_hires(self) -> pl.DataFrame:
+        return self.own_hires.filter(pl.col("status") == OWN_HIRE_CONFIRMED)
+
+
+NO_RECORDS = FollowUpRecords()
+
+
+# ---------------------------------------------------------------------------------------------
+# What the data cover
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The days the data speak for: from the first recorded event to the data's last day.
+
+    ``data_from`` is the earliest proposal, placement start, dialogue or own hire (None when nothing
+    was ever recorded); ``data_through`` is the region's reference date, or the latest recorded event
+    day when that is later (a live service records after its import).
+    """
+
+    data_from: dt.date | None
+    data_through: dt.date
+
+    def period(self, year: int, as_of: dt.date | None = None) -> tuple[dt.date, dt.date, bool]:
+        """The part of ``year`` the data cover, read on ``as_of``: ``(start, end, partial)``.
+
+        Raises
+        ------
+        FollowUpPeriodError
+            The year has no data (before the first record, after the data's last day, or nothing
+            recorded at all), or ``as_of`` lies after the data's last day or before the year.
+        """
+        first, last = _year_bounds(year)
+        if self.data_from is None:
+            raise FollowUpPeriodError("year", (
+                f"no data to follow up in {year}: no proposal, placement, dialogue or own hire is "
+                "recorded in the region"))
+        if last < self.data_from or first > self.data_through:
+            raise FollowUpPeriodError("year", (
+                f"no data for {year}: the data cover {self.data_from.isoformat()} to "
+                f"{self.data_through.isoformat()}"))
+        if as_of is not None:
+            if as_of < first:
+                raise FollowUpPeriodError(
+                    "as_of", f"as_of {as_of.isoformat()} is before the year {year} starts")
+            if as_of > self.data_through:
+                raise FollowUpPeriodError("as_of", (
+                    f"as_of {as_of.isoformat()} is after the data's last day, "
+                    f"{self.data_through.isoformat()}: the data cannot speak for it"))
+        end = min(last, self.data_through, as_of or last)
+        # Reading: only the end can be known to be missing; before the first record nothing happened.
+        return first, end, end < last
+
+
+def data_coverage(region: Region, records: FollowUpRecords = NO_RECORDS) -> Coverage:
+    """The :class:`Coverage` of a region and its records."""
+    starts: list[dt.date] = []
+    ends: list[dt.date] = [region.manifest.reference_date]
+    for frame, first, days in (
+        (region.proposals, "created_on", ("created_on", "decided_on")),
+        (region.placements, "started_on", ("started_on", "ended_on", "hired_on")),
+        (records.dialogues, "held_on", ("held_on",)),
+        (records.own_hires, "hired_on", ("hired_on",)),
+    ):
+        if frame.height:
+            low = frame[first].min()
+            if isinstance(low, dt.date):
+                starts.append(low)
+            for col in days:
+                high = frame[col].max()
+                if isinstance(high, dt.date):
+                    ends.append(high)
+    return Coverage(min(starts) if starts else None, max(ends))
+
+
+# ---------------------------------------------------------------------------------------------
 # Requirement status
 # ---------------------------------------------------------------------------------------------
 
 
+def checkpoints(contract_start: dt.date, contract_end: dt.date, every_months: int) -> list[dt.date]:
+    """The days a requirement is judged: the last day of each ``every_months`` of the contract, and
+    its last day (the final checkpoint). A yearly checkpoint within a month of the end is merged
+    into the final one.
+
+    Examples
+    --------
+    >>> checkpoints(dt.date(2026, 1, 1), dt.date(2027, 6, 30), 12)
+    [datetime.date(2026, 12, 31), datetime.date(2027, 6, 30)]
+    """
+    days: list[dt.date] = []
+    i = 1
+    while True:
+        day = add_months_to(contract_start, every_months * i) - dt.timedelta(days=1)
+        if day >= contract_end or add_months_to(day, 1) > contract_end:
+            break
+        days.append(day)
+        i += 1
+    return [*days, contract_end]
+
+
+def add_months_to(day: dt.date, months: int) -> dt.date:
+    """``day`` moved by whole calendar months, clamped to the month's last day."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    checkpoint: dt.date | None
+    months_run: float
+    due: int
+    delivered: int
+    placements: int
+    own_hires: int
+    not_counted: list[str]
+    status: str
+    final: bool
+
+
+def _delivered_by(placements: pl.DataFrame, own: pl.DataFrame, start: dt.date, day: dt.date,
+                  minimum_months: float) -> tuple[int, int, list[str]]:
+    """Placements started and confirmed own hires in ``[start, day]``, less those the supplier ended
+    early before the agreed minimum."""
+    mine = placements.filter(pl.col("started_on").is_between(start, day)).sort("started_on", "placement_id")
+    not_counted: list[str] = []
+    for pm in mine.iter_rows(named=True):
+        ended = pm["ended_on"]
+        if (pm["end_reason"] == PlacementEnd.ENDED_EARLY.value and pm["ended_by"] == "supplier"
+                and ended is not None and ended <= day):
+            agreed = min(float(pm["duration_months"]), minimum_months)
+            if _months(pm["started_on"], ended) < agreed:
+                not_counted.append(pm["placement_id"])
+    own_count = own.filter(pl.col("hired_on").is_between(start, day)).height
+    return mine.height, own_count, not_counted
+
+
+def _judge_hard(proc: Mapping[str, object], placements: pl.DataFrame, own: pl.DataFrame, day: dt.date,
+                every: int, minimum_months: float) -> _Judgement:
+    start, end = proc["contract_start"], proc["contract_end"]
+    assert isinstance(start, dt.date) and isinstance(end, dt.date)
+    required = int(proc["required_places"])  # type: ignore[call-overload]
+    total_months = _months(start, end)
+    reached = [c for c in checkpoints(start, end, every) if c <= day]
+    started, own_count, not_counted = _delivered_by(placements, own, start, day, minimum_months)
+    delivered = started + own_count - len(not_counted)
+    run = _months(start, min(day, end))
+    if not reached:
+        return _Judgement(None, run, 0, delivered, started, own_count, not_counted, NOT_DUE, False)
+    at = reached[-1]
+    final = at == end
+    # Pro rata: the whole places due by the checkpoint, ⌊N × months run / contract months⌋.
+    due = required if final else math.floor(required * _months(start, at) / total_months + 1e-9)
+    if due == 0 and not final:
+        status = NOT_DUE
+    elif delivered >= due:
+        status = MET
+    elif delivered > 0:
+        status = PARTLY_MET
+    else:
+        status = NOT_MET
+    return _Judgement(at, run, due, delivered, started, own_count, not_counted, status, final)
+
+
+def _judge_dialogue(proc: Mapping[str, object], dialogues: pl.DataFrame, day: dt.date,
+                    every: int) -> tuple[_Judgement, list[dt.date], int]:
+    """Dialogue requirement: a recorded meeting in every contract year (checkpoint period) so far."""
+    start, end = proc["contract_start"], proc["contract_end"]
+    assert isinstance(start, dt.date) and isinstance(end, dt.date)
+    held = sorted(d for d in dialogues["held_on"].to_list() if start <= d <= min(day, end))
+    reached = [c for c in checkpoints(start, end, every) if c <= day]
+    run = _months(start, min(day, end))
+    if not reached:
+        return _Judgement(None, run, 0, len(held), 0, 0, [], NOT_DUE, False), held, 0
+    bounds = [start - dt.timedelta(days=1), *reached]
+    years_with = sum(1 for a, b in itertools.pairwise(bounds) if any(a < h <= b for h in held))
+    years = len(reached)
+    status = MET if years_with == years else PARTLY_MET if years_with else NOT_MET
+    return (_Judgement(reached[-1], run, years, years_with, 0, 0, [], status, reached[-1] == end), held,
+            years_with)
+
+
 def requirement_status(
-    region: Region, policy: Policy, *, period_start: dt.date, period_end: dt.date
+    region: Region,
+    policy: Policy,
+    *,
+    period_start: dt.date,
+    period_end: dt.date,
+    records: FollowUpRecords = NO_RECORDS,
 ) -> pl.DataFrame:
-    """Whether each procurement's employment requirement was met in a period, with the evidence.
+    """Whether each procurement's employment requirement is met, judged on the part that has run.
 
-    Every procurement whose contract period overlaps ``[period_start, period_end]`` gets one row.
+    Every procurement whose contract period overlaps ``[period_start, period_end]`` gets one row,
+    judged on ``judged_on`` = the earlier of ``period_end`` and the contract's end. The rules are in
+    ``docs/follow-up.md``, "Requirement status"; in short:
 
-    *Delivered places* (hard requirement): placements on the procurement's places that **started in
-    the period**, except those the **supplier ended early before the agreed minimum**: the shorter of
-    the place's planned duration and the policy's ``eligibility.min_duration_months`` (seed 001: a
-    quality placement should last at least 3 months). Placements ended early by the candidate or the
-    municipality count: the supplier did offer the place.
-
-    *Status*:
-
-    - no requirement: ``not_applicable``;
-    - hard requirement of N places: ``met`` when delivered ≥ N, ``partly_met`` when 0 < delivered < N,
-      ``not_met`` when nothing was delivered;
-    - dialogue requirement: ``met`` when the dialogue was held, else ``not_met``. The schema has no
-      dialogue log, so *held* is read from the data: at least one proposal to the procurement's places,
-      made in the period, was answered by the supplier (status beyond ``open``).
-
-    *Possible breach* (seed 001: a supplier that ends an agreed placement early is in breach where a
-    hard requirement was set): under a hard requirement, any placement the supplier ended early
-    (``end_reason = ended_early``, ``ended_by = supplier``) with its end in the period, whatever its
-    length. It is *possible*: the procurer judges it by the contract's usual routine.
-
-    Parameters
-    ----------
-    region, policy
-        The data and the municipality's policy (for the agreed minimum).
-    period_start, period_end
-        The period followed up, both days included.
+    - *Checkpoints*: the last day of every ``follow_up.checkpoint_months`` (12) of the contract, and
+      its last day. Before the first one the status is ``not_due``: nothing is judged yet.
+    - *Hard requirement of N places* (skarpt krav): *due* at a checkpoint is pro rata,
+      ``⌊N × months run / contract months⌋`` (N at the end); *delivered* is the placements started
+      on the procurement's places since the contract started, plus the confirmed own hires, less the
+      placements the supplier ended early before the agreed minimum (the shorter of the place's
+      duration and ``eligibility.min_duration_months``). ``met`` when delivered ≥ due, ``partly_met``
+      when 0 < delivered < due, ``not_met`` when nothing was delivered; ``not_due`` when nothing is
+      due yet.
+    - *Dialogue requirement* (dialogkrav): judged on the dialogue log only: a meeting recorded in
+      every contract year that has run is ``met``, in some ``partly_met``, in none ``not_met``.
+    - *Possible breach*: under a hard requirement, a placement the supplier ended early
+      (``ended_early`` by ``supplier``) before its agreed end (start + planned duration), with its
+      end in the period. Nothing else is a breach.
+    - ``possible_penalty_sek`` (shortfall × the penalty per place) is only given at the final
+      checkpoint: a penalty is judged on the whole contract.
 
     Returns
     -------
     pl.DataFrame
         Columns ``procurement_id, title, supplier_id, supplier_name, requirement_type, qualifies,
-        required_places, started_in_period, not_counted, delivered, shortfall, status, final,
+        required_places, judged_on, checkpoint, months_run, contract_months, due, started_in_period,
+        placements_to_date, own_hires, not_counted, delivered, shortfall, status, final,
         possible_breach, breach_placements, penalty_sek, possible_penalty_sek, evidence``, in
-        ``procurement_id`` order. ``final`` is true when the contract ended by ``period_end`` (the
-        status is then the contract's last word; otherwise it is provisional). ``possible_penalty_sek``
-        is the shortfall times the penalty per place (vite), an indication for the procurer only.
+        ``procurement_id`` order.
     """
     if period_end < period_start:
         raise ValueError(f"the period ends ({period_end}) before it starts ({period_start})")
     minimum_months = policy.eligibility.min_duration_months
+    every = policy.follow_up.checkpoint_months
     procs = _overlapping_procurements(region, period_start, period_end).join(
         region.suppliers.select("supplier_id", pl.col("name").alias("supplier_name")), on="supplier_id",
         how="left",
     ).sort("procurement_id")
     placements = _placements_with_places(region)
-    in_period = _started_between(placements, period_start, period_end)
-    proposals = region.proposals.join(region.places.select("place_id", "procurement_id"), on="place_id",
-                                      how="left").filter(pl.col("created_on").is_between(period_start,
-                                                                                         period_end))
+    own_hires = records.confirmed_own_hires()
     rows: list[dict[str, object]] = []
     for proc in procs.iter_rows(named=True):
         pid = proc["procurement_id"]
         rtype = proc["requirement_type"]
+        day = min(period_end, proc["contract_end"])
         verdict = procurement_qualifies(
             policy, procurement_type=proc["procurement_type"], contract_start=proc["contract_start"],
             contract_end=proc["contract_end"], staff_needed=proc["staff_needed"], value_sek=proc["value_sek"],
             executed_locally=proc["executed_locally"],
         )
-        mine = in_period.filter(pl.col("procurement_id") == pid).sort("started_on", "placement_id")
-        started = mine.height
-        not_counted_ids: list[str] = []
-        for pm in mine.iter_rows(named=True):
-            if pm["end_reason"] == PlacementEnd.ENDED_EARLY.value and pm["ended_by"] == "supplier":
-                agreed = min(float(pm["duration_months"]), minimum_months)
-                if _months(pm["started_on"], pm["ended_on"] or period_end) < agreed:
-                    not_counted_ids.append(pm["placement_id"])
-        delivered = started - len(not_counted_ids)
+        mine = placements.filter(pl.col("procurement_id") == pid)
+        started_in_period = mine.filter(pl.col("started_on").is_between(period_start, day)).height
+        hard = rtype == RequirementType.HARD.value
         breach_ids: list[str] = []
-        if rtype == RequirementType.HARD.value:
+        if hard:
+            agreed_end = [add_months_to(s, math.ceil(float(m))) - dt.timedelta(days=1)
+                          for s, m in zip(mine["started_on"].to_list(), mine["duration_months"].to_list(),
+                                          strict=True)]
             breach_ids = (
-                placements.filter(
-                    (pl.col("procurement_id") == pid)
-                    & (pl.col("end_reason") == PlacementEnd.ENDED_EARLY.value)
+                mine.with_columns(agreed_end=pl.Series(agreed_end, dtype=pl.Date)).filter(
+                    (pl.col("end_reason") == PlacementEnd.ENDED_EARLY.value)
                     & (pl.col("ended_by") == "supplier")
-                    & pl.col("ended_on").is_between(period_start, period_end)
-                )
-                .sort("placement_id")["placement_id"]
-                .to_list()
+                    & pl.col("ended_on").is_between(period_start, day)
+                    & (pl.col("ended_on") < pl.col("agreed_end"))
+                ).sort("placement_id")["placement_id"].to_list()
             )
-        required = int(proc["required_places"]) if rtype == RequirementType.HARD.value else 0
-        shortfall = max(required - delivered, 0)
-        final = proc["contract_end"] <= period_end
-        my_proposals = proposals.filter(pl.col("procurement_id") == pid)
-        answered = int(my_proposals["status"].is_in(list(ANSWERED_STATES)).sum())
-        status, evidence = _status_and_evidence(
-            rtype, required=required, delivered=delivered, started=started, not_counted=not_counted_ids,
-            breaches=breach_ids, proposals=my_proposals.height, answered=answered,
-            minimum_months=minimum_months, contract_end=proc["contract_end"], final=final,
-        )
+        held: list[dt.date] = []
+        if hard:
+            j = _judge_hard(proc, mine, own_hires.filter(pl.col("procurement_id") == pid), day, every,
+                            minimum_months)
+        elif rtype == RequirementType.DIALOGUE.value:
+            j, held, _ = _judge_dialogue(
+                proc, records.dialogues.filter(pl.col("procurement_id") == pid), day, every)
+        else:
+            j = _Judgement(None, _months(proc["contract_start"], day), 0, 0, 0, 0, [], NOT_APPLICABLE, False)
+        required = int(proc["required_places"]) if hard else 0
+        shortfall = max(j.due - j.delivered, 0) if hard and j.status != NOT_DUE else 0
+        penalty = int(proc["penalty_sek"]) if hard else 0
         rows.append({
             "procurement_id": pid,
             "title": proc["title"],
@@ -304,23 +551,31 @@ def requirement_status(
             "requirement_type": rtype,
             "qualifies": verdict.qualifies,
             "required_places": required,
-            "started_in_period": started,
-            "not_counted": len(not_counted_ids),
-            "delivered": delivered,
+            "judged_on": day,
+            "checkpoint": j.checkpoint,
+            "months_run": round(j.months_run, 2),
+            "contract_months": round(_months(proc["contract_start"], proc["contract_end"]), 2),
+            "due": j.due if hard else 0,
+            "started_in_period": started_in_period,
+            "placements_to_date": j.placements,
+            "own_hires": j.own_hires,
+            "not_counted": len(j.not_counted),
+            "delivered": j.delivered if hard else 0,
             "shortfall": shortfall,
-            "status": status,
-            "final": final,
+            "status": j.status,
+            "final": j.final,
             "possible_breach": bool(breach_ids),
             "breach_placements": breach_ids,
-            "penalty_sek": int(proc["penalty_sek"]) if rtype == RequirementType.HARD.value else 0,
-            "possible_penalty_sek": shortfall * int(proc["penalty_sek"])
-            if rtype == RequirementType.HARD.value else 0,
-            "evidence": evidence,
+            "penalty_sek": penalty,
+            "possible_penalty_sek": shortfall * penalty if j.final else 0,
+            "evidence": _evidence(rtype, j, proc, breach_ids, held, minimum_months, every),
         })
     schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "procurement_id": pl.String, "title": pl.String, "supplier_id": pl.String, "supplier_name": pl.String,
         "requirement_type": pl.String, "qualifies": pl.Boolean, "required_places": pl.Int64,
-        "started_in_period": pl.Int64, "not_counted": pl.Int64, "delivered": pl.Int64, "shortfall": pl.Int64,
+        "judged_on": pl.Date, "checkpoint": pl.Date, "months_run": pl.Float64, "contract_months": pl.Float64,
+        "due": pl.Int64, "started_in_period": pl.Int64, "placements_to_date": pl.Int64, "own_hires": pl.Int64,
+        "not_counted": pl.Int64, "delivered": pl.Int64, "shortfall": pl.Int64,
         "status": pl.String, "final": pl.Boolean, "possible_breach": pl.Boolean,
         "breach_placements": pl.List(pl.String), "penalty_sek": pl.Int64, "possible_penalty_sek": pl.Int64,
         "evidence": pl.String,
@@ -328,49 +583,80 @@ def requirement_status(
     return pl.DataFrame(rows, schema=schema)
 
 
-def _status_and_evidence(
-    requirement_type: str,
-    *,
-    required: int,
-    delivered: int,
-    started: int,
-    not_counted: Sequence[str],
-    breaches: Sequence[str],
-    proposals: int,
-    answered: int,
-    minimum_months: float,
-    contract_end: dt.date,
-    final: bool,
-) -> tuple[str, str]:
-    """The status word and the evidence sentence an orderer reads."""
-    tail = "" if final else f" Provisional: the contract runs until {contract_end.isoformat()}."
-    if requirement_type == RequirementType.NONE.value:
-        return NOT_APPLICABLE, "No employment requirement in the contract."
-    if requirement_type == RequirementType.DIALOGUE.value:
-        if answered:
-            return MET, (f"Dialogue held: the supplier answered {answered} of {proposals} proposal(s) made "
-                         f"in the period; {started} placement(s) started.{tail}")
-        if proposals:
-            return NOT_MET, (f"No dialogue shown: none of the {proposals} proposal(s) made in the period "
-                             f"was answered.{tail}")
-        return NOT_MET, ("No dialogue shown: no proposal was made to the supplier's places in the "
-                         f"period.{tail}")
-    if delivered >= required:
-        status = MET
-    elif delivered > 0:
-        status = PARTLY_MET
+def _evidence(rtype: str, j: _Judgement, proc: Mapping[str, object], breaches: Sequence[str],
+              held: Sequence[dt.date], minimum_months: float, every: int) -> str:
+    """The sentence an orderer reads: what was judged, on what, and what is still to come."""
+    if rtype == RequirementType.NONE.value:
+        return "No employment requirement in the contract."
+    end = proc["contract_end"]
+    assert isinstance(end, dt.date)
+    tail = "" if j.final else f" The contract runs until {end.isoformat()}."
+    if j.checkpoint is None:
+        start = proc["contract_start"]
+        assert isinstance(start, dt.date)
+        first = checkpoints(start, end, every)[0]
+        dialogue = rtype == RequirementType.DIALOGUE.value
+        so_far = (f"{len(held)} dialogue meeting(s) recorded so far" if dialogue
+                  else f"{j.delivered} place(s) delivered so far")
+        return (f"Not due yet: {j.months_run:.1f} of the contract's months have run; the first checkpoint "
+                f"is {first.isoformat()}; {so_far}.{tail}")
+    at = f"at the {'final ' if j.final else ''}checkpoint {j.checkpoint.isoformat()}"
+    if rtype == RequirementType.DIALOGUE.value:
+        dates = ", ".join(h.isoformat() for h in held) or "none"
+        return (f"Dialogue recorded in {j.delivered} of {j.due} contract year(s) {at} "
+                f"(meetings on: {dates}).{tail}")
+    if j.status == NOT_DUE:
+        text = f"Nothing due yet {at}: {j.delivered} place(s) delivered so far"
     else:
-        status = NOT_MET
-    text = (f"{delivered} of {required} required place(s) delivered ({started} placement(s) started "
-            "in the period")
-    if not_counted:
-        text += (f"; {len(not_counted)} not counted, ended early by the supplier before "
-                 f"the agreed minimum of {minimum_months:g} months: {', '.join(not_counted)}")
-    text += ")."
+        text = f"{j.delivered} of {j.due} place(s) due {at} delivered"
+    parts = [f"{j.placements} placement(s) started since the contract began"]
+    if j.own_hires:
+        parts.append(f"{j.own_hires} confirmed own hire(s) of the supplier")
+    if j.not_counted:
+        parts.append(f"{len(j.not_counted)} not counted, ended early by the supplier before the agreed "
+                     f"minimum of {minimum_months:g} months: {', '.join(j.not_counted)}")
+    text += " (" + "; ".join(parts) + ")."
     if breaches:
         text += (f" Possible breach: the supplier ended {len(breaches)} agreed placement(s) early "
                  f"under a hard requirement: {', '.join(breaches)}.")
-    return status, text + tail
+    return text + tail
+
+
+def requirement_history(
+    region: Region, policy: Policy, *, through: dt.date, records: FollowUpRecords = NO_RECORDS
+) -> pl.DataFrame:
+    """Each requirement's judgement at every checkpoint reached by ``through``, across the years.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``procurement_id, requirement_type, checkpoint, final, due, delivered, status`` in
+        ``procurement_id, checkpoint`` order; a procurement without a requirement has no rows, one
+        whose first checkpoint is still to come neither.
+    """
+    every = policy.follow_up.checkpoint_months
+    minimum = policy.eligibility.min_duration_months
+    placements = _placements_with_places(region)
+    own = records.confirmed_own_hires()
+    rows = []
+    for proc in region.procurements.filter(pl.col("contract_start") <= through).sort(
+            "procurement_id").iter_rows(named=True):
+        pid, rtype = proc["procurement_id"], proc["requirement_type"]
+        if rtype == RequirementType.NONE.value:
+            continue
+        for c in checkpoints(proc["contract_start"], proc["contract_end"], every):
+            if c > through:
+                break
+            if rtype == RequirementType.HARD.value:
+                j = _judge_hard(proc, placements.filter(pl.col("procurement_id") == pid),
+                                own.filter(pl.col("procurement_id") == pid), c, every, minimum)
+            else:
+                j, _, _ = _judge_dialogue(proc, records.dialogues.filter(pl.col("procurement_id") == pid), c,
+                                          every)
+            rows.append((pid, rtype, c, j.final, j.due, j.delivered, j.status))
+    return pl.DataFrame(rows, orient="row", schema={
+        "procurement_id": pl.String, "requirement_type": pl.String, "checkpoint": pl.Date,
+        "final": pl.Boolean, "due": pl.Int64, "delivered": pl.Int64, "status": pl.String})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +683,8 @@ class YearlyTarget:
     target_places: float
     places_requisitioned: int
     placements_started: int
-    met: bool
+    met: bool | None
+    """None: not applicable, no company carries a requirement in the year."""
     verdict: str
 
 
@@ -486,7 +773,8 @@ class KeyFigures:
             rows.append((f"ended_early_by_{who}", n, "placements", "of the year's cohort"))
         t, y, a = self.time_to_start, self.yearly_target, self.anti_creaming
         rows += [
-            ("ongoing_at_year_end", self.ongoing_at_year_end, "placements", "of the year's cohort"),
+            ("ongoing_at_year_end", self.ongoing_at_year_end, "placements",
+             "of the year's cohort, at the period's end"),
             ("time_to_start_median", t.median_days, "days", "proposal to start"),
             ("time_to_start_mean", t.mean_days, "days", "proposal to start"),
             ("companies_with_requirement", y.companies_with_requirement, "companies",
@@ -495,7 +783,7 @@ class KeyFigures:
              f"{y.places_per_company:g} per company with a requirement (seed 001)"),
             ("places_requisitioned", y.places_requisitioned, "places",
              "slots of places starting in the year"),
-            ("yearly_target_met", float(y.met), "yes=1", y.verdict),
+            ("yearly_target_met", None if y.met is None else float(y.met), "yes=1", y.verdict),
             ("placed_low_ladder_share", a.placed_share, "share", "placed on work-ladder steps 1-2"),
             ("pool_low_ladder_share", a.pool_share, "share", "candidates on work-ladder steps 1-2"),
             ("anti_creaming_ratio", a.ratio, "ratio", "placed share / pool share; below 1 suggests creaming"),
@@ -634,14 +922,14 @@ def _grouped(cohort: pl.DataFrame, by: str, keys: pl.DataFrame, people_placed: i
     return _with_share(table, people_placed)
 
 
-def time_to_start(region: Region, *, year: int) -> TimeToStart:
+def time_to_start(region: Region, *, year: int, period_end: dt.date | None = None) -> TimeToStart:
     """Median and mean days from proposal to start, for placements that started in ``year``.
 
     Examples
     --------
     A proposal on 1 March whose placement starts on 31 March took 30 days.
     """
-    start, end = _year_bounds(year)
+    start, end = _period(year, period_end)
     frame = _started_between(region.placements, start, end).join(
         region.proposals.select("proposal_id", "created_on"), on="proposal_id", how="left"
     )
@@ -651,15 +939,21 @@ def time_to_start(region: Region, *, year: int) -> TimeToStart:
     return TimeToStart(int(days.len()), float(days.median()), float(days.mean()))  # type: ignore[arg-type]
 
 
-def yearly_target(region: Region, policy: Policy, *, year: int) -> YearlyTarget:
+def yearly_target(
+    region: Region, policy: Policy, *, year: int, period_end: dt.date | None = None
+) -> YearlyTarget:
     """Seed 001's yearly target: places requisitioned ≥ half the companies carrying a requirement.
 
     *Companies with a requirement*: distinct suppliers of procurements with a requirement (dialogue or
     hard) whose contract overlaps the year. *Places requisitioned*: the slots of places, on
     procurements with a requirement, whose start date lies in the year. The placements started are
     reported beside them. The factor (0.5) is ``policy.follow_up.yearly_places_per_company``.
+
+    For a year the data cover only in part (``period_end`` before 31 December) the target is pro rata,
+    ``factor × companies × months covered / 12``, and only places starting by ``period_end`` count.
+    With no company carrying a requirement the target is *not applicable* (``met`` is None).
     """
-    start, end = _year_bounds(year)
+    start, end = _period(year, period_end)
     with_req = _overlapping_procurements(region, start, end).filter(
         pl.col("requirement_type") != RequirementType.NONE.value
     )
@@ -672,20 +966,27 @@ def yearly_target(region: Region, policy: Policy, *, year: int) -> YearlyTarget:
     requisitioned = int(places["slots"].sum())
     started = _started_between(region.placements, start, end).height
     per = policy.follow_up.yearly_places_per_company
-    target = per * companies
-    met = requisitioned >= target
+    covered = _months(start, end)
+    full = covered >= 12.0 - 1e-9
+    target = per * companies * (1.0 if full else covered / 12.0)
+    if companies == 0:
+        return YearlyTarget(year, 0, per, 0.0, requisitioned, started, None,
+                            f"not applicable: no company carries an employment requirement in {year}")
+    met = requisitioned >= target - 1e-9
+    scope = "" if full else f" × {covered:.2f}/12 months (pro rata, data through {end.isoformat()})"
     verdict = (f"{'met' if met else 'not met'}: {requisitioned} place(s) requisitioned in {year} "
-               f"{'≥' if met else '<'} {per:g} × {companies} companies with a requirement = {target:g}")
-    return YearlyTarget(year, companies, per, target, requisitioned, started, met, verdict)
+               f"{'≥' if met else '<'} {per:g} × {companies} companies with a requirement{scope} "
+               f"= {round(target, 2):g}")
+    return YearlyTarget(year, companies, per, round(target, 2), requisitioned, started, met, verdict)
 
 
-def anti_creaming_share(region: Region, *, year: int) -> AntiCreaming:
+def anti_creaming_share(region: Region, *, year: int, period_end: dt.date | None = None) -> AntiCreaming:
     """Share of the people placed in ``year`` on work-ladder steps 1-2, against the pool's share.
 
     The pool is every candidate in the region; the placed are distinct people whose placement
     started in the year, on their current step.
     """
-    start, end = _year_bounds(year)
+    start, end = _period(year, period_end)
     placed_ids = _started_between(region.placements, start, end)["candidate_id"].unique().implode()
     steps = region.candidates.select("candidate_id", "work_ladder_step")
     placed = steps.filter(pl.col("candidate_id").is_in(placed_ids))
@@ -697,14 +998,16 @@ def anti_creaming_share(region: Region, *, year: int) -> AntiCreaming:
     return AntiCreaming(n_placed, n_placed_low, placed_share, n_pool, n_pool_low, pool_share, ratio)
 
 
-def key_figures(region: Region, policy: Policy, *, year: int) -> KeyFigures:
+def key_figures(
+    region: Region, policy: Policy, *, year: int, period_end: dt.date | None = None
+) -> KeyFigures:
     """The year's key figures and tables (DOMAIN.md, "Follow-up and effect").
 
     See ``docs/follow-up.md`` for each figure's definition. Priority groups overlap: a person counts
     in each of their groups, so the group table's rows do not add up to the total; the ``none`` row
-    holds those in no group.
+    holds those in no group. ``period_end`` (default 31 December) cuts the year where the data end.
     """
-    start, end = _year_bounds(year)
+    start, end = _period(year, period_end)
     procs = _overlapping_procurements(region, start, end)
     qualifies = [
         procurement_qualifies(
@@ -793,9 +1096,9 @@ def key_figures(region: Region, policy: Policy, *, year: int) -> KeyFigures:
         ended_early=early.height,
         ended_early_by=early_by,
         ongoing_at_year_end=ongoing,
-        time_to_start=time_to_start(region, year=year),
-        yearly_target=yearly_target(region, policy, year=year),
-        anti_creaming=anti_creaming_share(region, year=year),
+        time_to_start=time_to_start(region, year=year, period_end=end),
+        yearly_target=yearly_target(region, policy, year=year, period_end=end),
+        anti_creaming=anti_creaming_share(region, year=year, period_end=end),
         by_group=_by_group(region, policy, cohort, people_placed),
         by_district=by_district,
         by_supplier=by_supplier,
@@ -816,10 +1119,26 @@ class Estimate:
     per_person: pl.DataFrame
     """``candidate_id, income_support, months_in_work, yearly_gain_sek, gain_sek`` per person in work."""
     by_income_support: pl.DataFrame
-    """``income_support, people, months_in_work, yearly_gain_sek, gain_sek``."""
+    """``income_support, people, months_in_work, yearly_gain_sek, gain_sek, net_gain_sek``."""
     total_sek: float
+    """The gross gain: before the displacement deduction."""
     people_in_work: int
     assumptions: tuple[str, ...]
+    displacement_share: float = 0.0
+    """The share of the gross gain deducted for displacement (policy ``follow_up.displacement_share``)."""
+
+    @property
+    def gross_sek(self) -> float:
+        return self.total_sek
+
+    @property
+    def displacement_sek(self) -> float:
+        return self.total_sek * self.displacement_share
+
+    @property
+    def net_sek(self) -> float:
+        """The gross gain less displacement: the gain that would not have happened anyway."""
+        return self.total_sek - self.displacement_sek
 
 
 def _work_spells(region: Region, *, year: int, as_of: dt.date) -> pl.DataFrame:
@@ -912,7 +1231,9 @@ def socioeconomic_estimate(
         people=pl.col("people").fill_null(0), months_in_work=pl.col("months_in_work").fill_null(0.0),
         gain_sek=pl.col("gain_sek").fill_null(0.0),
         yearly_gain_sek=pl.col("income_support").replace_strict(gains, return_dtype=pl.Int64),
-    ).select("income_support", "people", "months_in_work", "yearly_gain_sek", "gain_sek")
+    ).with_columns(
+        net_gain_sek=pl.col("gain_sek") * (1.0 - follow.displacement_share),
+    ).select("income_support", "people", "months_in_work", "yearly_gain_sek", "gain_sek", "net_gain_sek")
     total = float(per_person["gain_sek"].sum()) if per_person.height else 0.0
     assumptions = (
         f"A person moving from social assistance (försörjningsstöd) to work gains the municipality "
@@ -930,83 +1251,22 @@ def socioeconomic_estimate(
         "hire after an internship or other occupation; an internship without a hire counts no work.",
         f"A hire is assumed to last to {stop.isoformat()}; an ongoing placement is counted to the same day.",
         "Income support is read as recorded today (candidates.income_support), not at the placement's start.",
-        "Gross gain to the municipality only: displacement (undanträngning, seed 004), the cost of "
-        "matching and support, and effects on the state are not deducted.",
+        f"Displacement (undanträngning, seed 004): {follow.displacement_share:.0%} of the gross gain is "
+        "deducted for jobs the placed take from others who would otherwise have been hired "
+        "(follow_up.displacement_share; default 65 %, Dahlberg & Forslund's estimate of direct "
+        "displacement from subsidised work in Swedish municipalities, see docs/follow-up.md). "
+        f"Gross {total:,.0f} SEK, net {total * (1 - follow.displacement_share):,.0f} SEK.",
+        "The cost of matching and support and effects on the state are not deducted.",
     )
-    return Estimate(year, per_person, by_support, total, per_person.height, assumptions)
+    return Estimate(year, per_person, by_support, total, per_person.height, assumptions,
+                    follow.displacement_share)
 
 
 # ---------------------------------------------------------------------------------------------
-# Small-cell suppression
+# Small-cell suppression: scoring.disclosure (what is published) and scoring.metrics._suppression
 # ---------------------------------------------------------------------------------------------
 
 SUPPRESSED_COLUMN = "suppressed"
-
-
-def suppress_small_cells(
-    table: pl.DataFrame,
-    min_cell_size: int,
-    *,
-    count_columns: Sequence[str] | None = None,
-    derived_columns: Sequence[str] | None = None,
-    secondary: bool = True,
-) -> pl.DataFrame:
-    """Replace counts of people below ``min_cell_size`` by null and say so, for researchers.
-
-    A count ``c`` with ``0 < c < min_cell_size`` is suppressed (zero reveals no one and is shown).
-    In a row with any suppressed count, the ``derived_columns`` (shares, means, sums that a small
-    count would reveal) are suppressed too. With ``secondary``, a column where exactly one cell was
-    suppressed also loses its next smallest non-zero cell, so that the hidden one cannot be recovered
-    from a published total. Nothing is dropped: every row stays, and the ``suppressed`` column lists
-    the columns nulled in that row.
-
-    Parameters
-    ----------
-    table
-        A table of aggregates.
-    min_cell_size
-        The policy's ``follow_up.min_cell_size``.
-    count_columns
-        Columns holding counts of people; default every integer column.
-    derived_columns
-        Columns to null with a row's suppressed counts; default every float column.
-
-    Examples
-    --------
-    >>> t = pl.DataFrame({"group": ["a", "b", "c"], "people": [12, 3, 0], "share": [0.8, 0.2, 0.0]})
-    >>> out = suppress_small_cells(t, 5, secondary=False)
-    >>> out["people"].to_list(), out["share"].to_list(), out["suppressed"].to_list()
-    ([12, None, 0], [0.8, None, 0.0], [[], ['people', 'share'], []])
-    """
-    if count_columns is None:
-        count_columns = [c for c, t in table.schema.items() if t.is_integer()]
-    if derived_columns is None:
-        derived_columns = [c for c, t in table.schema.items() if t.is_float()]
-    n = table.height
-    hide = {c: ((table[c] > 0) & (table[c] < min_cell_size)).fill_null(False).to_numpy().copy()
-            for c in count_columns}
-    if secondary:
-        for c in count_columns:
-            if int(hide[c].sum()) == 1:
-                values = table[c].to_numpy()
-                others = [i for i in range(n) if not hide[c][i] and values[i] is not None and values[i] > 0]
-                if others:
-                    hide[c][min(others, key=lambda i: values[i])] = True
-    row_hit = np.zeros(n, dtype=bool)
-    for mask in hide.values():
-        row_hit |= mask
-    flags: list[list[str]] = [[] for _ in range(n)]
-    for c in count_columns:
-        for i in np.flatnonzero(hide[c]):
-            flags[i].append(c)
-    for c in derived_columns:
-        for i in np.flatnonzero(row_hit):
-            flags[i].append(c)
-    out = table.with_columns(
-        [pl.when(pl.Series(hide[c])).then(None).otherwise(pl.col(c)).alias(c) for c in count_columns]
-        + [pl.when(pl.Series(row_hit)).then(None).otherwise(pl.col(c)).alias(c) for c in derived_columns]
-    )
-    return out.with_columns(pl.Series(SUPPRESSED_COLUMN, flags, dtype=pl.List(pl.String)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1031,11 +1291,32 @@ class FollowUpReport:
     outcomes: pl.DataFrame
     placements_by_group_district: pl.DataFrame
     """People placed in the year per (priority group, home district): the chart's data."""
+    requirement_history: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Every requirement's judgement at each checkpoint reached, across the contract's years."""
+    data_from: dt.date | None = None
+    data_through: dt.date | None = None
+    partial: bool = False
+    """The data cover only part of the year: every figure is for ``period_start``-``period_end``."""
     notes: tuple[str, ...] = field(default=())
+    distribution_keys: Mapping[str, float] = field(default_factory=dict)
+    """The policy's distribution key per district (drawn beside the placements by district)."""
+    displacement_watch: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Per supplier: requirement placements against its new hires and headcount."""
+    research_inputs: Mapping[str, object] = field(default_factory=dict, repr=False)
+    """The populations the researcher's cut is built from (:mod:`scoring.disclosure`)."""
+    _research: dict[str, dict[str, pl.DataFrame]] = field(default_factory=dict, repr=False)
+
+    def research_tables(self) -> dict[str, pl.DataFrame]:
+        """The researcher's tables, suppressed primary and complementary (built once per report)."""
+        if "tables" not in self._research:
+            self._research["tables"] = _research_tables(self)
+        return self._research["tables"]
 
 
-def _group_district(region: Region, policy: Policy, year: int) -> pl.DataFrame:
-    start, end = _year_bounds(year)
+def _group_district(
+    region: Region, policy: Policy, year: int, period_end: dt.date | None = None
+) -> pl.DataFrame:
+    start, end = _period(year, period_end)
     cohort = _started_between(region.placements, start, end).join(
         region.candidates.select("candidate_id", "home_district"), on="candidate_id", how="left")
     groups = placement_groups(region, policy, cohort)
@@ -1052,28 +1333,63 @@ def _group_district(region: Region, policy: Policy, year: int) -> pl.DataFrame:
 
 
 def build_report(
-    region: Region, policy: Policy, *, year: int, as_of: dt.date | None = None
+    region: Region,
+    policy: Policy,
+    *,
+    year: int,
+    as_of: dt.date | None = None,
+    records: FollowUpRecords = NO_RECORDS,
 ) -> FollowUpReport:
     """The whole follow-up for ``year``: key figures, requirement status, estimate and outcomes.
 
-    The requirement status is for the calendar year (``period_start`` 1 January, ``period_end``
-    31 December). ``as_of`` (default the year's last day) is the day the data are read.
+    Only the part of the year the data cover is reported (:func:`data_coverage`): the period runs
+    from 1 January to the earliest of 31 December, the data's last day and ``as_of``, and the report
+    says when that is partial. Requirements are judged on that day (``requirement_status``).
+
+    Raises
+    ------
+    FollowUpPeriodError
+        A year without data, or ``as_of`` before the year or after the data's last day.
     """
-    start, end = _year_bounds(year)
-    as_of = as_of or end
+    coverage = data_coverage(region, records)
+    start, end, partial = coverage.period(year, as_of)
+    estimate = socioeconomic_estimate(region, policy, year=year, as_of=end)
+    cohort = _started_between(_placements_with_places(region), start, end).join(
+        region.candidates.select("candidate_id", "home_district"), on="candidate_id", how="left")
+    research_inputs = {
+        "placed": placed_population(region, policy, cohort, placement_groups(region, policy, cohort), end),
+        "hired": hired_population(region.placements, start, end),
+        "groups": tuple(g.value for g in policy.groups.enabled),
+        "candidates": protect_candidates(region, policy),
+        "in_work": estimate.per_person,
+    }
+    notes: list[str] = []
+    if partial:
+        notes.append(
+            f"Partial year: the data end on {coverage.data_through}"
+            + (f" (read as of {as_of})" if as_of is not None and as_of < coverage.data_through else "")
+            + f"; every figure is for {start.isoformat()} to {end.isoformat()} only.")
     return FollowUpReport(
         region=region.manifest.region,
         policy_id=policy.id,
         year=year,
         period_start=start,
         period_end=end,
-        as_of=as_of,
+        as_of=end,
         min_cell_size=policy.follow_up.min_cell_size,
-        figures=key_figures(region, policy, year=year),
-        requirements=requirement_status(region, policy, period_start=start, period_end=end),
-        estimate=socioeconomic_estimate(region, policy, year=year, as_of=as_of),
-        outcomes=outcomes(region, as_of=as_of),
-        placements_by_group_district=_group_district(region, policy, year),
+        figures=key_figures(region, policy, year=year, period_end=end),
+        requirements=requirement_status(region, policy, period_start=start, period_end=end, records=records),
+        estimate=estimate,
+        outcomes=outcomes(region, as_of=end),
+        placements_by_group_district=_group_district(region, policy, year, end),
+        requirement_history=requirement_history(region, policy, through=end, records=records),
+        data_from=coverage.data_from,
+        data_through=coverage.data_through,
+        partial=partial,
+        notes=tuple(notes),
+        distribution_keys=dict(policy.distribution.keys),
+        research_inputs=research_inputs,
+        displacement_watch=displacement_watch(region, year=year, period_end=end, records=records),
     )
 
 
@@ -1083,9 +1399,10 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
     - ``coordinator``: everything, including the outcome of each proposal and the estimate per person.
     - ``orderer``: the requirement status, key figures, the tables by supplier and placement type and the
       estimate by income support; nothing about single people.
-    - ``researcher``: aggregates only (key figures, by group, district, placement type, the estimate by
-      income support, the group × district table), with small cells suppressed
-      (:func:`suppress_small_cells` at the policy's ``min_cell_size``); no ids of people or suppliers.
+    - ``researcher``: aggregates only (key figures, by district, group, group × district, placement
+      type, outcome, contract type, the estimate by income support), every count of people protected by
+      primary and complementary suppression together (:mod:`scoring.disclosure`); no ids of people or
+      suppliers.
     """
     f, est = report.figures, report.estimate
     figures = f.table()
@@ -1094,6 +1411,8 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
         return {
             "key_figures": figures,
             "requirements": report.requirements,
+            "requirement_history": report.requirement_history,
+            "displacement_watch": report.displacement_watch,
             "by_group": f.by_group,
             "by_district": f.by_district,
             "by_supplier": f.by_supplier,
@@ -1108,36 +1427,216 @@ def report_tables(report: FollowUpReport, role: Role) -> dict[str, pl.DataFrame]
         return {
             "key_figures": figures,
             "requirements": report.requirements,
+            "requirement_history": report.requirement_history,
+            "displacement_watch": report.displacement_watch,
             "by_supplier": f.by_supplier,
             "by_placement_type": f.by_placement_type,
             "estimate_by_support": est.by_income_support,
             "assumptions": assumptions,
         }
     if role == "researcher":
-        k = report.min_cell_size
-        people_units = ("people", "placements")
-        small = (pl.col("unit").is_in(people_units) & (pl.col("value") > 0) & (pl.col("value") < k)) \
-            .fill_null(False)
-        research_figures = figures.with_columns(
-            pl.when(small).then(pl.lit(["value"])).otherwise(pl.lit([], dtype=pl.List(pl.String)))
-            .alias(SUPPRESSED_COLUMN),
-            pl.when(small).then(None).otherwise(pl.col("value")).alias("value"),
-        )
-        return {
-            "key_figures": research_figures,
-            "by_group": suppress_small_cells(f.by_group, k, derived_columns=["share_of_placed"],
-                                             secondary=False),
-            "by_district": suppress_small_cells(f.by_district.drop("name"), k,
-                                                derived_columns=["share_of_placed"]),
-            "by_placement_type": suppress_small_cells(f.by_placement_type, k),
-            "group_district": suppress_small_cells(report.placements_by_group_district, k, secondary=False),
-            "estimate_by_support": suppress_small_cells(est.by_income_support, k, count_columns=["people"],
-                                                        derived_columns=["months_in_work", "gain_sek"]),
-            "assumptions": assumptions,
-        }
+        return report.research_tables()
     raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
 
 
 def role_tables(report: FollowUpReport) -> Mapping[Role, dict[str, pl.DataFrame]]:
     """Every role's tables (a convenience for writers that produce all three)."""
     return {role: report_tables(report, role) for role in ROLES}
+
+
+# ---------------------------------------------------------------------------------------------
+# The researcher's cut
+# ---------------------------------------------------------------------------------------------
+
+#: Key figures that count no people (procurements, proposals, days, places): published as they are.
+_RESEARCH_FIGURES = (
+    "procurements_active", "qualifying_procurements", "qualifying_with_requirement",
+    "share_qualifying_with_requirement", "requirements_not_qualifying", "proposals_made",
+    "proposals_answered",
+    "time_to_start_median", "time_to_start_mean", "companies_with_requirement", "yearly_target_places",
+    "places_requisitioned", "yearly_target_met",
+)
+
+
+def _flagged(frame: pl.DataFrame, hidden: list[list[str]]) -> pl.DataFrame:
+    return frame.with_columns(pl.Series(SUPPRESSED_COLUMN, hidden, dtype=pl.List(pl.String)))
+
+
+def _ratio(part: int | None, whole: int | None) -> float | None:
+    return None if part is None or not whole else part / whole
+
+
+def _research_tables(report: FollowUpReport) -> dict[str, pl.DataFrame]:
+    inputs = report.research_inputs
+    k = report.min_cell_size
+    groups = inputs["groups"]
+    assert isinstance(groups, tuple)
+    placed_pop, hired_pop = inputs["placed"], inputs["hired"]
+    cand = inputs["candidates"]
+    in_work = inputs["in_work"]
+    assert isinstance(cand, Publication) and isinstance(in_work, pl.DataFrame)
+    placed = protect_placed(placed_pop, groups, k)  # type: ignore[arg-type]
+    hired = protect_hired(hired_pop, k)  # type: ignore[arg-type]
+    supports = [s.value for s in IncomeSupport]
+    work = protect_in_work(in_work, supports, k)
+    total = placed.value("placed_total")
+    f = report.figures
+
+    def share(n: int | None) -> float | None:
+        return _ratio(n, total)
+
+    # By district, with the policy's key beside the share.
+    districts = f.by_district["district_id"].to_list()
+    d_people = [placed.value("by_district", d) for d in districts]
+    by_district = _flagged(pl.DataFrame({
+        "district_id": districts,
+        "people": pl.Series(d_people, dtype=pl.Int64),
+        "share_of_placed": pl.Series([share(n) for n in d_people], dtype=pl.Float64),
+        "key_share": f.by_district["key_share"],
+    }), [["people", "share_of_placed"] if n is None else [] for n in d_people])
+
+    cand_total = cand.value("candidates_total")
+    names = [*groups, NO_GROUP]
+    g_people = [placed.value("by_group", g) for g in names]
+    pool = [_ratio(cand.value("candidates_by_group", g), cand_total) for g in names]
+    by_group = _flagged(pl.DataFrame({
+        "group": names,
+        "people": pl.Series(g_people, dtype=pl.Int64),
+        "share_of_placed": pl.Series([share(n) for n in g_people], dtype=pl.Float64),
+        "pool_share": pl.Series(pool, dtype=pl.Float64),
+    }), [(["people", "share_of_placed"] if n is None else []) + (["pool_share"] if p is None else [])
+         for n, p in zip(g_people, pool, strict=True)])
+
+    gd_keys = [(g, d) for g in names for d in districts]
+    gd_people = [placed.value("group_district", g, d) for g, d in gd_keys]
+    group_district = _flagged(pl.DataFrame({
+        "group": [g for g, _ in gd_keys], "district_id": [d for _, d in gd_keys],
+        "people": pl.Series(gd_people, dtype=pl.Int64),
+    }), [["people"] if n is None else [] for n in gd_people])
+
+    types = [t.value for t in PlacementType]
+    t_people = [placed.value("by_placement_type", t) for t in types]
+    by_type = _flagged(pl.DataFrame({
+        "placement_type": types, "people": pl.Series(t_people, dtype=pl.Int64),
+        "share_of_placed": pl.Series([share(n) for n in t_people], dtype=pl.Float64),
+    }), [["people", "share_of_placed"] if n is None else [] for n in t_people])
+
+    from scoring.disclosure import CONTRACT_TYPES, OUTCOMES
+
+    o_people = [placed.value("by_outcome", o) for o in OUTCOMES]
+    by_outcome = _flagged(
+        pl.DataFrame({"outcome": list(OUTCOMES), "people": pl.Series(o_people, dtype=pl.Int64)}),
+        [["people"] if n is None else [] for n in o_people])
+    c_people = [hired.value("by_contract_type", c) for c in CONTRACT_TYPES]
+    by_contract = _flagged(pl.DataFrame({"contract_type": list(CONTRACT_TYPES),
+                                         "people": pl.Series(c_people, dtype=pl.Int64)}),
+                           [["people"] if n is None else [] for n in c_people])
+
+    est = report.estimate.by_income_support
+    s_people = [work.value("by_support", s) for s in est["income_support"].to_list()]
+    hide = pl.Series([n is None for n in s_people])
+    derived = ["months_in_work", "gain_sek", "net_gain_sek"]
+    estimate = _flagged(est.with_columns(
+        pl.Series("people", s_people, dtype=pl.Int64),
+        *[pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in derived],
+    ), [["people", *derived] if n is None else [] for n in s_people])
+
+    # Key figures: those that count no one as they are; counts of people from the protected cells.
+    base = f.table().filter(pl.col("figure").is_in(list(_RESEARCH_FIGURES)))
+    rows: list[tuple[str, float | None, str, str]] = [
+        (r["figure"], r["value"], r["unit"], r["note"]) for r in base.iter_rows(named=True)]
+    rows.append(("people_placed", total, "people", "distinct people, placement started in the period"))
+    for t, n in zip(types, t_people, strict=True):
+        rows.append((f"people_into_{t}", n, "people",
+                     "by the type of the person's first placement in the period"))
+    for o, n in zip(OUTCOMES, o_people, strict=True):
+        rows.append((f"people_outcome_{o}", n, "people", "first placement's state on the period's last day"))
+    rows.append(("people_hired", hired.value("hired_total"), "people", "hired in the period"))
+    for c, n in zip(CONTRACT_TYPES, c_people, strict=True):
+        rows.append((f"people_hired_{c}", n, "people", "hired in the period, by contract (first hire)"))
+    placed_low = _ratio(placed.value("low_step"), total)
+    pool_low = _ratio(cand.value("candidates_low_step"), cand_total)
+    rows += [
+        ("placed_low_ladder_share", placed_low, "share", "placed on work-ladder steps 1-2"),
+        ("pool_low_ladder_share", pool_low, "share", "candidates on work-ladder steps 1-2"),
+        ("anti_creaming_ratio", None if placed_low is None or not pool_low else placed_low / pool_low,
+         "ratio", "placed share / pool share; below 1 suggests creaming"),
+    ]
+    person_units = {"people"}
+    key_figures = pl.DataFrame({
+        "figure": [r[0] for r in rows],
+        "value": pl.Series([None if r[1] is None else float(r[1]) for r in rows], dtype=pl.Float64),
+        "unit": [r[2] for r in rows], "note": [r[3] for r in rows],
+    })
+    key_figures = _flagged(key_figures, [
+        ["value"] if r[1] is None and (r[2] in person_units or r[2] in ("share", "ratio")) else []
+        for r in rows])
+    return {
+        "key_figures": key_figures,
+        "by_group": by_group,
+        "by_district": by_district,
+        "by_placement_type": by_type,
+        "by_outcome": by_outcome,
+        "by_contract_type": by_contract,
+        "group_district": group_district,
+        "estimate_by_support": estimate,
+        "assumptions": pl.DataFrame({"assumption": list(report.estimate.assumptions)}),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Displacement watch
+# ---------------------------------------------------------------------------------------------
+
+
+def displacement_watch(region: Region, *, year: int, period_end: dt.date | None = None,
+                       records: FollowUpRecords = NO_RECORDS) -> pl.DataFrame:
+    """Per supplier: requirement placements against all its new hires and its headcount (seed 004:
+    see that the requirement creates no displacement; DOMAIN.md, "Displacement").
+
+    *Requirement placements* are the placements started on the supplier's places in the period (and in
+    the year before, for the change). ``new_hires`` and ``headcount`` are what the supplier reported
+    for the year (``PUT /v1/supplier-figures/{year}``, optional; null when not reported). The flag
+    ``look_into`` is set where the headcount fell from the year before while the requirement
+    placements rose: a sign that placed people may stand in for staff, for the coordinator to look
+    into, not a finding.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``supplier_id, name, requirement_placements, requirement_placements_before, new_hires,
+        requirement_share_of_new_hires, headcount, headcount_before, look_into, note`` by supplier id.
+    """
+    start, end = _period(year, period_end)
+    before_start, before_end = _year_bounds(year - 1)
+    placed = _placements_with_places(region)
+    now = _started_between(placed, start, end).group_by("supplier_id").len("n")
+    then = _started_between(placed, before_start, before_end).group_by("supplier_id").len("n")
+    figures = records.supplier_figures
+    this_year = {r["supplier_id"]: r for r in figures.filter(pl.col("year") == year).iter_rows(named=True)}
+    last_year = {r["supplier_id"]: r
+                 for r in figures.filter(pl.col("year") == year - 1).iter_rows(named=True)}
+    counts_now, counts_then = dict(now.iter_rows()), dict(then.iter_rows())
+    rows = []
+    for sup in region.suppliers.sort("supplier_id").iter_rows(named=True):
+        sid = sup["supplier_id"]
+        placements, before = int(counts_now.get(sid, 0)), int(counts_then.get(sid, 0))
+        mine, prior = this_year.get(sid, {}), last_year.get(sid, {})
+        new_hires, headcount = mine.get("new_hires"), mine.get("headcount")
+        headcount_before = prior.get("headcount")
+        share = None if not new_hires else placements / new_hires
+        fell = headcount is not None and headcount_before is not None and headcount < headcount_before
+        look = bool(fell and placements > before)
+        note = ""
+        if look:
+            note = (f"headcount fell from {headcount_before} to {headcount} while requirement placements "
+                    f"rose from {before} to {placements}: look into possible displacement")
+        elif headcount is None or headcount_before is None:
+            note = "headcount not reported for both years: no comparison"
+        rows.append((sid, sup["name"], placements, before, new_hires, share, headcount, headcount_before,
+                     look, note))
+    return pl.DataFrame(rows, orient="row", schema={
+        "supplier_id": pl.String, "name": pl.String, "requirement_placements": pl.Int64,
+        "requirement_placements_before": pl.Int64, "new_hires": pl.Int64,
+        "requirement_share_of_new_hires": pl.Float64, "headcount": pl.Int64, "headcount_before": pl.Int64,
+        "look_into": pl.Boolean, "note": pl.String})

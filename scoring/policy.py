@@ -173,6 +173,14 @@ class FollowUp(_Strict):
     assumed_monthly_wage_sek: int = Field(default=22_500, ge=0)
     #: Aggregates for researchers suppress cells with fewer people than this.
     min_cell_size: int = Field(default=5, ge=1)
+    #: A requirement is judged every this many months of its contract (and at its end); before the
+    #: first checkpoint it is "not due yet" (docs/follow-up.md, "Requirement status").
+    checkpoint_months: int = Field(default=12, ge=1, le=120)
+    #: Share of the gross socio-economic gain deducted for displacement (undanträngning, seed 004):
+    #: jobs the placed take from others. Default 0.65: Dahlberg & Forslund's estimate of direct
+    #: displacement from subsidised work in Swedish municipalities, about 65 % (IFAU working paper
+    #: 1999; Scandinavian Journal of Economics 2005). Sources in docs/follow-up.md.
+    displacement_share: float = Field(default=0.65, ge=0, le=1)
 
 
 class Policy(_Strict):

@@ -8,6 +8,8 @@
   (Singh & Joachims, KDD 2018).
 * Allocations (:mod:`~scoring.metrics.allocation`): district shares vs. distribution keys,
   priority-group shares vs. floors, the anti-creaming share, placements per supplier.
+* Suppression (:func:`protect`): primary and complementary suppression of counts of people, audited
+  against every differencing attack on the cells published together (``docs/follow-up.md``).
 
 All group metrics share one engine (:func:`group_rates`) that keeps small groups and unknown
 values as reported rows, never folded into a comparison. Definitions, formulas and sources are in
@@ -16,6 +18,7 @@ fairlearn on the same inputs.
 """
 
 from scoring.metrics._engine import FeatureKind, GroupRates, GroupRow, Membership, group_rates, membership
+from scoring.metrics._suppression import CellSpec, Population, ProtectedCells, protect
 from scoring.metrics.allocation import (
     AntiCreaming,
     ShareRow,
@@ -49,6 +52,7 @@ from scoring.metrics.selection import (
 
 __all__ = [
     "AntiCreaming",
+    "CellSpec",
     "Convention",
     "Disparity",
     "FeatureKind",
@@ -57,6 +61,8 @@ __all__ = [
     "GroupRates",
     "GroupRow",
     "Membership",
+    "Population",
+    "ProtectedCells",
     "ShareRow",
     "SkewAtK",
     "anti_creaming_share",
@@ -75,6 +81,7 @@ __all__ = [
     "min_skew_at_k",
     "ndkl",
     "placements_per_supplier",
+    "protect",
     "selection_rate_by_group",
     "skew_at_k",
     "skew_by_group",

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "admin",
     "bench",
     "report",
+    "plan",
 )
 
 EXIT_OK = 0

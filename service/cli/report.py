@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 
@@ -10,7 +11,7 @@ from scoring.exceptions import ScoringError
 from scoring.followup import ROLES, build_report
 from scoring.policy import load_policy
 from scoring.region import load_region
-from scoring.reports import FORMATS, render_text, write_report
+from scoring.reports import FORMATS, LANGUAGES, render_text, write_report
 from service.cli import EXIT_OK, EXIT_USAGE, policy_dirs
 
 
@@ -30,15 +31,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="the region folder (with region.toml)")
     p.add_argument("--policy", help="policy id or TOML file (default: the region's policy)")
     p.add_argument("--year", type=int,
-                   help="calendar year to follow up (default: the region's reference year)")
+                   help="calendar year to follow up (default: the region's reference year); a year the "
+                        "data do not cover is refused")
     p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
-                   help="read the data as of this day (default: the year's last day)")
+                   help="read the data as of this day (default: the year's last day, or the data's last "
+                        "day if earlier)")
     p.add_argument("--role", choices=ROLES, default="coordinator",
                    help="whose view: coordinator (all), orderer, "
                         "researcher (aggregates, small cells suppressed)")
     p.add_argument("--out", metavar="DIR", help="write the report's files to this folder")
     p.add_argument("--format", default=",".join(FORMATS), metavar="LIST",
                    help=f"comma-separated file formats from {', '.join(FORMATS)} (default: all)")
+    p.add_argument("--language", choices=LANGUAGES, default="en",
+                   help="the workbook's headers, sheet names and the chart's labels: en or sv (default en)")
     p.add_argument("--simulate-year", action="store_true",
                    help="first simulate a year of proposals, answers and placements (demo data)")
     p.add_argument("--seed", type=int, default=7, help="seed of the simulation (default 7)")
@@ -65,11 +70,15 @@ def run(args: argparse.Namespace) -> int:
             region = simulate_year(region, seed=args.seed, year=year)
         except ValueError as exc:
             raise ScoringError(str(exc)) from None
+        # A simulated year is data through its last day: the region's own reference date is earlier.
+        through = max(region.manifest.reference_date, dt.date(year, 12, 31))
+        region = dataclasses.replace(
+            region, manifest=dataclasses.replace(region.manifest, reference_date=through))
         print(f"simulated {year} (seed {args.seed}): {region.proposals.height:,} proposals, "
               f"{region.placements.height:,} placements in the data")
     report = build_report(region, policy, year=year, as_of=args.as_of)
     sys.stdout.write(render_text(report, role=args.role))
     if args.out:
-        paths = write_report(report, args.out, formats, role=args.role)
+        paths = write_report(report, args.out, formats, role=args.role, language=args.language)
         print(f"\nwrote {len(paths)} file(s) to {args.out}: {', '.join(p.name for p in paths)}")
     return EXIT_OK

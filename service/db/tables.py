@@ -198,4 +198,6 @@ jobs = sa.Table(
 )
 
 # The supplier integration keeps its tables in its own module, on this metadata (migration 0002).
+# The follow-up's records (dialogue log, suppliers' own hires) likewise (migration 0006).
+from service import followup_records as _followup_tables  # noqa: E402, F401
 from service.integration import tables as _integration_tables  # noqa: E402, F401

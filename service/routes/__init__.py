@@ -6,7 +6,9 @@ from service.routes import (
     candidates,
     districts,
     meta,
+    outcomes,
     places,
+    planning,
     policies,
     procurements,
     proposals,
@@ -25,4 +27,6 @@ ROUTERS = [
     proposals.router, aggregates.router, audit.router,
     reports.router,  # follow-up reports (docs/follow-up.md)
     proposing.router, supplier.router,  # the supplier integration (docs/integration.md)
+    outcomes.router,  # outcomes recorded where they happen (docs/follow-up.md)
+    planning.router,  # planning before procuring (docs/follow-up.md)
 ]

@@ -1,14 +1,19 @@
-"""Aggregates for researchers: counts only, small cells suppressed (policy ``follow_up.min_cell_size``)."""
+"""Aggregates for researchers: counts only, with primary and complementary suppression
+(policy ``follow_up.min_cell_size``; :func:`scoring.disclosure.protect_candidates`).
+
+The cells are protected together with the pool shares the follow-up report publishes beside them
+(per priority group, in no group, on work-ladder steps 1-2), so that no suppressed cell can be
+recovered from the total, a district's ``all``, another group or the report (``docs/follow-up.md``,
+"Small cells").
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
-import polars as pl
 from fastapi import APIRouter, Depends
 
-from scoring.domain import priority_groups
+from scoring.disclosure import protect_candidates
 from service.auth import Principal, Role
 from service.deps import Loaded, require
 from service.errors import problem_responses
@@ -22,25 +27,17 @@ AggregateReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.RE
 @router.get("/candidates", summary="Candidates per district and priority group",
             response_model=Aggregates, responses=problem_responses(401, 403, 503))
 def candidate_aggregates(caller: AggregateReader, snapshot: Loaded) -> Aggregates:
-    policy = snapshot.policy
-    minimum = policy.follow_up.min_cell_size
-    cands = snapshot.region.candidates
-    ref = snapshot.region.manifest.reference_date
-    age = ref.year - cands.get_column("birth_year").to_numpy().astype(np.int64)
-    masks = priority_groups(age=age, foreign_born=cands.get_column("foreign_born").to_numpy(),
-                            disability=cands.get_column("disability").to_numpy(),
-                            registered_since=cands.get_column("registered_since").to_numpy(), on=ref,
-                            policy=policy)
-    frame = pl.DataFrame({"district_id": cands.get_column("home_district"),
-                          "all": np.ones(cands.height, bool),
-                          **{g.value: m for g, m in masks.items()}})
-    counts = frame.group_by("district_id").agg(pl.all().sum()).sort("district_id")
+    """Per home district: all candidates and those in each priority group (on the region's reference
+    date). A ``null`` count is suppressed: below the policy's minimum, or hidden as well so that a
+    small one cannot be worked out from the others."""
+    published = protect_candidates(snapshot.region, snapshot.policy)
+    districts = sorted(snapshot.region.districts["district_id"].to_list())
     cells = []
-    for row in counts.iter_rows(named=True):
-        for group in ["all", *(g.value for g in masks)]:
-            n = int(row[group])
-            small = n < minimum
-            cells.append(AggregateCell(district_id=row["district_id"], group=group,
-                                       count=None if small else n, suppressed=small))
-    total = cands.height
-    return Aggregates(min_cell_size=minimum, total=None if total < minimum else total, cells=cells)
+    for district in districts:
+        for group in ["all", *published.groups]:
+            count = (published.value("candidates_by_district", district) if group == "all"
+                     else published.value("candidates_group_district", group, district))
+            cells.append(AggregateCell(district_id=district, group=group, count=count,
+                                       suppressed=count is None))
+    return Aggregates(min_cell_size=snapshot.policy.follow_up.min_cell_size,
+                      total=published.value("candidates_total"), cells=cells)

@@ -6,10 +6,13 @@ lose it without a word.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from scoring.exceptions import PolicyError
 from scoring.policy import Policy, procurement_qualifies
@@ -18,6 +21,7 @@ from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES, region_meta
 from service.deps import Conn, Staff, State, require
 from service.errors import Conflict, FieldError, InvalidInput, Unavailable, problem_responses
+from service.followup_records import dialogues
 from service.models import Page, Procurement, ProcurementWithVerdict
 from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, dump, one, page
 
@@ -26,6 +30,9 @@ _t = REGION_TABLES["procurements"]
 _suppliers = REGION_TABLES["suppliers"]
 ProcurementReader = Annotated[
     Principal, Depends(require(Role.COORDINATOR, Role.LABOUR_MARKET_UNIT, Role.SUPPLIER, Role.ORDERER))
+]
+DialogueReader = Annotated[
+    Principal, Depends(require(Role.COORDINATOR, Role.ORDERER, Role.SUPPLIER))
 ]
 PolicyQuery = Annotated[str | None, Query(
     max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$",
@@ -105,3 +112,72 @@ def create_procurement(body: Procurement, caller: Staff, conn: Conn, state: Stat
     state.request_reload()
     response.headers["Location"] = f"/v1/procurements/{values['procurement_id']}"
     return _with_verdict(values, _policy(state, conn, None))
+
+
+# -- the dialogue log (issue 16: "dialogue held" rests on a record) --------------------------------
+
+DialogueRecorder = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.ORDERER))]
+_DIALOGUE_FIELDS = ("dialogue_id", "procurement_id", "held_on", "participants", "agreed")
+
+
+class DialogueIn(BaseModel):
+    """One dialogue meeting with the supplier about offering places (dialogkrav)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "held_on": "2026-03-04", "participants": ["samordnare Anna Berg", "Städbolaget Väst AB, HR"],
+        "agreed": "two internships in cleaning from May; a supervisor named by 1 April"}]})
+
+    held_on: dt.date = Field(description="The day of the meeting; not in the future.")
+    participants: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=50, description="Who took part (names or roles, as you write them).")
+    agreed: str = Field(min_length=1, max_length=4000, description="What was agreed, in words.")
+
+
+class Dialogue(DialogueIn):
+    """A recorded dialogue meeting."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "dialogue_id": "dlg-3f2a1b0c9d", "procurement_id": "2025-00002", "held_on": "2026-03-04",
+        "participants": ["samordnare Anna Berg", "Carebolaget Säve AB, HR"],
+        "agreed": "two internships in elderly care from May"}]})
+
+    dialogue_id: str
+    procurement_id: str
+
+
+@router.get("/{procurement_id}/dialogues", summary="The procurement's dialogue log",
+            response_model=list[Dialogue], responses=problem_responses(401, 403, 404, 422))
+def list_dialogues(procurement_id: PathId, caller: DialogueReader, conn: Conn) -> list[dict[str, Any]]:
+    """Meetings recorded with the supplier, oldest first: the evidence of a dialogue requirement."""
+    one(conn, _t, "procurement_id", procurement_id, "procurement", *_own(caller))
+    rows = conn.execute(sa.select(dialogues).where(dialogues.c.procurement_id == procurement_id)
+                        .order_by(dialogues.c.held_on, dialogues.c.dialogue_id)).mappings().all()
+    return [{k: r[k] for k in _DIALOGUE_FIELDS} for r in rows]
+
+
+@router.post("/{procurement_id}/dialogues", summary="Record a dialogue meeting with the supplier",
+             status_code=status.HTTP_201_CREATED, response_model=Dialogue,
+             responses=problem_responses(401, 403, 404, 422))
+def record_dialogue(procurement_id: PathId, body: DialogueIn, caller: DialogueRecorder, conn: Conn,
+                    state: State, response: Response) -> dict[str, Any]:
+    """A dialogue requirement is met for a contract year when a meeting of that year is recorded here
+    (``docs/follow-up.md``, "Requirement status")."""
+    proc = one(conn, _t, "procurement_id", procurement_id, "procurement")
+    errors = []
+    if body.held_on > dt.datetime.now(dt.UTC).date():
+        errors.append(FieldError(location="body.held_on", type="value_error",
+                                 message=f"{body.held_on.isoformat()} is in the future: record held ones"))
+    if not proc["contract_start"] <= body.held_on <= proc["contract_end"]:
+        errors.append(FieldError(location="body.held_on", type="value_error", message=(
+            f"{body.held_on.isoformat()} is outside the contract ({proc['contract_start']} to "
+            f"{proc['contract_end']})")))
+    if errors:
+        raise InvalidInput(f"{len(errors)} invalid field(s)", errors)
+    row = {"dialogue_id": f"dlg-{uuid.uuid4().hex[:10]}", "procurement_id": procurement_id,
+           "held_on": body.held_on, "participants": [p.strip() for p in body.participants],
+           "agreed": body.agreed.strip(), "recorded_at": dt.datetime.now(dt.UTC),
+           "recorded_by": caller.key_id}
+    conn.execute(dialogues.insert().values(**row))
+    state.request_reload()
+    response.headers["Location"] = f"/v1/procurements/{procurement_id}/dialogues"
+    return {k: row[k] for k in _DIALOGUE_FIELDS}

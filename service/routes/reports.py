@@ -36,12 +36,22 @@ import polars as pl
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoring.followup import FollowUpReport, build_report, report_tables, requirement_status
+from scoring.exceptions import FollowUpPeriodError
+from scoring.followup import (
+    FollowUpRecords,
+    FollowUpReport,
+    build_report,
+    data_coverage,
+    report_tables,
+    requirement_history,
+    requirement_status,
+)
 from scoring.reports import CHART_FILE, WORKBOOK_FILE, write_report
 from service import audit
 from service.auth import Principal, Role
-from service.deps import Loaded, State, require
+from service.deps import Conn, Loaded, State, require
 from service.errors import FieldError, Forbidden, InvalidInput, NotFound, problem_responses
+from service.followup_records import load_records, records_fingerprint
 from service.routes._common import PathId, StrictQueryRoute
 from service.state import Snapshot
 
@@ -70,11 +80,17 @@ ZIP = "application/zip"
 PNG = "image/png"
 
 Year = Annotated[int | None, Query(
-    ge=2000, le=2100, description="The calendar year followed up (default: the region's reference year).",
+    ge=2000, le=2100, description=(
+        "The calendar year followed up (default: the region's reference year). A year the data do not "
+        "cover (before the first record or after the data's last day) is a 422 on `year`."),
     examples=[2026])]
 AsOf = Annotated[dt.date | None, Query(
-    description="Read the data as of this day (default: the year's last day); not before the year starts.",
+    description=("Read the data as of this day (default: the year's last day, or the data's last day if "
+                 "earlier); not before the year starts, not after the data's last day."),
     examples=["2026-09-30"])]
+Lang = Annotated[Literal["en", "sv"], Query(
+    description="The workbook's headers and sheet names (and the chart's labels): English or Swedish.",
+    examples=["sv"])]
 ViewQuery = Annotated[View | None, Query(
     description="Whose cut of the report: your own role's (the default) or a narrower one.",
     examples=["orderer"])]
@@ -96,8 +112,11 @@ class EstimateSummary(BaseModel):
     """The socio-economic estimate's total (coordinator and orderer views; researchers get the table by
     income support only, since a total beside suppressed rows could give them back)."""
 
-    total_sek: float = Field(examples=[1_312_500.0])
+    total_sek: float = Field(examples=[1_312_500.0], description="The gross gain, before displacement.")
     people_in_work: int = Field(examples=[21])
+    displacement_share: float = Field(default=0.0, examples=[0.65], description=(
+        "Share of the gross gain deducted for displacement (policy follow_up.displacement_share)."))
+    net_sek: float = Field(default=0.0, examples=[459_375.0], description="The gain less displacement.")
 
 
 class FollowUpView(BaseModel):
@@ -106,8 +125,10 @@ class FollowUpView(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "region": "gothenburg", "policy_id": "gothenburg", "region_version": 1, "year": 2026,
         "period_start": "2026-01-01", "period_end": "2026-12-31", "as_of": "2026-12-31",
+        "data_from": "2025-11-03", "data_through": "2026-12-31", "partial": False, "notes": [],
         "view": "orderer", "min_cell_size": 5,
-        "estimate": {"total_sek": 1312500.0, "people_in_work": 21},
+        "estimate": {"total_sek": 1312500.0, "people_in_work": 21, "displacement_share": 0.65,
+                     "net_sek": 459375.0},
         "assumptions": ["A person moving from social assistance (försörjningsstöd) to work gains the "
                         "municipality 175,000 SEK a year (...)"],
         "tables": {
@@ -128,6 +149,11 @@ class FollowUpView(BaseModel):
     period_start: dt.date
     period_end: dt.date
     as_of: dt.date = Field(description="The day the data are read (ongoing placements count up to it).")
+    data_from: dt.date | None = Field(default=None, description="The first recorded event in the data.")
+    data_through: dt.date | None = Field(default=None, description="The data's last day.")
+    partial: bool = Field(default=False, description=(
+        "The data end before the year does: every figure is for period_start to period_end only."))
+    notes: list[str] = Field(default_factory=list, description="What the reader must know, in words.")
     view: View
     min_cell_size: int = Field(
         description="Counts of people below this are suppressed in the researcher view.")
@@ -142,12 +168,16 @@ class RequirementStatus(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "procurement_id": "U-2026-0001", "title": "Lokalvård skolor", "supplier_id": "S-0001",
         "supplier_name": "Städbolaget Väst AB", "requirement_type": "hard", "qualifies": True,
-        "required_places": 2, "started_in_period": 1, "not_counted": 0, "delivered": 1, "shortfall": 1,
-        "status": "partly_met", "final": False, "possible_breach": False, "breach_placements": [],
-        "penalty_sek": 100000, "possible_penalty_sek": 100000,
-        "evidence": "1 of 2 required place(s) delivered (1 placement(s) started in the period). "
-                    "Provisional: the contract runs until 2027-12-31.",
+        "required_places": 2, "judged_on": "2026-12-31", "checkpoint": "2026-12-31", "months_run": 12.0,
+        "contract_months": 24.0, "due": 1, "started_in_period": 0, "placements_to_date": 0, "own_hires": 0,
+        "not_counted": 0, "delivered": 0, "shortfall": 1,
+        "status": "not_met", "final": False, "possible_breach": False, "breach_placements": [],
+        "penalty_sek": 100000, "possible_penalty_sek": 0,
+        "evidence": "0 of 1 place(s) due at the checkpoint 2026-12-31 delivered (0 placement(s) started "
+                    "since the contract began). The contract runs until 2027-12-31.",
         "policy_id": "gothenburg", "year": 2026, "period_start": "2026-01-01", "period_end": "2026-12-31",
+        "history": [{"checkpoint": "2026-12-31", "final": False, "due": 1, "delivered": 0,
+                     "status": "not_met"}],
     }]})
 
     procurement_id: str
@@ -157,35 +187,54 @@ class RequirementStatus(BaseModel):
     requirement_type: str
     qualifies: bool = Field(description="Whether the policy's rule asks for a requirement here.")
     required_places: int
+    judged_on: dt.date = Field(description="The day judged: the period's end or the contract's, if earlier.")
+    checkpoint: dt.date | None = Field(description=(
+        "The latest checkpoint reached (every follow_up.checkpoint_months of the contract, and its end); "
+        "null before the first, when the status is not_due."))
+    months_run: float = Field(description="Calendar months of the contract run by judged_on.")
+    contract_months: float
+    due: int = Field(description=(
+        "Hard: places due pro rata at the checkpoint, ⌊N × months run / contract months⌋ (N at the end). "
+        "Dialogue: contract years that needed a recorded meeting."))
     started_in_period: int
+    placements_to_date: int = Field(description="Placements started since the contract began.")
+    own_hires: int = Field(description="The supplier's own hires, confirmed by the municipality, counted.")
     not_counted: int = Field(description="Placements the supplier ended before the agreed minimum.")
-    delivered: int
+    delivered: int = Field(description=(
+        "Hard: placements to date + own hires - not counted. Dialogue: contract years with a meeting."))
     shortfall: int
-    status: Literal["met", "partly_met", "not_met", "not_applicable"]
-    final: bool = Field(description="The contract ended by the period's end; otherwise provisional.")
-    possible_breach: bool
+    status: Literal["met", "partly_met", "not_met", "not_due", "not_applicable"]
+    final: bool = Field(description="Judged at the contract's last day; otherwise provisional.")
+    possible_breach: bool = Field(description=(
+        "A hard requirement's placement the supplier ended early, before its agreed end, in the period."))
     breach_placements: list[str]
     penalty_sek: int
-    possible_penalty_sek: int = Field(description="Shortfall × the penalty per place; an indication only.")
+    possible_penalty_sek: int = Field(description=(
+        "Shortfall × the penalty per place, at the final checkpoint only (0 before); an indication only."))
     evidence: str
     policy_id: str
     year: int
     period_start: dt.date
     period_end: dt.date
+    history: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "The judgement at every checkpoint reached: checkpoint, final, due, delivered, status."))
 
 
 # -- computing, once per snapshot -------------------------------------------------------------------
 
-_cache: OrderedDict[tuple[int, int, int, dt.date | None], tuple[Snapshot, FollowUpReport]] = OrderedDict()
+_Key = tuple[int, int, int, dt.date | None, str]
+_cache: OrderedDict[_Key, tuple[Snapshot, FollowUpReport]] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 8
 #: matplotlib's pyplot keeps global state: one chart at a time per process.
 _chart_lock = threading.Lock()
 
 
-def _report(state_key: int, snapshot: Snapshot, year: int, as_of: dt.date | None) -> FollowUpReport:
-    """The follow-up of ``year`` on ``snapshot``, computed once while the snapshot is current."""
-    key = (state_key, id(snapshot), year, as_of)
+def _report(state_key: int, snapshot: Snapshot, year: int, as_of: dt.date | None,
+            records: FollowUpRecords) -> FollowUpReport:
+    """The follow-up of ``year`` on ``snapshot`` and the records (dialogues, own hires), computed once
+    while both are current."""
+    key = (state_key, id(snapshot), year, as_of, records_fingerprint(records))
     with _cache_lock:
         # Reports of an earlier snapshot of the same server are stale: drop them with the old region.
         for old in [k for k, (s, _) in _cache.items() if k[0] == state_key and s is not snapshot]:
@@ -194,12 +243,21 @@ def _report(state_key: int, snapshot: Snapshot, year: int, as_of: dt.date | None
         if hit is not None:
             _cache.move_to_end(key)
             return hit[1]
-    report = build_report(snapshot.region, snapshot.policy, year=year, as_of=as_of)
+    try:
+        report = build_report(snapshot.region, snapshot.policy, year=year, as_of=as_of, records=records)
+    except FollowUpPeriodError as exc:
+        raise _period_error(exc) from None
     with _cache_lock:
         _cache[key] = (snapshot, report)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return report
+
+
+def _period_error(exc: FollowUpPeriodError) -> InvalidInput:
+    return InvalidInput("1 invalid field(s)", [FieldError(
+        location=f"query.{exc.field}", type="no_data" if exc.field == "year" else "outside_data",
+        message=str(exc))])
 
 
 def _year(snapshot: Snapshot, year: int | None, as_of: dt.date | None) -> int:
@@ -261,23 +319,25 @@ def _binary(media_type: str, what: str, example: str) -> dict[int | str, dict[st
 @router.get("/v1/reports/follow-up",
             summary="The year's follow-up: key figures, requirement status, estimate",
             response_model=FollowUpView, responses=problem_responses(401, 403, 422, 503))
-def follow_up(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None, as_of: AsOf = None,
-              view: ViewQuery = None) -> FollowUpView:
+def follow_up(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
+              as_of: AsOf = None, view: ViewQuery = None) -> FollowUpView:
     """The tables of your view as JSON, with the socio-economic assumptions beside the figures.
 
     Definitions of every figure: ``docs/follow-up.md``.
     """
     chosen = _view(caller, view)
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     tables = report_tables(report, chosen)
     _audit_person_level(state, caller, chosen, tables, f"follow-up {report.year} json")
     est = report.estimate
     return FollowUpView(
         region=report.region, policy_id=report.policy_id, region_version=snapshot.version, year=report.year,
         period_start=report.period_start, period_end=report.period_end, as_of=report.as_of, view=chosen,
-        min_cell_size=report.min_cell_size,
-        estimate=None if chosen == "researcher" else EstimateSummary(total_sek=est.total_sek,
-                                                                     people_in_work=est.people_in_work),
+        data_from=report.data_from, data_through=report.data_through, partial=report.partial,
+        notes=list(report.notes), min_cell_size=report.min_cell_size,
+        estimate=None if chosen == "researcher" else EstimateSummary(
+            total_sek=est.total_sek, people_in_work=est.people_in_work,
+            displacement_share=est.displacement_share, net_sek=est.net_sek),
         assumptions=list(est.assumptions),
         # The assumptions are a member of their own here; the files keep them as a table/sheet.
         tables={name: _table(frame) for name, frame in tables.items() if name != "assumptions"},
@@ -289,14 +349,14 @@ def follow_up(caller: ReportReader, state: State, snapshot: Loaded, year: Year =
             responses={**_binary(XLSX, "An XLSX workbook: an About sheet, one sheet per table, Assumptions.",
                                  "<the bytes of follow-up-gothenburg-2026-orderer.xlsx>"),
                        **problem_responses(401, 403, 422, 503)})
-def follow_up_xlsx(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None,
-                   as_of: AsOf = None, view: ViewQuery = None) -> Response:
+def follow_up_xlsx(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
+                   as_of: AsOf = None, view: ViewQuery = None, lang: Lang = "en") -> Response:
     """One sheet per table of your view, the ``About`` sheet and ``Assumptions``; dates are date cells."""
     chosen = _view(caller, view)
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     _audit_person_level(state, caller, chosen, report_tables(report, chosen), f"follow-up {report.year} xlsx")
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp:
-        write_report(report, tmp, ("xlsx",), role=chosen)
+        write_report(report, tmp, ("xlsx",), role=chosen, language=lang)
         content = (Path(tmp) / WORKBOOK_FILE).read_bytes()
     return _download(content, XLSX, f"follow-up-{report.region}-{report.year}-{chosen}.xlsx")
 
@@ -306,11 +366,11 @@ def follow_up_xlsx(caller: ReportReader, state: State, snapshot: Loaded, year: Y
             responses={**_binary(ZIP, "A zip of one UTF-8 CSV per table (list cells `;`-separated).",
                                  "<the bytes of follow-up-gothenburg-2026-orderer.zip>"),
                        **problem_responses(401, 403, 422, 503)})
-def follow_up_zip(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None,
+def follow_up_zip(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
                   as_of: AsOf = None, view: ViewQuery = None) -> Response:
     """``<table>.csv`` for each table of your view, ``assumptions.csv`` among them."""
     chosen = _view(caller, view)
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     _audit_person_level(state, caller, chosen, report_tables(report, chosen), f"follow-up {report.year} zip")
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp:
@@ -327,15 +387,15 @@ def follow_up_zip(caller: ReportReader, state: State, snapshot: Loaded, year: Ye
             responses={**_binary(PNG, "A PNG bar chart; in the researcher view small cells are left out.",
                                  "<the bytes of placements_by_group_district.png>"),
                        **problem_responses(401, 403, 422, 503)})
-def follow_up_chart(caller: ReportReader, state: State, snapshot: Loaded, year: Year = None,
-                    as_of: AsOf = None, view: ViewQuery = None) -> Response:
+def follow_up_chart(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, year: Year = None,
+                    as_of: AsOf = None, view: ViewQuery = None, lang: Lang = "en") -> Response:
     """For the coordinator and researcher views; the orderer's view has no group × district table (403)."""
     chosen = _view(caller, view)
     if chosen == "orderer":
         raise Forbidden("the orderer view holds no table by priority group and district to chart")
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
     with tempfile.TemporaryDirectory(prefix="platsa-report-") as tmp, _chart_lock:
-        write_report(report, tmp, ("png",), role=chosen)
+        write_report(report, tmp, ("png",), role=chosen, language=lang)
         content = (Path(tmp) / CHART_FILE).read_bytes()
     return Response(content, media_type=PNG)
 
@@ -343,21 +403,27 @@ def follow_up_chart(caller: ReportReader, state: State, snapshot: Loaded, year: 
 @router.get("/v1/procurements/{procurement_id}/requirement-status",
             summary="Whether a procurement's employment requirement was met in a year",
             response_model=RequirementStatus, responses=problem_responses(401, 403, 404, 422, 503))
-def get_requirement_status(procurement_id: PathId, caller: StatusReader, snapshot: Loaded,
+def get_requirement_status(procurement_id: PathId, caller: StatusReader, snapshot: Loaded, conn: Conn,
                            year: Year = None) -> dict[str, Any]:
-    """Met, partly met, not met or not applicable, with the evidence (``docs/follow-up.md``).
+    """Met, partly met, not met, not due yet or not applicable, with the evidence and the history of
+    every checkpoint reached (``docs/follow-up.md``, "Requirement status").
 
-    The period is the calendar year; a year in which the contract does not run is a 422 on ``year``.
+    The period is the part of the calendar year the data cover; the requirement is judged on its end
+    (or the contract's, if earlier). A year the data or the contract do not cover is a 422 on ``year``.
     """
     region = snapshot.region
     mine = region.procurements.filter(pl.col("procurement_id") == procurement_id)
     if mine.height == 0:
         raise NotFound(f"no procurement {procurement_id!r} that this key may see")
     year = _year(snapshot, year, None)
-    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    records = load_records(conn)
+    try:
+        start, end, _ = data_coverage(region, records).period(year)
+    except FollowUpPeriodError as exc:
+        raise _period_error(exc) from None
     # Only this procurement's row is wanted: the status loop runs over the procurements given.
-    rows = requirement_status(dataclasses.replace(region, procurements=mine), snapshot.policy,
-                              period_start=start, period_end=end)
+    only = dataclasses.replace(region, procurements=mine)
+    rows = requirement_status(only, snapshot.policy, period_start=start, period_end=end, records=records)
     if rows.height == 0:
         contract = mine.row(0, named=True)
         raise InvalidInput("1 invalid field(s)", [FieldError(
@@ -365,4 +431,7 @@ def get_requirement_status(procurement_id: PathId, caller: StatusReader, snapsho
             message=(f"the contract runs {contract['contract_start'].isoformat()} to "
                      f"{contract['contract_end'].isoformat()}, not in {year}"))])
     row = rows.row(0, named=True)
-    return {**row, "policy_id": snapshot.policy.id, "year": year, "period_start": start, "period_end": end}
+    history = requirement_history(only, snapshot.policy, through=end, records=records).drop(
+        "procurement_id", "requirement_type")
+    return {**row, "policy_id": snapshot.policy.id, "year": year, "period_start": start, "period_end": end,
+            "history": history.to_dicts()}

@@ -21,16 +21,22 @@ import polars as pl
 import pytest
 from openpyxl import load_workbook
 
+from scoring.exceptions import FollowUpPeriodError
 from scoring.followup import (
+    DIALOGUE_SCHEMA,
+    OWN_HIRE_SCHEMA,
+    FollowUpRecords,
     anti_creaming_share,
     build_report,
+    checkpoints,
+    data_coverage,
     key_figures,
     outcomes,
     placement_groups,
     report_tables,
+    requirement_history,
     requirement_status,
     socioeconomic_estimate,
-    suppress_small_cells,
     time_to_start,
     yearly_target,
 )
@@ -40,7 +46,7 @@ from scoring.reports import render_text, write_report
 
 d = dt.date
 YEAR = 2026
-MANIFEST = Manifest(region="gothenburg", policy="gothenburg", reference_date=d(2026, 9, 1))
+MANIFEST = Manifest(region="gothenburg", policy="gothenburg", reference_date=d(2026, 12, 31))
 
 
 def _procurement(pid: str, ptype: str, sup: str, start: dt.date, end: dt.date, staff: int, req: str,
@@ -176,55 +182,136 @@ def test_requirement_status_rules(region: Region, policy: Policy) -> None:
     table = requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31))
     # p8's contract (2024) does not overlap the period: no row.
     assert table["procurement_id"].to_list() == ["p1", "p2", "p3", "p4", "p5", "p6", "p9"]
-    assert table["status"].to_list() == ["met", "partly_met", "not_met", "met", "not_met", "not_applicable",
+    assert table["status"].to_list() == ["met", "partly_met", "not_met", "not_met", "not_met", "not_applicable",
                                          "not_applicable"]
 
-    p1 = status_of(table, "p1")  # hard 2: m1 and m2 started in 2026
-    assert (p1["required_places"], p1["started_in_period"], p1["delivered"], p1["shortfall"]) == (2, 2, 2, 0)
+    # p1 hard 2 over 24 months: at the first checkpoint (2026-12-31) ⌊2 × 12/24⌋ = 1 place is due; m1, m2 started.
+    p1 = status_of(table, "p1")
+    assert (p1["checkpoint"], p1["due"], p1["delivered"], p1["shortfall"]) == (d(2026, 12, 31), 1, 2, 0)
     assert (p1["possible_breach"], p1["final"], p1["possible_penalty_sek"]) == (False, False, 0)
-    assert p1["evidence"] == ("2 of 2 required place(s) delivered (2 placement(s) started in the period). "
-                              "Provisional: the contract runs until 2027-12-31.")
+    assert p1["evidence"] == ("2 of 1 place(s) due at the checkpoint 2026-12-31 delivered (2 placement(s) started "
+                              "since the contract began). The contract runs until 2027-12-31.")
 
-    p2 = status_of(table, "p2")  # hard 3: m3 counts; m4 ended by the supplier after 1.0 month < 3 months
-    assert (p2["started_in_period"], p2["not_counted"], p2["delivered"], p2["shortfall"]) == (2, 1, 1, 2)
+    # p2 hard 3, 2025-06-01 to 2026-12-31: final. Since the contract began m5 (2025-12), m3 and m4 started;
+    # m4 was ended by the supplier after 1.0 month < 3 months: 2 delivered of 3.
+    p2 = status_of(table, "p2")
+    assert (p2["started_in_period"], p2["placements_to_date"], p2["not_counted"], p2["delivered"]) == (2, 3, 1, 2)
+    assert (p2["due"], p2["shortfall"], p2["status"]) == (3, 1, "partly_met")
     assert p2["possible_breach"] is True and p2["breach_placements"] == ["m4"]
-    assert p2["final"] is True and p2["possible_penalty_sek"] == 2 * 50_000
+    assert p2["final"] is True and p2["possible_penalty_sek"] == 1 * 50_000
     assert p2["evidence"] == (
-        "1 of 3 required place(s) delivered (2 placement(s) started in the period; 1 not counted, ended early "
-        "by the supplier before the agreed minimum of 3 months: m4). Possible breach: the supplier ended 1 "
-        "agreed placement(s) early under a hard requirement: m4.")
+        "2 of 3 place(s) due at the final checkpoint 2026-12-31 delivered (3 placement(s) started since the "
+        "contract began; 1 not counted, ended early by the supplier before the agreed minimum of 3 months: m4). "
+        "Possible breach: the supplier ended 1 agreed placement(s) early under a hard requirement: m4.")
 
     p3 = status_of(table, "p3")  # hard 1, nothing started (pr8 says hired, but no placement is recorded)
     assert (p3["delivered"], p3["shortfall"], p3["possible_penalty_sek"]) == (0, 1, 75_000)
 
-    p4 = status_of(table, "p4")  # dialogue: pr5 declined is an answer
-    assert p4["evidence"].startswith("Dialogue held: the supplier answered 1 of 1 proposal(s)")
-    p5 = status_of(table, "p5")  # dialogue: pr6 is still open
-    assert p5["evidence"] == "No dialogue shown: none of the 1 proposal(s) made in the period was answered."
-    assert p5["qualifies"] is False
+    # Dialogue requirements rest on the dialogue log: none is recorded here, answered proposals do not count.
+    p4 = status_of(table, "p4")
+    assert p4["evidence"] == ("Dialogue recorded in 0 of 1 contract year(s) at the final checkpoint 2026-12-31 "
+                              "(meetings on: none).")
+    assert status_of(table, "p5")["qualifies"] is False
     assert status_of(table, "p6")["evidence"] == "No employment requirement in the contract."
 
 
-def test_dialogue_without_any_proposal_is_not_met(policy: Policy) -> None:
+def test_a_dialogue_is_met_by_a_recorded_meeting_in_every_contract_year(region: Region, policy: Policy) -> None:
     frames = hand_frames()
-    frames["proposals"] = frames["proposals"].filter(pl.col("proposal_id") != "pr5")
-    table = requirement_status(build(frames), policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31))
-    p4 = status_of(table, "p4")
-    assert p4["status"] == "not_met"
-    assert p4["evidence"] == "No dialogue shown: no proposal was made to the supplier's places in the period."
+    frames["procurements"] = frames["procurements"].with_columns(  # p4: 2026-2027, two contract years
+        pl.when(pl.col("procurement_id") == "p4").then(d(2027, 12, 31)).otherwise(pl.col("contract_end"))
+        .alias("contract_end"))
+    two_years = build(frames)
+    log = FollowUpRecords(dialogues=pl.DataFrame(
+        {"dialogue_id": ["g1"], "procurement_id": ["p4"], "held_on": [d(2026, 3, 4)],
+         "participants": [["samordnare", "Ett AB"]], "agreed": ["two internships in May"]},
+        schema=DIALOGUE_SCHEMA))
+    first = status_of(requirement_status(two_years, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31),
+                                         records=log), "p4")
+    assert (first["status"], first["due"], first["final"]) == ("met", 0, False)
+    assert first["evidence"].startswith("Dialogue recorded in 1 of 1 contract year(s) at the checkpoint 2026-12-31 "
+                                        "(meetings on: 2026-03-04).")
+    # A year later, the second contract year had no meeting: partly met, and the history shows both years.
+    second = status_of(requirement_status(two_years, policy, period_start=d(2027, 1, 1),
+                                          period_end=d(2027, 12, 31), records=log), "p4")
+    assert second["status"] == "partly_met"
+    history = requirement_history(two_years, policy, through=d(2027, 12, 31), records=log).filter(
+        pl.col("procurement_id") == "p4")
+    assert history.select("checkpoint", "status", "final").rows() == [
+        (d(2026, 12, 31), "met", False), (d(2027, 12, 31), "partly_met", True)]
+    # Before the first checkpoint nothing is judged.
+    early = status_of(requirement_status(two_years, policy, period_start=d(2026, 1, 1), period_end=d(2026, 6, 30),
+                                         records=log), "p4")
+    assert early["status"] == "not_due"
+    assert early["evidence"] == ("Not due yet: 6.0 of the contract's months have run; the first checkpoint is "
+                                 "2026-12-31; 1 dialogue meeting(s) recorded so far. The contract runs until "
+                                 "2027-12-31.")
+
+
+def test_a_contract_19_days_old_is_not_due_and_carries_no_penalty(policy: Policy) -> None:
+    frames = hand_frames()
+    young = _procurement("p7", "service", "s1", d(2026, 12, 13), d(2028, 12, 12), 8, "hard", 2, 150_000)
+    frames["procurements"] = pl.concat([frames["procurements"], pl.DataFrame([young])], how="vertical_relaxed")
+    row = status_of(requirement_status(build(frames), policy, period_start=d(2026, 1, 1),
+                                       period_end=d(2026, 12, 31)), "p7")
+    assert (row["status"], row["shortfall"], row["possible_penalty_sek"], row["checkpoint"]) == ("not_due", 0, 0, None)
+    assert row["months_run"] == pytest.approx(19 / 31, abs=0.01)
+    assert row["evidence"].startswith("Not due yet: 0.6 of the contract's months have run; the first checkpoint "
+                                      "is 2027-12-12; 0 place(s) delivered so far.")
+
+
+def test_pro_rata_due_at_a_yearly_checkpoint(policy: Policy) -> None:
+    # Hard 3 over 18 months (2026-01-01 to 2027-06-30): at 2026-12-31, ⌊3 × 12/18⌋ = 2 are due; m1 and m2 on
+    # pl1 were moved to this procurement; with m2 removed only 1 is delivered: partly met, no penalty before the end.
+    frames = hand_frames()
+    frames["procurements"] = frames["procurements"].with_columns(
+        pl.when(pl.col("procurement_id") == "p1").then(d(2027, 6, 30)).otherwise(pl.col("contract_end"))
+        .alias("contract_end"),
+        pl.when(pl.col("procurement_id") == "p1").then(3).otherwise(pl.col("required_places")).alias("required_places"))
+    both = status_of(requirement_status(build(frames), policy, period_start=d(2026, 1, 1),
+                                        period_end=d(2026, 12, 31)), "p1")
+    assert (both["due"], both["delivered"], both["status"]) == (2, 2, "met")
+    frames["placements"] = frames["placements"].filter(pl.col("placement_id") != "m2")
+    one = status_of(requirement_status(build(frames), policy, period_start=d(2026, 1, 1),
+                                       period_end=d(2026, 12, 31)), "p1")
+    assert (one["due"], one["delivered"], one["shortfall"], one["status"]) == (2, 1, 1, "partly_met")
+    assert (one["final"], one["possible_penalty_sek"]) == (False, 0)
+    # At the end of the contract, 3 are due: the history holds both judgements.
+    history = requirement_history(build(frames), policy, through=d(2027, 6, 30)).filter(pl.col("procurement_id") == "p1")
+    assert history.select("checkpoint", "due", "delivered", "status").rows() == [
+        (d(2026, 12, 31), 2, 1, "partly_met"), (d(2027, 6, 30), 3, 1, "partly_met")]
+
+
+def test_a_confirmed_own_hire_counts_and_a_reported_one_does_not(region: Region, policy: Policy) -> None:
+    def own(status: str) -> FollowUpRecords:
+        return FollowUpRecords(own_hires=pl.DataFrame(
+            {"own_hire_id": ["o1"], "procurement_id": ["p3"], "supplier_id": ["s3"], "hired_on": [d(2026, 8, 1)],
+             "contract_type": ["permanent"], "status": [status], "candidate_id": ["c8"]}, schema=OWN_HIRE_SCHEMA))
+    period = {"period_start": d(2026, 1, 1), "period_end": d(2026, 12, 31)}
+    reported = status_of(requirement_status(region, policy, records=own("reported"), **period), "p3")
+    assert (reported["own_hires"], reported["delivered"], reported["status"]) == (0, 0, "not_met")
+    confirmed = status_of(requirement_status(region, policy, records=own("confirmed"), **period), "p3")
+    assert (confirmed["own_hires"], confirmed["delivered"], confirmed["status"]) == (1, 1, "met")
+    assert "1 confirmed own hire(s) of the supplier" in confirmed["evidence"]
 
 
 def test_supplier_ending_after_the_minimum_counts_but_is_a_possible_breach(policy: Policy) -> None:
-    # m4 ended by the supplier after 4 months (≥ 3): delivered, yet still flagged.
+    # m4 ended by the supplier after 4 months (≥ 3) of its 6 agreed: delivered, yet still flagged.
     region = with_placements({"m4": {"ended_on": d(2026, 8, 14)}})
     p2 = status_of(requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31)), "p2")
-    assert (p2["delivered"], p2["not_counted"], p2["status"], p2["breach_placements"]) == (2, 0, "partly_met", ["m4"])
+    assert (p2["delivered"], p2["not_counted"], p2["status"], p2["breach_placements"]) == (3, 0, "met", ["m4"])
+
+
+def test_supplier_ending_after_the_agreed_end_is_no_breach(policy: Policy) -> None:
+    # m4 started 2026-04-15 for 6 months: its agreed end is 2026-10-14; ended 2026-10-20 it is no breach.
+    region = with_placements({"m4": {"ended_on": d(2026, 10, 20)}})
+    p2 = status_of(requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31)), "p2")
+    assert (p2["possible_breach"], p2["breach_placements"]) == (False, [])
 
 
 def test_candidate_ending_early_counts_and_is_no_breach(policy: Policy) -> None:
     region = with_placements({"m4": {"ended_by": "candidate"}})
     p2 = status_of(requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31)), "p2")
-    assert (p2["delivered"], p2["possible_breach"], p2["breach_placements"]) == (2, False, [])
+    assert (p2["delivered"], p2["possible_breach"], p2["breach_placements"]) == (3, False, [])
 
 
 def test_agreed_minimum_is_the_shorter_of_place_and_policy(policy: Policy) -> None:
@@ -233,17 +320,80 @@ def test_agreed_minimum_is_the_shorter_of_place_and_policy(policy: Policy) -> No
     frames["places"] = frames["places"].with_columns(
         pl.when(pl.col("place_id") == "pl2").then(1.0).otherwise(pl.col("duration_months")).alias("duration_months"))
     table = requirement_status(build(frames), policy, period_start=d(2026, 1, 1), period_end=d(2026, 12, 31))
-    assert status_of(table, "p2")["delivered"] == 2
+    assert status_of(table, "p2")["delivered"] == 3
 
 
-def test_hard_requirement_met_exactly_and_period_excludes_earlier_starts(region: Region, policy: Policy) -> None:
-    # First half of 2026 only: m2 (03-01), m3 (04-01), m4 (04-15) start in it; m1 (01-01) too.
+def test_the_period_counts_what_started_in_it_and_is_checked(region: Region, policy: Policy) -> None:
     table = requirement_status(region, policy, period_start=d(2026, 1, 1), period_end=d(2026, 6, 30))
-    assert status_of(table, "p1")["status"] == "met"
-    # m5 started in 2025: never delivered in a 2026 period.
+    # p1's first checkpoint (2026-12-31) is still to come on 2026-06-30.
+    assert status_of(table, "p1")["status"] == "not_due"
+    # m5 started in 2025: not in a 2026 period, though it counts toward the contract.
     assert status_of(table, "p2")["started_in_period"] == 2
     with pytest.raises(ValueError, match="ends"):
         requirement_status(region, policy, period_start=d(2026, 2, 1), period_end=d(2026, 1, 1))
+
+
+def test_checkpoints() -> None:
+    assert checkpoints(d(2026, 1, 1), d(2027, 12, 31), 12) == [d(2026, 12, 31), d(2027, 12, 31)]
+    assert checkpoints(d(2026, 1, 1), d(2026, 3, 31), 12) == [d(2026, 3, 31)]
+    # A yearly checkpoint within a month of the end merges into the final one.
+    assert checkpoints(d(2026, 10, 20), d(2027, 10, 21), 12) == [d(2027, 10, 21)]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the data cover
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_year_without_data_is_refused_and_a_partial_one_marked(region: Region, policy: Policy) -> None:
+    coverage = data_coverage(region)
+    # The first record is pr7 (2025-11-01); the last day is the reference date, 2026-12-31.
+    assert (coverage.data_from, coverage.data_through) == (d(2025, 11, 1), d(2026, 12, 31))
+    with pytest.raises(FollowUpPeriodError, match="no data for 2030: the data cover 2025-11-01 to 2026-12-31"):
+        build_report(region, policy, year=2030)
+    with pytest.raises(FollowUpPeriodError, match="no data for 2024"):
+        build_report(region, policy, year=2024)
+    with pytest.raises(FollowUpPeriodError, match="after the data's last day") as info:
+        build_report(region, policy, year=2026, as_of=d(2027, 1, 5))
+    assert info.value.field == "as_of"
+    report = build_report(region, policy, year=2026, as_of=d(2026, 6, 30))
+    assert (report.partial, report.period_end) == (True, d(2026, 6, 30))
+    assert "Partial year" in report.notes[0]
+    # The estimate counts work to the period's end only: m1 (ongoing, social assistance) 6 months.
+    assert report.estimate.per_person.filter(pl.col("candidate_id") == "c1")["months_in_work"].item() == 6.0
+    assert build_report(region, policy, year=2026).partial is False
+    nothing = build({**hand_frames(), "proposals": hand_frames()["proposals"].clear(),
+                     "placements": hand_frames()["placements"].clear()})
+    with pytest.raises(FollowUpPeriodError, match="no proposal, placement, dialogue or own hire is recorded"):
+        build_report(nothing, policy, year=2026)
+
+
+def test_yearly_target_is_not_applicable_without_requirements(policy: Policy) -> None:
+    frames = hand_frames()
+    frames["procurements"] = frames["procurements"].with_columns(requirement_type=pl.lit("none"))
+    y = yearly_target(build(frames), policy, year=YEAR)
+    assert (y.met, y.companies_with_requirement) == (None, 0)
+    assert y.verdict == "not applicable: no company carries an employment requirement in 2026"
+
+
+def test_yearly_target_is_pro_rata_in_a_partial_year(region: Region, policy: Policy) -> None:
+    # To 2026-06-30: 6 of 12 months; companies s1, s2, s3 (p1-p5, p8 outside) → 0.5 × 3 × 6/12 = 0.75.
+    # Places on procurements with a requirement starting by 06-30: pl1 (2), pl3 (1), pl4 (1), pl5 (1) = 5.
+    y = yearly_target(region, policy, year=YEAR, period_end=d(2026, 6, 30))
+    assert (y.target_places, y.places_requisitioned, y.met) == (0.75, 5, True)
+    assert "pro rata" in y.verdict
+
+
+def test_the_estimate_shows_gross_displacement_and_net(region: Region, policy: Policy) -> None:
+    est = socioeconomic_estimate(region, policy, year=YEAR, as_of=d(2026, 6, 30))
+    # c1, social assistance, 6 months: 87,500 gross; 65 % displacement → 30,625 net for that row's person.
+    assert est.displacement_share == 0.65
+    assert est.net_sek == pytest.approx(est.gross_sek * 0.35)
+    row = est.by_income_support.filter(pl.col("income_support") == "social_assistance").row(0, named=True)
+    assert row["net_gain_sek"] == pytest.approx(row["gain_sek"] * 0.35)
+    custom = policy.model_copy(update={"follow_up": policy.follow_up.model_copy(update={"displacement_share": 0.0})})
+    assert socioeconomic_estimate(region, custom, year=YEAR, as_of=d(2026, 6, 30)).net_sek == est.gross_sek
+    assert any("Displacement" in a and "65 %" in a for a in est.assumptions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,9 +517,12 @@ def test_socioeconomic_estimate_exact(region: Region, policy: Policy) -> None:
         ("c7", "other", 10.0, 0, 0.0),                          # hired 1 March, started in 2025
     ]  # c4's internship ended early without a hire: no paid work
     assert est.total_sek == 196_500.0 and est.people_in_work == 4
-    assert est.by_income_support.rows() == [
+    # Net = gross × (1 - 0.65): 175,000 → 61,250; 21,500 → 7,525.
+    assert est.by_income_support.drop("net_gain_sek").rows() == [
         ("social_assistance", 1, 12.0, 175_000, 175_000.0), ("activity_support", 1, 6.0, 43_000, 21_500.0),
         ("other", 2, 13.0, 0, 0.0)]
+    assert est.by_income_support["net_gain_sek"].to_list() == pytest.approx([61_250.0, 7_525.0, 0.0])
+    assert est.net_sek == pytest.approx(68_775.0)
     assert any("175,000 SEK a year" in a and "Payoff" in a for a in est.assumptions)
     assert any("22,500 SEK a month" in a for a in est.assumptions)
 
@@ -400,20 +553,6 @@ def test_overlapping_placements_count_once(policy: Policy) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_suppress_small_cells() -> None:
-    t = pl.DataFrame({"district": ["a", "b", "c", "d"], "people": [12, 3, 0, 7], "hired": [6, 1, 0, 5],
-                      "share": [0.55, 0.14, 0.0, 0.31]})
-    out = suppress_small_cells(t, 5)
-    # people: 3 suppressed, then 7 as the secondary cell (a total would give the 3 back); hired: 1, then 5.
-    assert out["people"].to_list() == [12, None, 0, None]
-    assert out["hired"].to_list() == [6, None, 0, None]
-    assert out["share"].to_list() == [0.55, None, 0.0, None]
-    assert out["suppressed"].to_list() == [[], ["people", "hired", "share"], [], ["people", "hired", "share"]]
-    assert out.height == t.height  # nothing dropped
-    primary = suppress_small_cells(t, 5, count_columns=["people"], derived_columns=[], secondary=False)
-    assert primary["people"].to_list() == [12, None, 0, 7] and primary["hired"].to_list() == [6, 1, 0, 5]
-
-
 def test_researcher_tables_hold_no_people_and_no_small_cells(region: Region, policy: Policy) -> None:
     report = build_report(region, policy, year=YEAR)
     tables = report_tables(report, "researcher")
@@ -422,14 +561,16 @@ def test_researcher_tables_hold_no_people_and_no_small_cells(region: Region, pol
         assert "candidate_id" not in table.columns, name
     by_group = tables["by_group"]
     assert by_group["people"].to_list() == [None, None, None, None]  # 1, 2, 1, 1 < 5
-    assert by_group["pool_share"].to_list() == [0.25, 0.25, 0.125, 0.5]  # the pool is not a small cell
+    # The pool of 8 has groups of 2, 2, 1 and 4: pool shares would give them back (0.125 × 8 = 1).
+    assert by_group["pool_share"].to_list() == [None, None, None, None]
     figures = tables["key_figures"]
     people = figures.filter(pl.col("figure") == "people_placed").row(0, named=True)
     assert people["value"] is None and people["suppressed"] == ["value"]
     assert figures.filter(pl.col("figure") == "procurements_active")["value"].item() == 7.0
     text = render_text(report, role="researcher")
-    assert "people placed: <5" in text and "c1" not in text
-    assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "by_supplier",
+    assert "people_placed" in text and "suppressed" in text and "c1" not in text
+    assert set(report_tables(report, "orderer")) == {"key_figures", "requirements", "requirement_history",
+                                                      "displacement_watch", "by_supplier",
                                                       "by_placement_type", "estimate_by_support", "assumptions"}
     with pytest.raises(ValueError, match="unknown role"):
         report_tables(report, "supplier")  # type: ignore[arg-type]
@@ -446,7 +587,7 @@ def test_write_report_files(tmp_path: Path, region: Region, policy: Policy) -> N
     book = load_workbook(tmp_path / "follow-up.xlsx")
     assert {"About", "Key figures", "Requirements", "By group", "Outcomes", "Assumptions"} <= set(book.sheetnames)
     sheet = book["Requirements"]
-    assert [c.value for c in sheet[1]][:2] == ["procurement_id", "title"]
+    assert [c.value for c in sheet[1]][:2] == ["Procurement", "Title"]  # headers in words
     assert sheet.max_row == 1 + 7
     assert (tmp_path / "placements_by_group_district.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="unknown format"):
@@ -457,5 +598,66 @@ def test_render_text(region: Region, policy: Policy) -> None:
     text = render_text(build_report(region, policy, year=YEAR))
     assert "qualifying with a requirement: 4 (80.0 %)" in text
     assert "p2  Två AB" in text and "POSSIBLE BREACH" in text
-    assert "total: 196,500 SEK for 4 people in work" in text
+    assert "gross: 196,500 SEK for 4 people in work" in text
+    assert "displacement (65%): −127,725 SEK" in text and "net: 68,775 SEK" in text
     assert "Yearly target (seed 001): met: 5 place(s)" in text
+
+
+def test_the_workbook_has_words_formats_filters_and_explanations(tmp_path: Path, region: Region,
+                                                                 policy: Policy) -> None:
+    report = build_report(region, policy, year=YEAR)
+    for language, sheet_name, share_header, about in (("en", "By district", "Share of placed", "About"),
+                                                      ("sv", "Per stadsdel", "Andel av placerade", "Om rapporten")):
+        folder = tmp_path / language
+        write_report(report, folder, ("xlsx",), language=language)  # type: ignore[arg-type]
+        book = load_workbook(folder / "follow-up.xlsx")
+        assert book.sheetnames[0] == about and book.sheetnames[-1] in ("Explanations", "Förklaringar")
+        sheet = book[sheet_name]
+        headers = [c.value for c in sheet[1]]
+        assert share_header in headers and "share_of_placed" not in headers
+        share_at = headers.index(share_header) + 1
+        assert sheet.cell(2, share_at).number_format == "0.0%"
+        assert sheet.auto_filter.ref == sheet.dimensions
+        people_at = headers.index("People" if language == "en" else "Personer") + 1
+        assert sheet.cell(2, people_at).number_format == "#,##0"
+    book = load_workbook(tmp_path / "en" / "follow-up.xlsx")
+    figures = book["Key figures"]
+    rows = {r[0].value: r[1] for r in figures.iter_rows(min_row=2)}
+    assert rows["share_qualifying_with_requirement"].number_format == "0.0%"
+    assert rows["people_placed"].number_format == "#,##0"
+    estimate = book["Estimate by support"]
+    heads = [c.value for c in estimate[1]]
+    assert estimate.cell(2, heads.index("Gross gain") + 1).number_format == '#,##0 "SEK"'
+    requirements = book["Requirements"]
+    heads = [c.value for c in requirements[1]]
+    assert requirements.cell(2, heads.index("Judged on") + 1).number_format == "yyyy-mm-dd"
+    explained = {(r[0].value, r[1].value): r[2].value for r in book["Explanations"].iter_rows(min_row=2)}
+    assert explained[("By district", "Distribution key")] == "the policy's key share for the district"
+    assert explained[("Key figures", "people placed")] == "distinct people, placement started in the year"
+    with pytest.raises(ValueError, match="unknown language"):
+        write_report(report, tmp_path, ("xlsx",), language="de")  # type: ignore[arg-type]
+
+
+def test_displacement_watch_flags_a_falling_headcount_with_rising_placements(region: Region) -> None:
+    from scoring.followup import SUPPLIER_FIGURES_SCHEMA, FollowUpRecords, displacement_watch
+
+    # s2's places (pl2, pl5) had m5 start in 2025 and m3, m4 in 2026: placements rose 1 → 2.
+    figures = pl.DataFrame({"supplier_id": ["s2", "s2", "s1", "s1"], "year": [2025, 2026, 2025, 2026],
+                            "new_hires": [10, 8, 5, 20], "headcount": [120, 110, 50, 40]},
+                           schema=SUPPLIER_FIGURES_SCHEMA)
+    watch = displacement_watch(region, year=YEAR, records=FollowUpRecords(supplier_figures=figures))
+    rows = {r["supplier_id"]: r for r in watch.iter_rows(named=True)}
+    s2 = rows["s2"]
+    assert (s2["requirement_placements"], s2["requirement_placements_before"]) == (2, 1)
+    assert (s2["headcount"], s2["headcount_before"], s2["look_into"]) == (110, 120, True)
+    assert s2["requirement_share_of_new_hires"] == 2 / 8
+    assert s2["note"].startswith("headcount fell from 120 to 110 while requirement placements rose from 1 to 2")
+    # s1: headcount fell too, but its placements (m1, m2 in 2026; none in 2025) rose 0 → 2: flagged as well.
+    assert rows["s1"]["look_into"] is True
+    # s3 reported nothing: no comparison, no flag.
+    assert (rows["s3"]["look_into"], rows["s3"]["new_hires"]) == (False, None)
+    assert rows["s3"]["note"] == "headcount not reported for both years: no comparison"
+    # A headcount that grew is no flag, whatever the placements did.
+    grown = figures.with_columns(headcount=pl.Series([100, 130, 50, 60]))
+    again = displacement_watch(region, year=YEAR, records=FollowUpRecords(supplier_figures=grown))
+    assert not again["look_into"].any()

@@ -114,6 +114,29 @@ MATRIX: list[tuple[str, str, str, dict[str, Any], tuple[int, ...]]] = [
      "/v1/procurements/p-none/requirement-status", {}, (401, 404, 404, 403, 403, 403, 404)),
 ]
 MATRIX += AUTHORISATION_ROWS  # the supplier integration's operations (tests/service/integration_support.py)
+# The follow-up's records (issue 16); writes are refused after access control and change nothing.
+_TODAY = __import__("datetime").datetime.now(__import__("datetime").UTC).date().isoformat()
+MATRIX += [
+    ("POST", "/v1/proposals/{proposal_id}/outcome", "/v1/proposals/pr1/outcome",
+     {"json": {"event": "started", "on": _TODAY}}, (401, 409, 409, 409, 403, 403, 403)),
+    ("GET", "/v1/own-hires", "/v1/own-hires", {}, (401, 200, 200, 200, 200, 403, 403)),
+    ("POST", "/v1/own-hires", "/v1/own-hires", {"json": {
+        "procurement_id": "nowhere", "hired_on": "2026-01-01", "contract_type": "permanent", "reference": "x"}},
+     (401, 422, 403, 403, 422, 403, 403)),
+    ("POST", "/v1/own-hires/{own_hire_id}/review", "/v1/own-hires/oh-none/review",
+     {"json": {"candidate_id": "c1"}}, (401, 404, 404, 404, 403, 403, 403)),
+    ("GET", "/v1/procurements/{procurement_id}/dialogues", "/v1/procurements/p1/dialogues", {},
+     (401, 200, 200, 403, 200, 403, 200)),
+    ("POST", "/v1/procurements/{procurement_id}/dialogues", "/v1/procurements/p1/dialogues",
+     {"json": {"held_on": "2029-01-01", "participants": ["x"], "agreed": "y"}}, (401, 422, 422, 403, 403, 403, 422)),
+    ("POST", "/v1/plan", "/v1/plan", {"json": {"procurements": [{
+        "procurement_id": "U-1", "title": "t", "procurement_type": "service", "contract_start": "2027-01-01",
+        "contract_end": "2027-12-31", "value_sek": 1, "executed_locally": True, "staff_needed": 3,
+        "required_places": 1}]}}, (401, 200, 200, 403, 403, 403, 200)),
+    ("PUT", "/v1/supplier-figures/{year}", "/v1/supplier-figures/2026", {"json": {"headcount": -1}},
+     (401, 422, 403, 403, 422, 403, 403)),
+    ("GET", "/v1/supplier-figures", "/v1/supplier-figures", {}, (401, 200, 200, 403, 200, 403, 200)),
+]
 
 
 def test_the_matrix_covers_every_operation() -> None:

@@ -10,10 +10,21 @@ import pytest
 from openpyxl import load_workbook
 
 from fixtures.simulate import simulate_year
+from scoring.domain import contract_months
 from scoring.region import Region, load_region
 from service.cli import main
 
 YEAR = 2026
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
+    for d in range(day.day, 27, -1):
+        try:
+            return dt.date(y, m + 1, d)
+        except ValueError:
+            continue
+    return dt.date(y, m + 1, min(day.day, 28))
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +77,42 @@ def test_report_command_agrees_with_a_direct_count(demo: tuple[Path, Path], simu
     assert by_district["people"].to_list() == [counted.get(d, 0) for d in by_district["district_id"]]
     assert by_district["people"].sum() == people
 
-    # Requirement status: delivered places of each hard requirement, counted directly.
-    req = pl.read_csv(out / "requirements.csv")
-    on_proc = cohort.join(simulated.places.select("place_id", "procurement_id"), on="place_id")
+    # Requirement status: each hard requirement judged on the part of its contract that has run, counted
+    # directly: placements on its places since the contract began, the checkpoint reached, the places due.
+    req = pl.read_csv(out / "requirements.csv", try_parse_dates=True)
+    placed = simulated.placements.join(simulated.places.select("place_id", "procurement_id"), on="place_id")
+    procs = {r["procurement_id"]: r for r in simulated.procurements.iter_rows(named=True)}
     for row in req.filter(pl.col("requirement_type") == "hard").iter_rows(named=True):
-        assert row["started_in_period"] == on_proc.filter(pl.col("procurement_id") == row["procurement_id"]).height
-        assert row["delivered"] == row["started_in_period"] - row["not_counted"]
-        expected = ("met" if row["delivered"] >= row["required_places"]
+        proc = procs[row["procurement_id"]]
+        day = min(end, proc["contract_end"])
+        mine = placed.filter((pl.col("procurement_id") == row["procurement_id"])
+                             & pl.col("started_on").is_between(proc["contract_start"], day))
+        assert row["placements_to_date"] == mine.height
+        assert row["delivered"] == mine.height - row["not_counted"]
+        # Checkpoints: each 12 months of the contract (its last day), and the contract's end.
+        reached, k = [], 1
+        while True:
+            c = _add_months(proc["contract_start"], 12 * k) - dt.timedelta(days=1)
+            if c >= proc["contract_end"] or _add_months(c, 1) > proc["contract_end"]:
+                break
+            if c <= day:
+                reached.append(c)
+            k += 1
+        if proc["contract_end"] <= day:
+            reached.append(proc["contract_end"])
+        if not reached:
+            assert (row["status"], row["possible_penalty_sek"]) == ("not_due", 0)
+            continue
+        final = reached[-1] == proc["contract_end"]
+        months = lambda a, b: contract_months(a, b)  # noqa: E731
+        due = proc["required_places"] if final else int(
+            proc["required_places"] * months(proc["contract_start"], reached[-1])
+            / months(proc["contract_start"], proc["contract_end"]) + 1e-9)
+        assert row["due"] == due
+        expected = ("not_due" if due == 0 and not final else "met" if row["delivered"] >= due
                     else "partly_met" if row["delivered"] > 0 else "not_met")
         assert row["status"] == expected
+        assert row["possible_penalty_sek"] == (max(due - row["delivered"], 0) * proc["penalty_sek"] if final else 0)
     counts = dict(req.group_by("status").len().iter_rows())
     assert ("met " + str(counts.get("met", 0))) in text
 
@@ -102,3 +140,34 @@ def test_bad_format_and_missing_folder(tmp_path: Path, capsys: pytest.CaptureFix
     assert "unknown format(s) pdf" in capsys.readouterr().err
     assert main(["report", "--data", str(tmp_path / "nowhere")]) == 1
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_the_real_year_is_partial_and_agrees_with_a_direct_count(demo: tuple[Path, Path],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a simulation the report covers the generated data up to their last day, and says so."""
+    data, _ = demo
+    region = load_region(data)
+    assert main(["report", "--data", str(data)]) == 0
+    text = capsys.readouterr().out
+    through = max(region.manifest.reference_date, *(d for d in (
+        region.proposals["created_on"].max(), region.proposals["decided_on"].max(),
+        region.placements["started_on"].max(), region.placements["ended_on"].max(),
+        region.placements["hired_on"].max()) if isinstance(d, dt.date)))
+    assert through < dt.date(YEAR, 12, 31)
+    assert f"{YEAR}-01-01 to {through.isoformat()} (PARTIAL YEAR)" in text
+    cohort = region.placements.filter(pl.col("started_on").is_between(dt.date(YEAR, 1, 1), through))
+    made = region.proposals.filter(pl.col("created_on").is_between(dt.date(YEAR, 1, 1), through))
+    assert cohort.height > 0
+    assert (f"placements started: {cohort.height:,}; people placed: {cohort['candidate_id'].n_unique():,}"
+            in text)
+    assert f"proposals made: {made.height:,}; answered by the supplier: " in text
+
+
+def test_a_year_without_data_is_refused(demo: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    data, _ = demo
+    assert main(["report", "--data", str(data), "--year", "2030"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no data for 2030: the data cover" in captured.err
+    assert main(["report", "--data", str(data), "--as-of", "2027-01-01"]) == 2
+    assert "after the data's last day" in capsys.readouterr().err

@@ -30,10 +30,12 @@ from scoring.followup import (
     Role,
     build_report,
     report_tables,
+    requirement_history,
     requirement_status,
 )
 from scoring.policy import load_policy
 from scoring.region import Region, write_region
+from scoring.reports import SHEETS, header
 from service import store
 from service.config import Settings
 from tests.service.conftest import TEST_ENGINE, Api, ThreadServer, add_keys, free_port, new_database
@@ -149,8 +151,9 @@ def test_json_figures_equal_the_library_on_the_same_region(reports_api: Api, exp
     if view == "researcher":
         assert body["estimate"] is None
     else:
-        assert body["estimate"] == {"total_sek": expected.estimate.total_sek,
-                                    "people_in_work": expected.estimate.people_in_work}
+        est = expected.estimate
+        assert body["estimate"] == {"total_sek": est.total_sek, "people_in_work": est.people_in_work,
+                                    "displacement_share": 0.65, "net_sek": pytest.approx(est.net_sek)}
 
 
 def test_the_simulated_year_has_something_to_report(expected: FollowUpReport) -> None:
@@ -196,15 +199,15 @@ def test_researchers_get_no_ids_and_small_cells_suppressed(reports_api: Api, sto
 
 def test_orderers_get_no_person_level_data(reports_api: Api, stored: Region) -> None:
     body = get(reports_api, "orderer", "/v1/reports/follow-up", year=YEAR).json()
-    assert set(body["tables"]) == {"key_figures", "requirements", "by_supplier", "by_placement_type",
-                                   "estimate_by_support"}
+    assert set(body["tables"]) == {"key_figures", "requirements", "requirement_history", "displacement_watch",
+                                   "by_supplier", "by_placement_type", "estimate_by_support"}
     for name, table in body["tables"].items():
         assert not set(table["columns"]) & PERSON_COLUMNS - {"placement_id"}, name
     assert not all_values(body) & set(stored.candidates["candidate_id"].to_list())
     assert not all_values(body) & set(stored.proposals["proposal_id"].to_list())
     # What the orderer is for: a status per procurement, in its words.
     statuses = {row["status"] for row in body["tables"]["requirements"]["rows"]}
-    assert statuses <= {"met", "partly_met", "not_met", "not_applicable"}
+    assert statuses <= {"met", "partly_met", "not_met", "not_due", "not_applicable"}
     assert statuses & {"met", "partly_met", "not_met"}
 
 
@@ -238,10 +241,13 @@ def test_the_workbook_opens_and_has_the_views_sheets(reports_api: Api, expected:
     assert answer.headers["content-disposition"] == f'attachment; filename="follow-up-gothenburg-2026-{view}.xlsx"'
     book = openpyxl.load_workbook(io.BytesIO(answer.content), read_only=True)
     tables = report_tables(expected, view)
-    assert book.sheetnames == ["About"] + [n.replace("_", " ").capitalize() for n in tables]
+    assert book.sheetnames == ["About", *(SHEETS[n][0] for n in tables), "Explanations"]
     key_figures = list(book["Key figures"].iter_rows(values_only=True))
-    assert list(key_figures[0]) == tables["key_figures"].columns
+    assert list(key_figures[0]) == [header(c) for c in tables["key_figures"].columns]
     assert len(key_figures) == tables["key_figures"].height + 1
+    swedish = get(reports_api, VIEW_KEY[view], "/v1/reports/follow-up.xlsx", year=YEAR, lang="sv")
+    book = openpyxl.load_workbook(io.BytesIO(swedish.content), read_only=True)
+    assert book.sheetnames == ["Om rapporten", *(SHEETS[n][1] for n in tables), "Förklaringar"]
 
 
 @pytest.mark.parametrize("view", ["coordinator", "orderer", "researcher"])
@@ -285,8 +291,11 @@ def test_requirement_status_equals_the_library(reports_api: Api, stored: Region)
             answer = get(reports_api, key, f"/v1/procurements/{row['procurement_id']}/requirement-status",
                          year=YEAR)
             assert answer.status_code == 200, answer.text
+            history = requirement_history(stored, load_policy("gothenburg"), through=dt.date(YEAR, 12, 31)).filter(
+                pl.col("procurement_id") == row["procurement_id"]).drop("procurement_id", "requirement_type")
             assert answer.json() == {**row, "policy_id": "gothenburg", "year": YEAR,
-                                     "period_start": "2026-01-01", "period_end": "2026-12-31"}
+                                     "period_start": "2026-01-01", "period_end": "2026-12-31",
+                                     "history": as_json(history)}
 
 
 def test_requirement_status_outside_the_contract_names_the_year(reports_api: Api, stored: Region) -> None:
@@ -326,13 +335,23 @@ def test_invalid_input_is_a_422_listing_the_field(reports_api: Api, path: str, p
     assert [e["location"] for e in answer.json()["errors"]] == [location]
 
 
-@pytest.mark.parametrize("year", ["2000", "2100"])
-def test_a_year_without_data_gives_empty_figures_not_an_error(reports_api: Api, year: str) -> None:
+@pytest.mark.parametrize("year", ["2000", "2030", "2100"])
+def test_a_year_without_data_is_refused_naming_what_the_data_cover(reports_api: Api, year: str) -> None:
     for path in ("/v1/reports/follow-up", "/v1/reports/follow-up.xlsx", "/v1/reports/follow-up.zip",
                  "/v1/reports/follow-up/chart.png"):
-        assert get(reports_api, "coordinator", path, year=year).status_code == 200, path
-    body = get(reports_api, "researcher", "/v1/reports/follow-up", year=year).json()
-    assert body["tables"]["by_group"]["rows"]
+        answer = get(reports_api, "coordinator", path, year=year)
+        assert answer.status_code == 422, path
+        [error] = answer.json()["errors"]
+        assert error["location"] == "query.year" and f"no data for {year}: the data cover" in error["message"]
+    pid = "2025-00001"
+    answer = get(reports_api, "orderer", f"/v1/procurements/{pid}/requirement-status", year="2030")
+    assert answer.status_code == 422 and answer.json()["errors"][0]["location"] == "query.year"
+
+
+def test_as_of_after_the_data_is_refused(reports_api: Api) -> None:
+    answer = get(reports_api, "coordinator", "/v1/reports/follow-up", year=YEAR, as_of="2027-03-01")
+    assert answer.status_code == 422
+    assert [e["location"] for e in answer.json()["errors"]] == ["query.as_of"]
 
 
 def test_requirement_status_input(reports_api: Api) -> None:
