@@ -9,7 +9,7 @@
   (``candidate_id``) belongs to a priority group on the day of hire, else ``rejected``. Only the
   municipality sees the decision and the link; the supplier sees ``reported`` or ``reviewed``.
 
-Both tables are the service's own (migration ``0006_followup``); an import of the region leaves them
+Both tables are the service's own (migration ``0007_followup``); an import of the region leaves them
 as they are. :func:`load_records` reads them as :class:`scoring.followup.FollowUpRecords`.
 
 Personal data: ``own_hires.candidate_id`` links a supplier's report to a person, and

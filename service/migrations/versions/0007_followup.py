@@ -1,6 +1,6 @@
 """follow-up records: the dialogue log per procurement, suppliers' own hires and yearly figures
 
-Revision ID: 0006_followup
+Revision ID: 0007_followup
 Revises: 0005
 Create Date: 2026-12-03 17:30:00.000000
 """
