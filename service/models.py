@@ -39,11 +39,20 @@ Text = Annotated[str, AfterValidator(_clean_text)]
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
     # SQLite keeps no time zone: the service writes UTC only, so a naive value read back is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    # An aware value is converted, so that every answer carries the one offset, UTC (``Z``).
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
-"""A moment, always answered with its UTC offset (RFC 3339)."""
+UtcDatetime = Annotated[
+    dt.datetime, AfterValidator(_as_utc),
+    Field(description="A moment in RFC 3339 with its zone, always UTC (`Z`).",
+          examples=["2026-09-01T08:00:00Z"]),
+]
+"""A moment, always answered in UTC with its zone (RFC 3339, ``2026-09-01T08:00:00Z``).
+
+The one timestamp type of every wire model: stored values read back from SQLite (which keeps no zone)
+are UTC, and an aware value is converted to UTC, so an answer never holds a time without a zone.
+"""
 
 Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
 
@@ -170,6 +179,10 @@ class Verdict(BaseModel):
 
 class ProcurementWithVerdict(Procurement):
     """A procurement and the policy's qualifying verdict on it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**EXAMPLES["procurements"], "verdict": {
+        "policy_id": "gothenburg", "qualifies": True,
+        "reasons": ["ok: type service (qualifying types: service, works)"]}}]})
 
     verdict: Verdict
 

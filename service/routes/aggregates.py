@@ -22,6 +22,9 @@ AggregateReader = Annotated[Principal, Depends(require(Role.COORDINATOR, Role.RE
 @router.get("/candidates", summary="Candidates per district and priority group",
             response_model=Aggregates, responses=problem_responses(401, 403, 503))
 def candidate_aggregates(caller: AggregateReader, snapshot: Loaded) -> Aggregates:
+    """Coordinators, researchers and admins: the number of candidates per home district and priority group.
+    A cell below the policy's ``follow_up.min_cell_size`` is suppressed (its count null), so that no
+    small group can be picked out."""
     policy = snapshot.policy
     minimum = policy.follow_up.min_cell_size
     cands = snapshot.region.candidates

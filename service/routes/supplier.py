@@ -34,7 +34,6 @@ from service.integration.models import (
     RotateSecret,
     SupplierProposal,
     Transition,
-    TransitionProblem,
     WebhookCreate,
     WebhookEndpoint,
     WebhookEndpointCreated,
@@ -215,6 +214,9 @@ def list_proposals(
 @router.get("/proposals/{proposal_id}", summary="One proposal", response_model=SupplierProposal,
             responses=problem_responses(401, 403, 404, 422))
 def get_proposal(proposal_id: PathId, caller: SupplierKey, conn: Conn, state: State) -> dict[str, Any]:
+    """Supplier keys only: one proposal to the supplier's places, with the candidate's profile (no id, no
+    sensitive data) and the actions allowed now. Another supplier's proposal answers 404. The read is
+    audited."""
     item = _one_proposal(conn, caller, state, proposal_id)
     _audit_read(state, caller, proposal_id, [item["_candidate_id"]])
     return _public(item)
@@ -235,9 +237,7 @@ _TRANSITION_EXAMPLES = {
 @router.post(
     "/proposals/{proposal_id}/transitions", summary="Answer a proposal: view, interview, internship, hire, "
     "decline", response_model=SupplierProposal,
-    responses={**problem_responses(401, 403, 404, 422),
-               409: {"model": TransitionProblem, "description": "Not allowed from the current status; "
-                     "`allowed_actions` lists what is."}},
+    responses=problem_responses(401, 403, 404, "illegal-transition", 422),
 )
 def transition(
     proposal_id: PathId, caller: SupplierKey, conn: Conn, state: State,
@@ -256,6 +256,8 @@ def transition(
 @router.get("/proposals/{proposal_id}/events", summary="A proposal's history",
             response_model=list[ProposalEvent], responses=problem_responses(401, 403, 404, 422))
 def list_events(proposal_id: PathId, caller: SupplierKey, conn: Conn, state: State) -> list[dict[str, Any]]:
+    """Supplier keys only: every change of one of its proposals, in order, with who made it (supplier,
+    municipality or service) and the data a supplier may see."""
     _one_proposal(conn, caller, state, proposal_id)
     rows = conn.execute(sa.select(proposal_events).where(
         proposal_events.c.proposal_id == proposal_id, proposal_events.c.supplier_id == caller.supplier_id)
@@ -290,6 +292,8 @@ def create_webhook(body: WebhookCreate, caller: SupplierKey, conn: Conn, state: 
 @router.get("/webhooks", summary="List webhook endpoints", response_model=list[WebhookEndpoint],
             responses=problem_responses(401, 403))
 def list_webhooks(caller: SupplierKey, conn: Conn) -> list[dict[str, Any]]:
+    """Supplier keys only: the supplier's registered endpoints with their active secrets' dates (never a
+    secret)."""
     assert caller.supplier_id is not None
     return webhooks.list_endpoints(conn, caller.supplier_id)
 
@@ -305,6 +309,8 @@ def _endpoint(conn: sa.Connection, caller: Principal, endpoint_id: str) -> dict[
 @router.get("/webhooks/{endpoint_id}", summary="One webhook endpoint", response_model=WebhookEndpoint,
             responses=problem_responses(401, 403, 404, 422))
 def get_webhook(endpoint_id: PathId, caller: SupplierKey, conn: Conn) -> dict[str, Any]:
+    """Supplier keys only: one of the supplier's endpoints (never its secret); another supplier's answers
+    404."""
     return _endpoint(conn, caller, endpoint_id)
 
 
@@ -312,6 +318,8 @@ def get_webhook(endpoint_id: PathId, caller: SupplierKey, conn: Conn) -> dict[st
                "cancelled; the log stays)", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(401, 403, 404, 422))
 def delete_webhook(endpoint_id: PathId, caller: SupplierKey, conn: Conn) -> Response:
+    """Supplier keys only: the endpoint stops receiving; its pending deliveries are cancelled and the
+    delivery log keeps them."""
     assert caller.supplier_id is not None
     if not webhooks.delete_endpoint(conn, caller.supplier_id, endpoint_id):
         raise NotFound(f"no webhook endpoint {endpoint_id!r} that this key may see")
@@ -358,6 +366,8 @@ def list_deliveries(
     event_id: Annotated[str | None, Query(max_length=100)] = None,
     endpoint_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
+    """Supplier keys only: every delivery to the supplier's endpoints, newest first, by cursor
+    (``next_cursor``); filter by ``status``, ``event_id`` or ``endpoint_id``."""
     t = webhook_deliveries
     query = sa.select(t).where(t.c.supplier_id == caller.supplier_id)
     if cursor is not None:
@@ -387,6 +397,8 @@ def list_deliveries(
 @router.get("/deliveries/{delivery_id}", summary="One delivery, with its attempts and payload",
             response_model=Delivery, responses=problem_responses(401, 403, 404, 422))
 def get_delivery(delivery_id: PathId, caller: SupplierKey, conn: Conn) -> dict[str, Any]:
+    """Supplier keys only: one delivery with its attempts (status code, error, duration) and the event
+    exactly as sent."""
     assert caller.supplier_id is not None
     row = webhooks.get_delivery(conn, caller.supplier_id, delivery_id)
     if row is None:
