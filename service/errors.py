@@ -124,6 +124,9 @@ def register_problem(kind: ProblemKind) -> ProblemKind:
 
 
 for _kind in (
+    ProblemKind(400, "bad-request", "Bad request", ProblemDetails,
+                "The request body is not the JSON (or form) its media type says.",
+                "There was an error parsing the body"),
     ProblemKind(401, "unauthorized", "Unauthorized", ProblemDetails,
                 "No valid API key (send `Authorization: Bearer <key>`).", "a valid API key is required",
                 headers={"WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}}}),
@@ -180,9 +183,9 @@ for _kind in (
     register_problem(_kind)
 
 #: The kind a bare status in :func:`problem_responses` stands for.
-DEFAULT_KINDS = {401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 413: "too-large",
-                 415: "unsupported-media-type", 422: "invalid-input", 429: "too-many-requests",
-                 503: "unavailable"}
+DEFAULT_KINDS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict",
+                 413: "too-large", 415: "unsupported-media-type", 422: "invalid-input",
+                 429: "too-many-requests", 503: "unavailable"}
 
 
 class ServiceError(Exception):

@@ -121,6 +121,9 @@ def _field(col: Column, *, optional: bool) -> tuple[Any, Any]:
     if col.dtype == pl.String and not col.allowed:
         kwargs["min_length"] = 1 if col.required else 0
     is_list = isinstance(col.dtype, pl.List)
+    if optional and col.required and not is_list:
+        # A change may leave a required column out, never set it to null (a list set to null is none).
+        return annotation, Field(default=None, **kwargs)
     if optional:
         return annotation | None, Field(default=None, **kwargs)
     if is_list:

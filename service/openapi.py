@@ -6,6 +6,7 @@
   the schema of :data:`service.errors.PROBLEMS` and an example per kind (the routes name them with
   ``responses=problem_responses(...)``; FastAPI's generic 422 becomes ``/problems/invalid-input``,
   and every POST adds the ``Idempotency-Key`` problems of :mod:`service.integration.idempotency`);
+- documents the 400 of a request body that does not parse, on every operation that takes one;
 - gives every JSON request body and success answer without an example one built from its schema:
   each field's own example (``Field(examples=...)``, a model's ``examples``, an enum's first value,
   a default), or :data:`PROPERTY_EXAMPLES` for models defined outside the wire-model modules.
@@ -88,6 +89,9 @@ def _complete(operation: dict[str, Any], method: str, path: str, components: dic
             current = responses.get(str(status))
             responses[str(status)] = _problem_doc(status, current, method, path, also=slug)
     body = operation.get("requestBody", {})
+    if body and "400" not in responses:
+        # A body that does not parse as its media type is refused before validation.
+        responses["400"] = _problem_doc(400, None, method, path)
     _add_examples(body.get("content", {}), components, f"{method.upper()} {path} body")
 
 
