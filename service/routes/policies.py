@@ -30,7 +30,7 @@ def list_policies(caller: Caller, state: State) -> list[PolicySummary]:
 
 
 @router.get("/{policy_id}", summary="One policy, every field", response_model=Policy,
-            responses=problem_responses(401, 404, 422))
+            responses=problem_responses(401, 404, 422, "invalid-policy"))
 def get_policy(policy_id: PathId, caller: Caller, state: State) -> Any:
     """Every key: one policy with every rule, weight, priority group, distribution key and threshold. An
     unknown id answers 404 naming the known ones."""
@@ -38,7 +38,7 @@ def get_policy(policy_id: PathId, caller: Caller, state: State) -> Any:
 
 
 @router.get("/{policy_id}/distribution-keys", summary="A policy's geographic distribution keys",
-            response_model=DistributionKeys, responses=problem_responses(401, 404, 422))
+            response_model=DistributionKeys, responses=problem_responses(401, 404, 422, "invalid-policy"))
 def distribution_keys(
     policy_id: PathId, caller: Caller, state: State,
     total: Annotated[int | None, Query(ge=0, le=1_000_000,
