@@ -9,10 +9,19 @@ unpaired surrogates and numbers refuse NaN and infinities, which no database sto
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 import polars as pl
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+)
 
 from scoring.schema import SENSITIVE_COLUMNS, TABLES, Column
 
@@ -53,6 +62,22 @@ UtcDatetime = Annotated[
 The one timestamp type of every wire model: stored values read back from SQLite (which keeps no zone)
 are UTC, and an aware value is converted to UTC, so an answer never holds a time without a zone.
 """
+
+_MOMENT_TEXT = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?)?$"
+
+
+def _moment_text(value: Any) -> Any:
+    if isinstance(value, str) and re.match(_MOMENT_TEXT, value):
+        return value
+    raise ValueError("must be an ISO 8601 time such as 2026-09-01T08:00:00Z (UTC if no offset)")
+
+
+MomentQuery = Annotated[
+    dt.datetime, BeforeValidator(_moment_text), AfterValidator(_as_utc),
+    WithJsonSchema({"type": "string", "pattern": _MOMENT_TEXT, "examples": ["2026-09-01T08:00:00Z"]}),
+]
+"""A moment given in a query: an ISO 8601 date, or date and time, UTC if it has no offset (never a
+number of seconds, which the parser would otherwise take)."""
 
 Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
 

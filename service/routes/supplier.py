@@ -39,6 +39,7 @@ from service.integration.models import (
     WebhookEndpointCreated,
 )
 from service.integration.tables import proposal_events, webhook_deliveries
+from service.models import MomentQuery
 from service.routes._common import PathId, StrictQueryRoute
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier integration"], route_class=StrictQueryRoute)
@@ -178,7 +179,7 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
             response_model=ProposalPage, responses=problem_responses(401, 403, 422))
 def list_proposals(
     caller: SupplierKey, conn: Conn, state: State, cursor: Cursor = None, limit: PageSize = 50,
-    since: Annotated[dt.datetime | None, Query(
+    since: Annotated[MomentQuery | None, Query(
         description="Only proposals changed at or after this time (ISO 8601; UTC if no offset).")] = None,
     status_: Annotated[list[ProposalStatus] | None, Query(alias="status",
                                                           description="Only these statuses.")] = None,

@@ -226,3 +226,17 @@ def test_a_405_without_a_key_names_allow_too(api: Api) -> None:
     answer = httpx.request("TRACE", f"{api.base_url}/v1/audit")
     assert answer.status_code == 405
     assert "Allow" in answer.headers
+
+
+@pytest.mark.parametrize(("since", "status"), [
+    ("0.5", 422), ("1700000000", 422), ("yesterday", 422),  # numbers were read as Unix seconds
+    ("2026-09-01T08:00:00Z", 200), ("2026-09-01T10:00:00+02:00", 200), ("2026-09-01T08:00:00", 200),
+    ("2026-09-01", 200),
+])
+def test_since_takes_an_iso_time_as_documented_never_a_number(api: Api, since: str, status: int) -> None:
+    # Found by schemathesis (negative_data_rejection): `since=0.5` was accepted as 1970-01-01T00:00:00.5Z.
+    with api.client("supplier_s1") as client:
+        answer = client.get("/v1/supplier/proposals", params={"since": since})
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["errors"][0]["location"] == "query.since"
