@@ -11,16 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
-from service import errors
+from service import errors, openapi
 from service.config import Settings, get_settings
 from service.db import make_engine, migrate
 from service.engine import load_engine
-from service.errors import PROBLEM_JSON
 from service.gate import RequestGate
 from service.integration import runtime as integration
 from service.routes import ROUTERS
@@ -68,37 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.build(app)  # type: ignore[method-assign]
     integration.install(app)  # idempotency keys, webhook worker, transition problems
     # Last added, so first to see a request: cached shortlist reads skip the rest of the stack.
     app.add_middleware(ShortlistFastPath)
     # Outermost: key, role and body size are checked before anything reads the body.
     app.add_middleware(RequestGate)
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with every error answer described as problem details."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes)
-    problem_ref = {"$ref": "#/components/schemas/ProblemDetails"}
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            responses = operation.get("responses", {})
-            for code, response in list(responses.items()):
-                if code.isdigit() and int(code) >= 400:
-                    content = response.get("content", {})
-                    example = content.get(PROBLEM_JSON, {}).get("example")
-                    if example is None:
-                        example = {"type": "/problems/invalid-input", "title": "Invalid input", "status": 422,
-                                   "detail": "1 invalid field(s)", "instance": "/v1/...",
-                                   "errors": [{"location": "query.limit", "type": "less_than_equal",
-                                               "message": "Input should be less than or equal to 500"}]}
-                    response["content"] = {PROBLEM_JSON: {"schema": problem_ref, "example": example}}
-    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(unused, None)
-    app.openapi_schema = schema
-    return schema

@@ -18,7 +18,9 @@ Hierarchy of the service's own exceptions::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,18 +57,139 @@ class DataProblem(BaseModel):
 
 
 class ProblemDetails(BaseModel):
-    """An error answer (RFC 9457)."""
+    """An error answer (RFC 9457): the members every problem has."""
 
-    type: str = Field(examples=["/problems/not-found"])
+    type: str = Field(description="`/problems/<slug>`, documented in `docs/api.md`.",
+                      examples=["/problems/not-found"])
     title: str = Field(examples=["Not found"])
     status: int = Field(examples=[404])
     detail: str = Field(examples=["no candidate 'c-000123' that this key may see"])
-    instance: str = Field(examples=["/v1/candidates/c-000123"])
-    errors: list[FieldError] | None = None
-    problems: list[DataProblem] | None = None
-    edits: list[RegionEdit] | None = Field(
-        default=None, description="Region rows created or changed through the API that an import would "
-                                  "drop or overwrite (`/problems/region-edit-conflict`).")
+    instance: str = Field(description="The request's path.", examples=["/v1/candidates/c-000123"])
+
+
+class InvalidInputProblem(ProblemDetails):
+    """422: every invalid field of the request (``errors``) or problem in uploaded data (``problems``)."""
+
+    errors: list[FieldError] | None = Field(default=None, description="Every invalid field of the request.")
+    problems: list[DataProblem] | None = Field(
+        default=None, description="Every problem in uploaded region data or a policy file.")
+
+
+class RegionEditConflictProblem(ProblemDetails):
+    """409 ``/problems/region-edit-conflict``: an import would lose rows the API created or changed."""
+
+    edits: list[RegionEdit] = Field(description="Region rows created or changed through the API that the "
+                                                "import would drop or overwrite.")
+    problems: list[DataProblem] | None = Field(
+        default=None, description="`mode=merge`: why the region it makes does not hold together, by id.")
+
+
+class RegionHistoryConflictProblem(ProblemDetails):
+    """409 ``/problems/region-history-conflict``: an import would drop or contradict proposal history."""
+
+    problems: list[DataProblem] = Field(description="Every problem, named by file, row, column and value.")
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """One kind of error answer: its status, ``type`` slug and title, its schema and an example.
+
+    The registry (:data:`PROBLEMS`) is what routes name in ``responses=problem_responses(...)``: a
+    status stands for its general kind (:data:`DEFAULT_KINDS`), a slug for a kind of its own.
+    """
+
+    status: int
+    slug: str
+    title: str
+    model: type[BaseModel]
+    description: str
+    detail: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """The example's members beyond the five every problem has."""
+    headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Response headers the answer carries (OpenAPI header objects)."""
+
+    def example(self, instance: str = "/v1/...") -> dict[str, Any]:
+        return {"type": f"/problems/{self.slug}", "title": self.title, "status": self.status,
+                "detail": self.detail, "instance": instance, **self.extra}
+
+
+PROBLEMS: dict[str, ProblemKind] = {}
+"""Every kind of error answer, by slug (:func:`register_problem` adds one)."""
+
+
+def register_problem(kind: ProblemKind) -> ProblemKind:
+    PROBLEMS[kind.slug] = kind
+    return kind
+
+
+for _kind in (
+    ProblemKind(400, "bad-request", "Bad request", ProblemDetails,
+                "The request body is not the JSON (or form) its media type says.",
+                "There was an error parsing the body"),
+    ProblemKind(401, "unauthorized", "Unauthorized", ProblemDetails,
+                "No valid API key (send `Authorization: Bearer <key>`).", "unknown or revoked API key",
+                headers={"WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}}}),
+    ProblemKind(403, "forbidden", "Forbidden", ProblemDetails, "This key's role may not use this operation.",
+                "a supplier key may not do this (allowed: admin, coordinator)"),
+    ProblemKind(404, "not-found", "Not found", ProblemDetails, "No such object, or one this key may not see.",
+                "no candidate 'C-000123' that this key may see"),
+    ProblemKind(409, "conflict", "Conflict", ProblemDetails, "The object's state does not allow this.",
+                "the region was replaced since this round: start a new round"),
+    ProblemKind(413, "too-large", "Content too large", ProblemDetails, "The upload is too large.",
+                "the upload is larger than 200 MB"),
+    ProblemKind(415, "unsupported-media-type", "Unsupported media type", ProblemDetails,
+                "The upload's media type is not accepted.",
+                "send application/zip or multipart/form-data, not text/plain"),
+    ProblemKind(422, "invalid-input", "Invalid input", InvalidInputProblem,
+                "Invalid input: every invalid field is listed.", "1 invalid field(s)",
+                {"errors": [{"location": "query.limit", "type": "less_than_equal",
+                             "message": "Input should be less than or equal to 500"}]}),
+    ProblemKind(422, "invalid-region", "Invalid region data", InvalidInputProblem,
+                "The uploaded region is invalid: every problem is listed, and nothing was imported.",
+                "1 problem(s) found; nothing was imported",
+                {"problems": [{"file": "candidates.csv", "row": 2, "column": "home_district",
+                               "value": "nowhere", "reason": "no such district_id in districts"}]}),
+    ProblemKind(422, "invalid-policy", "Invalid policy", InvalidInputProblem,
+                "The policy file is invalid: every problem is listed.", "1 problem(s) in the policy",
+                {"problems": [{"file": "malmo.toml", "row": None, "column": "weights.competence",
+                               "value": "-1", "reason": "must be at least 0"}]}),
+    ProblemKind(429, "too-many-requests", "Too many requests", ProblemDetails,
+                "Too many failed authentications from this key or address: wait `Retry-After` seconds.",
+                "too many failed authentications; retry after 30 s",
+                headers={"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}),
+    ProblemKind(503, "unavailable", "Unavailable", ProblemDetails,
+                "The service cannot answer this yet (no region imported).",
+                "no region has been imported yet"),
+    ProblemKind(409, "region-edit-conflict", "Import conflicts with changes made through the API",
+                RegionEditConflictProblem,
+                "The upload would drop or overwrite rows created or changed through the API since the last "
+                "import, and no `mode` says what to do (`edits` lists every one), or what `mode=merge` "
+                "makes does not hold together (`problems`). Nothing was imported.",
+                "1 row(s) created or changed through the API since the last import would be lost: places "
+                "P-0042 (changed through the API, overwritten (slots) by the upload). Import with "
+                "mode=merge to keep what the API did, or mode=replace to take the upload's rows; nothing "
+                "was imported",
+                {"edits": [{"table": "places", "id": "P-0042", "edit": "changed",
+                            "edited_at": "2026-09-14T09:12:00Z", "key_id": 7, "fields": ["slots"],
+                            "upload": "overwrite", "differs": ["slots"]}]}),
+    ProblemKind(409, "region-history-conflict", "Import conflicts with the proposal history",
+                RegionHistoryConflictProblem,
+                "The upload would drop or contradict proposals made or answered through Platsa "
+                "(`problems`). Nothing was imported.",
+                "1 problem(s): the upload would drop or contradict proposals made or answered through "
+                "Platsa (their history feeds the follow-up); nothing was imported",
+                {"problems": [{"file": "candidates", "row": None, "column": "candidate_id",
+                               "value": "C-000001",
+                               "reason": "missing from the upload, but proposal PR-3f2a9c0d1e2b4a5c (hired, "
+                                         "made or answered through Platsa) names it: keep the candidate"}]}),
+):
+    register_problem(_kind)
+
+#: The kind a bare status in :func:`problem_responses` stands for.
+DEFAULT_KINDS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict",
+                 413: "too-large", 415: "unsupported-media-type", 422: "invalid-input",
+                 429: "too-many-requests", 503: "unavailable"}
 
 
 class ServiceError(Exception):
@@ -109,15 +232,17 @@ class InvalidInput(ServiceError):
 
 def problem_response(
     request: Request, status: int, slug: str, title: str, detail: str,
-    headers: dict[str, str] | None = None, **extra: Any
+    headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
         "instance": request.url.path,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
+    out = dict(headers or {})
+    if status == 401:
+        out["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=out or None)
 
 
 def _problem_dicts(problems: Sequence[Problem]) -> list[dict[str, Any]]:
@@ -150,6 +275,28 @@ _HTTP_TITLES = {
     415: ("unsupported-media-type", "Unsupported media type"), 422: ("invalid-input", "Invalid input"),
     429: ("too-many-requests", "Too many requests"),
 }
+
+
+def _allowed_methods(request: Request, given: str | None) -> list[str]:
+    """Every method the request's path takes: the operations of the OpenAPI document at that path
+    (GET implies HEAD) and ``given``, the ``Allow`` of the route that refused the method."""
+    app = request.app
+    paths: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_by_path", None)
+    if paths is None:
+        paths = []
+        for template, item in app.openapi().get("paths", {}).items():
+            pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+            methods = {m.upper() for m in item if m in _HTTP_METHODS}
+            paths.append((pattern, methods | ({"HEAD"} if "GET" in methods else set())))
+        app.state.allow_by_path = paths
+    allowed = {m.strip() for m in (given or "").split(",") if m.strip()}
+    for pattern, methods in paths:
+        if pattern.match(request.url.path):
+            allowed |= methods
+    return sorted(allowed)
+
+
+_HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 def install(app: FastAPI) -> None:
@@ -190,9 +337,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
-        # Keep the exception's headers: a 405's `Allow` names the methods the path takes (RFC 9110).
-        return problem_response(request, exc.status_code, slug, title, str(exc.detail),
-                                headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Every method of the path, not only the first route's (RFC 9110, 15.5.6).
+            headers["Allow"] = ", ".join(_allowed_methods(request, headers.get("Allow")))
+        return problem_response(request, exc.status_code, slug, title, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -202,29 +351,34 @@ def install(app: FastAPI) -> None:
                                 "an unexpected error; it has been logged")
 
 
-#: For routes' ``responses=``: the problem answers every authenticated operation can give.
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    words = {
-        401: "No valid API key (send `Authorization: Bearer <key>`).",
-        403: "This key's role may not use this operation.",
-        404: "No such object, or one this key may not see.",
-        409: "The object's state does not allow this.",
-        413: "The upload is too large.",
-        415: "The upload's media type is not accepted.",
-        422: "Invalid input: every invalid field or data problem is listed.",
-        429: "Too many failed authentications from this address or with this key; retry after "
-             "`Retry-After` seconds.",
-        503: "No region has been imported yet.",
-    }
-    out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        slug, title = _HTTP_TITLES.get(status, ("unavailable", "Unavailable"))
-        out[status] = {
-            "description": words[status],
-            "model": ProblemDetails,
-            "content": {PROBLEM_JSON: {"example": {
-                "type": f"/problems/{slug}", "title": title, "status": status,
-                "detail": words[status], "instance": "/v1/...",
-            }}},
-        }
-    return out
+def problem_responses(*kinds: int | str) -> dict[int | str, dict[str, Any]]:
+    """For routes' ``responses=``: each error answer the operation can give, with its schema and example.
+
+    ``kinds`` are statuses (their general kind, :data:`DEFAULT_KINDS`) or slugs of :data:`PROBLEMS`;
+    several kinds of one status are documented together (the schema any of theirs, an example each).
+    """
+    by_status: dict[int, list[ProblemKind]] = {}
+    for item in kinds:
+        kind = PROBLEMS[DEFAULT_KINDS[item] if isinstance(item, int) else item]
+        if kind not in by_status.setdefault(kind.status, []):
+            by_status[kind.status].append(kind)
+    return {status: problem_response_doc(group) for status, group in sorted(by_status.items())}
+
+
+def problem_response_doc(group: Sequence[ProblemKind], instance: str = "/v1/...") -> dict[str, Any]:
+    """The OpenAPI response object of one status whose answers are of the kinds ``group``."""
+    refs = list(dict.fromkeys(f"#/components/schemas/{k.model.__name__}" for k in group))
+    schema: dict[str, Any] = {"$ref": refs[0]} if len(refs) == 1 else {"anyOf": [{"$ref": r} for r in refs]}
+    media: dict[str, Any] = {"schema": schema}
+    if len(group) == 1:
+        media["example"] = group[0].example(instance)
+    else:
+        media["examples"] = {k.slug: {"summary": f"/problems/{k.slug}", "value": k.example(instance)}
+                             for k in group}
+    doc: dict[str, Any] = {"description": " ".join(
+        (f"`/problems/{k.slug}`: " if len(group) > 1 else "") + k.description for k in group),
+        "content": {PROBLEM_JSON: media}}
+    headers = {name: h for k in group for name, h in k.headers.items()}
+    if headers:
+        doc["headers"] = headers
+    return doc

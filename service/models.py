@@ -9,10 +9,19 @@ unpaired surrogates and numbers refuse NaN and infinities, which no database sto
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 import polars as pl
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+)
 
 from scoring.schema import DATE_RANGE, ID_PATTERN, SENSITIVE_COLUMNS, TABLES, Column
 
@@ -39,11 +48,39 @@ Text = Annotated[str, AfterValidator(_clean_text)]
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
     # SQLite keeps no time zone: the service writes UTC only, so a naive value read back is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    # An aware value is converted, so that every answer carries the one offset, UTC (``Z``).
+    try:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    except OverflowError:  # ``9999-12-31T23:59-23:59``: a 422, never a 500
+        raise ValueError("out of range: UTC cannot hold this moment") from None
 
 
-UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
-"""A moment, always answered with its UTC offset (RFC 3339)."""
+UtcDatetime = Annotated[
+    dt.datetime, AfterValidator(_as_utc),
+    Field(description="A moment in RFC 3339 with its zone, always UTC (`Z`).",
+          examples=["2026-09-01T08:00:00Z"]),
+]
+"""A moment, always answered in UTC with its zone (RFC 3339, ``2026-09-01T08:00:00Z``).
+
+The one timestamp type of every wire model: stored values read back from SQLite (which keeps no zone)
+are UTC, and an aware value is converted to UTC, so an answer never holds a time without a zone.
+"""
+
+_MOMENT_TEXT = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?)?$"
+
+
+def _moment_text(value: Any) -> Any:
+    if isinstance(value, str) and re.match(_MOMENT_TEXT, value):
+        return value
+    raise ValueError("must be an ISO 8601 time such as 2026-09-01T08:00:00Z (UTC if no offset)")
+
+
+MomentQuery = Annotated[
+    dt.datetime, BeforeValidator(_moment_text), AfterValidator(_as_utc),
+    WithJsonSchema({"type": "string", "pattern": _MOMENT_TEXT, "examples": ["2026-09-01T08:00:00Z"]}),
+]
+"""A moment given in a query: an ISO 8601 date, or date and time, UTC if it has no offset (never a
+number of seconds, which the parser would otherwise take)."""
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=ID_PATTERN), AfterValidator(_clean_text)]
 """An id, as :data:`scoring.schema.ID_PATTERN` says (the same grammar as a region file's ids)."""
@@ -115,6 +152,9 @@ def _field(col: Column, *, optional: bool) -> tuple[Any, Any]:
     if col.is_id:  # one id grammar for files and requests (issue 14)
         kwargs["pattern"] = ID_PATTERN
     is_list = isinstance(col.dtype, pl.List)
+    if optional and col.required and not is_list:
+        # A change may leave a required column out, never set it to null (a list set to null is none).
+        return annotation, Field(default=None, **kwargs)
     if optional:
         return annotation | None, Field(default=None, **kwargs)
     if is_list:
@@ -173,6 +213,10 @@ class Verdict(BaseModel):
 
 class ProcurementWithVerdict(Procurement):
     """A procurement and the policy's qualifying verdict on it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**EXAMPLES["procurements"], "verdict": {
+        "policy_id": "gothenburg", "qualifies": True,
+        "reasons": ["ok: type service (qualifying types: service, works)"]}}]})
 
     verdict: Verdict
 

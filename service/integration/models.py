@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scoring.domain import PlacementType, ProposalStatus
 from scoring.eligibility import OVERRIDABLE_RULES
+from service.errors import ProblemDetails, ProblemKind, register_problem
 from service.integration.lifecycle import CONTRACT_TYPES, DECLINE_REASONS, WITHDRAW_REASONS, ConflictReason
 from service.integration.webhooks import WEBHOOK_EVENT_TYPES
-from service.models import Id, Text
+from service.models import Id, Text, UtcDatetime
 
 StatusName = Literal[tuple(s.value for s in ProposalStatus)]  # type: ignore[valid-type]
 ActionName = Literal["view", "interview", "internship", "hire", "decline", "withdraw"]
@@ -67,7 +68,7 @@ class SupplierProposal(BaseModel):
     candidate: CandidateProfile | None = Field(
         description="The profile; null once the proposal is declined or withdrawn (data minimisation).")
     created_on: dt.date = Field(examples=["2026-09-01"])
-    updated_at: dt.datetime = Field(description="Time of the last change.", examples=["2026-09-02T08:15:00Z"])
+    updated_at: UtcDatetime = Field(description="Time of the last change.", examples=["2026-09-02T08:15:00Z"])
     decided_on: dt.date | None = Field(default=None, examples=[None])
     decline_reason: str | None = Field(default=None, examples=[None])
     start_date: dt.date | None = Field(default=None, description="Start of the internship or employment.",
@@ -139,7 +140,7 @@ class ProposalEvent(BaseModel):
 
     event_id: str = Field(examples=["evt_5b0e8f0d0c3a4f5e9d7c6b5a4f3e2d1c"])
     type: str = Field(examples=["proposal.viewed"])
-    at: dt.datetime = Field(examples=["2026-09-02T08:15:00Z"])
+    at: UtcDatetime = Field(examples=["2026-09-02T08:15:00Z"])
     by: Literal["supplier", "municipality", "service"] = Field(examples=["supplier"])
     from_status: str | None = Field(examples=["open"])
     to_status: str = Field(examples=["viewed"])
@@ -240,8 +241,8 @@ class WebhookCreate(BaseModel):
 
 
 class SecretInfo(BaseModel):
-    created_at: dt.datetime
-    expires_at: dt.datetime | None = Field(description="When it stops signing; null: until rotated.")
+    created_at: UtcDatetime
+    expires_at: UtcDatetime | None = Field(description="When it stops signing; null: until rotated.")
 
 
 class WebhookEndpoint(BaseModel):
@@ -251,7 +252,7 @@ class WebhookEndpoint(BaseModel):
     url: str = Field(examples=["https://hr.example.se/platsa/webhook"])
     event_types: list[str] = Field(examples=[list(WEBHOOK_EVENT_TYPES)])
     description: str = Field(examples=[""])
-    created_at: dt.datetime
+    created_at: UtcDatetime
     active_secrets: list[SecretInfo] = Field(description="Secrets that sign deliveries now (two while "
                                                          "a rotation's grace period runs).")
 
@@ -267,17 +268,18 @@ class RotateSecret(BaseModel):
     previous_secret_expires_in_s: int | None = Field(
         default=None, ge=0, le=7 * 24 * 3600,
         description="How long the current secret keeps signing beside the new one (default 24 h; 0: "
-                    "stop now).")
+                    "stop now).", examples=[3600])
 
 
 class RotatedSecret(BaseModel):
-    endpoint_id: str
-    secret: str = Field(description="The new secret: shown this once.")
-    previous_secrets_expire_at: dt.datetime
+    endpoint_id: str = Field(examples=["we_1f2e3d4c5b6a79880706"])
+    secret: str = Field(description="The new secret: shown this once.",
+                        examples=["whsec_TmV3IHNlY3JldCwgc2hvd24gb25jZQ"])
+    previous_secrets_expire_at: UtcDatetime
 
 
 class Attempt(BaseModel):
-    at: dt.datetime
+    at: UtcDatetime
     status_code: int | None = Field(examples=[500])
     error: str | None = Field(examples=["HTTP 500"])
     duration_ms: int = Field(examples=[120])
@@ -287,24 +289,32 @@ class Delivery(BaseModel):
     """One delivery of an event to one endpoint: the original (replay 0) or a replay."""
 
     delivery_id: str = Field(examples=["dlv_0a1b2c3d4e5f60718293"])
-    endpoint_id: str
-    event_id: str = Field(description="The event's id: the same on every attempt and replay.")
+    endpoint_id: str = Field(examples=["we_1f2e3d4c5b6a79880706"])
+    event_id: str = Field(description="The event's id: the same on every attempt and replay.",
+                          examples=["evt_5b0e8f0d0c3a4f5e9d7c6b5a4f3e2d1c"])
     event_type: str = Field(examples=["proposal.created"])
-    replay: bool = Field(description="Sent by a replay (the header `Platsa-Webhook-Replay: true`).")
+    replay: bool = Field(description="Sent by a replay (the header `Platsa-Webhook-Replay: true`).",
+                         examples=[False])
     replay_number: int = Field(examples=[0])
-    status: Literal["pending", "succeeded", "failed", "cancelled"]
+    status: Literal["pending", "succeeded", "failed", "cancelled"] = Field(examples=["succeeded"])
     attempts: int = Field(examples=[1])
-    next_attempt_at: dt.datetime | None
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
+    next_attempt_at: UtcDatetime | None = Field(examples=[None])
+    created_at: UtcDatetime = Field(examples=["2026-09-01T08:00:00Z"])
+    finished_at: UtcDatetime | None = Field(examples=["2026-09-01T08:00:01Z"])
     attempt_log: list[Attempt] = Field(description="The latest attempts (up to 20).")
-    payload: dict[str, Any] = Field(description="The event exactly as sent.")
+    payload: dict[str, Any] = Field(description="The event exactly as sent.", examples=[{
+        "id": "evt_5b0e8f0d0c3a4f5e9d7c6b5a4f3e2d1c", "type": "proposal.created", "api_version": "1",
+        "created_at": "2026-09-01T08:00:00Z",
+        "data": {"proposal_id": "PR-3f2a9c0d1e2b4a5c", "place_id": "P-0001", "status": "open",
+                 "candidate_reference": "cand_k3j5x7m2q9w4e6r8t1y3u5i7o9",
+                 "links": {"proposal": "/v1/supplier/proposals/PR-3f2a9c0d1e2b4a5c"}}}])
 
 
 class DeliveryPage(BaseModel):
     items: list[Delivery]
-    next_cursor: str | None
-    has_more: bool
+    next_cursor: str | None = Field(description="Give as `cursor` for the next page; null: the last page.",
+                                    examples=[None])
+    has_more: bool = Field(examples=[False])
 
 
 # -- municipality side --------------------------------------------------------------------------
@@ -346,27 +356,28 @@ class Withdraw(BaseModel):
 class MunicipalProposal(BaseModel):
     """A proposal as the municipality sees it (with the candidate's id)."""
 
-    proposal_id: str
-    candidate_id: str
-    place_id: str
-    status: str
-    created_on: dt.date
-    decided_on: dt.date | None
-    decline_reason: str | None
-    allowed_actions: list[str] = Field(description="What the municipality may do next.")
+    proposal_id: str = Field(examples=["PR-3f2a9c0d1e2b4a5c"])
+    candidate_id: str = Field(examples=["C-000001"])
+    place_id: str = Field(examples=["P-0001"])
+    status: str = Field(examples=["withdrawn"])
+    created_on: dt.date = Field(examples=["2026-09-01"])
+    decided_on: dt.date | None = Field(examples=["2026-09-03"])
+    decline_reason: str | None = Field(examples=[None])
+    allowed_actions: list[str] = Field(description="What the municipality may do next.", examples=[[]])
 
 
 class MunicipalEvent(BaseModel):
     """One change of a proposal, with the key that made it (for the follow-up)."""
 
-    event_id: str
-    type: str
-    at: dt.datetime
-    actor_role: str
-    actor_key_id: int | None
-    from_status: str | None
-    to_status: str
-    data: dict[str, Any]
+    event_id: str = Field(examples=["evt_5b0e8f0d0c3a4f5e9d7c6b5a4f3e2d1c"])
+    type: str = Field(examples=["proposal.withdrawn"])
+    at: UtcDatetime = Field(examples=["2026-09-03T10:20:00Z"])
+    actor_role: str = Field(examples=["labour_market_unit"])
+    actor_key_id: int | None = Field(description="The key that made the change; null: the service.",
+                                     examples=[4])
+    from_status: str | None = Field(examples=["viewed"])
+    to_status: str = Field(examples=["withdrawn"])
+    data: dict[str, Any] = Field(examples=[{"reason": "placed_elsewhere"}])
 
 
 class WebhookEventData(BaseModel):
@@ -389,5 +400,35 @@ class WebhookEvent(BaseModel):
                     examples=["evt_5b0e8f0d0c3a4f5e9d7c6b5a4f3e2d1c"])
     type: EventTypeName = Field(examples=["proposal.created"])
     api_version: str = Field(examples=["1"])
-    created_at: dt.datetime = Field(examples=["2026-09-01T08:00:00Z"])
+    created_at: UtcDatetime = Field(examples=["2026-09-01T08:00:00Z"])
     data: WebhookEventData
+
+
+# -- problems of the integration, for the routes' ``responses=problem_responses(...)`` -----------
+
+register_problem(ProblemKind(
+    409, "illegal-transition", "Illegal transition", TransitionProblem,
+    "Not allowed from the proposal's current status; `allowed_actions` lists what is.",
+    "proposal 'PR-3f2a9c0d1e2b4a5c' is open: 'hire' is not allowed (allowed: view, interview, internship, "
+    "decline)",
+    {"current_status": "open", "action": "hire",
+     "allowed_actions": ["view", "interview", "internship", "decline"]}))
+register_problem(ProblemKind(
+    409, "open-proposal-exists", "Open proposal exists", ProposalConflictProblem,
+    "Some pairs cannot be proposed now: `conflicts` lists every one, and nothing was proposed.",
+    "1 pair(s) cannot be proposed now: C-000001 already has an open proposal (PR-3f2a9c0d1e2b4a5c) "
+    "(propose the others, or allow_multiple_open)",
+    {"conflicts": [{"candidate_id": "C-000001", "place_id": "P-0001", "reason": "open_proposal_elsewhere",
+                    "open_proposals": [{"proposal_id": "PR-3f2a9c0d1e2b4a5c", "place_id": "P-0002",
+                                        "status": "viewed"}],
+                    "rules": [], "detail": None}]}))
+register_problem(ProblemKind(
+    409, "idempotency-key-in-progress", "Request in progress", ProblemDetails,
+    "A request with this `Idempotency-Key` is still running: retry after `Retry-After` seconds.",
+    "a request with this Idempotency-Key is still running; retry shortly",
+    headers={"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}))
+register_problem(ProblemKind(
+    422, "idempotency-key-reused", "Idempotency key reused", ProblemDetails,
+    "This `Idempotency-Key` was used for a different request.",
+    "this Idempotency-Key was used for a different request (method, path, query or body); use a new key "
+    "for a new request"))

@@ -26,6 +26,9 @@ def list_audit(
     # Reads of shortlists are queued (service.audit.AuditQueue): write them first, so that the log
     # shows every read made before this request. The request's own transaction has read nothing yet,
     # so its snapshot (SQLite) starts after the flush.
+    """Admins only: the audit log, newest first. Each entry says when, which key and role, the action, the
+    resource and the candidate ids concerned, never a value. Queued shortlist reads are written before
+    the log is read, so it shows every read made before this request."""
     state.audit.flush()
     query = sa.select(audit_log)
     if resource_id is not None:

@@ -47,6 +47,8 @@ def list_candidates(
     caller: CandidateReader, conn: Conn, state: State, limit: Limit = 50, offset: Offset = 0,
     district: Annotated[str | None, Query(max_length=200, description="Only this home district.")] = None,
 ) -> Page[Any]:
+    """Coordinators and admins see every candidate; a labour-market unit only those whose home district is
+    its own. Paged (``limit``, ``offset``); the read is audited with the candidate ids on the page."""
     query = sa.select(_t).where(*_own(caller))
     if district is not None:
         query = query.where(_t.c.home_district == district)
@@ -59,6 +61,8 @@ def list_candidates(
 @router.get("/{candidate_id}", summary="One candidate", response_model=Candidate,
             responses=problem_responses(401, 403, 404, 422))
 def get_candidate(candidate_id: PathId, caller: CandidateReader, conn: Conn, state: State) -> dict[str, Any]:
+    """A candidate of another district than a labour-market unit's own answers 404, exactly like one that
+    does not exist. The read is audited."""
     row = one(conn, _t, "candidate_id", candidate_id, "candidate", *_own(caller))
     audit.record_apart(state.writer, caller, "read", "candidate", candidate_id, candidate_ids=[candidate_id])
     return row
@@ -68,6 +72,10 @@ def get_candidate(candidate_id: PathId, caller: CandidateReader, conn: Conn, sta
              responses=problem_responses(401, 403, 409, 422))
 def create_candidate(body: Candidate, caller: CandidateReader, conn: Conn, state: State,
                      response: Response) -> dict[str, Any]:
+    """Coordinators, admins and labour-market units (a unit only in its own district, else 403). An id
+    that exists answers 409; an unknown home district 422. Recorded as a row created through the API (a
+    later import that drops it is refused unless ``mode`` says what to do) and audited; ``Location``
+    names the new candidate."""
     store.lock_region(conn)  # an import waits for this write, or this write for it
     values = dump(body)
     _check_district(conn, caller, values["home_district"])
@@ -87,6 +95,9 @@ def create_candidate(body: Candidate, caller: CandidateReader, conn: Conn, state
               responses=problem_responses(401, 403, 404, 422))
 def update_candidate(candidate_id: PathId, body: CandidatePatch, caller: CandidateReader, conn: Conn,
                      state: State) -> dict[str, Any]:
+    """Changes only the fields sent; a list set to null means none. A labour-market unit changes only its
+    own district's candidates (others answer 404) and cannot move one to another district (403). Recorded as a
+    change made through the API, and audited."""
     store.lock_region(conn)
     row = one(conn, _t, "candidate_id", candidate_id, "candidate", *_own(caller))
     changes = dump(body, exclude_unset=True)

@@ -18,4 +18,5 @@ _t = REGION_TABLES["districts"]
 @router.get("", summary="List the districts", response_model=list[District],
             responses=problem_responses(401))
 def list_districts(caller: Caller, conn: Conn) -> list[dict[str, object]]:
+    """Every key: the region's districts, by id."""
     return [dict(r) for r in conn.execute(sa.select(_t).order_by(_t.c.district_id)).mappings()]

@@ -66,18 +66,25 @@ def _check_learnable(row: dict[str, Any]) -> None:
 
 @router.get("", summary="List places", response_model=Page[Place], responses=problem_responses(401, 403, 422))
 def list_places(caller: PlaceReader, conn: Conn, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
+    """Coordinators, admins and labour-market units see every place; a supplier only its own. Paged
+    (``limit``, ``offset``)."""
     return page(conn, sa.select(_t).where(*own_places(caller)), _t.c.place_id, limit, offset)
 
 
 @router.get("/{place_id}", summary="One place", response_model=Place,
             responses=problem_responses(401, 403, 404, 422))
 def get_place(place_id: PathId, caller: PlaceReader, conn: Conn) -> dict[str, Any]:
+    """A supplier's key sees only its own places: another's answers 404, exactly like one that does not
+    exist."""
     return one(conn, _t, "place_id", place_id, "place", *own_places(caller))
 
 
 @router.post("", summary="Add a place", status_code=status.HTTP_201_CREATED, response_model=Place,
              responses=problem_responses(401, 403, 409, 422))
 def create_place(body: Place, caller: Staff, conn: Conn, state: State, response: Response) -> dict[str, Any]:
+    """Coordinators and admins. Every reference (procurement, district, occupation, supplier) must exist and
+    the supplier must have won the procurement; every problem is a 422 field error. An id that exists
+    answers 409. Recorded as a row created through the API; ``Location`` names the new place."""
     store.lock_region(conn)  # an import waits for this write, or this write for it
     values = dump(body)
     _check_references(conn, values)
@@ -95,6 +102,9 @@ def create_place(body: Place, caller: Staff, conn: Conn, state: State, response:
               responses=problem_responses(401, 403, 404, 422))
 def update_place(place_id: PathId, body: PlacePatch, caller: PlaceWriter, conn: Conn,
                  state: State) -> dict[str, Any]:
+    """Changes only the fields sent. Coordinators and admins change any place, a supplier only its own
+    (others answer 404); a labour-market unit may read places but not change them (403). Recorded as a
+    change made through the API."""
     store.lock_region(conn)
     row = one(conn, _t, "place_id", place_id, "place", *own_places(caller))
     changes = dump(body, exclude_unset=True)

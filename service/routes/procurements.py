@@ -70,6 +70,9 @@ def _with_verdict(row: dict[str, Any], policy: Policy) -> dict[str, Any]:
             response_model=Page[ProcurementWithVerdict], responses=problem_responses(401, 403, 404, 422, 503))
 def list_procurements(caller: ProcurementReader, conn: Conn, state: State, limit: Limit = 50,
                       offset: Offset = 0, policy: PolicyQuery = None) -> Page[Any]:
+    """Each with the policy's qualifying verdict (``qualifies`` and every rule checked); ``policy`` judges
+    by another policy. Coordinators, admins, labour-market units and orderers see every procurement, a
+    supplier only its own. Paged."""
     judge = _policy(state, conn, policy)
     result = page(conn, sa.select(_t).where(*_own(caller)), _t.c.procurement_id, limit, offset)
     result.items = [_with_verdict(r, judge) for r in result.items]
@@ -80,6 +83,8 @@ def list_procurements(caller: ProcurementReader, conn: Conn, state: State, limit
             response_model=ProcurementWithVerdict, responses=problem_responses(401, 403, 404, 422, 503))
 def get_procurement(procurement_id: PathId, caller: ProcurementReader, conn: Conn, state: State,
                     policy: PolicyQuery = None) -> dict[str, Any]:
+    """With the policy's qualifying verdict (``policy`` judges by another one). A supplier sees only its own
+    procurements: another's answers 404."""
     row = one(conn, _t, "procurement_id", procurement_id, "procurement", *_own(caller))
     return _with_verdict(row, _policy(state, conn, policy))
 
@@ -88,6 +93,9 @@ def get_procurement(procurement_id: PathId, caller: ProcurementReader, conn: Con
              response_model=ProcurementWithVerdict, responses=problem_responses(401, 403, 409, 422, 503))
 def create_procurement(body: Procurement, caller: Staff, conn: Conn, state: State,
                        response: Response) -> dict[str, Any]:
+    """Coordinators and admins. The contract must not end before it starts, a hard requirement needs at
+    least one place, and the supplier must exist: every problem is a 422 field error at once. An id that
+    exists answers 409. Answered with its verdict; recorded as a row created through the API."""
     store.lock_region(conn)  # an import waits for this write, or this write for it
     values = dump(body)
     errors = []

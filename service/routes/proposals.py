@@ -73,6 +73,9 @@ def _shape(row: dict[str, Any], caller: Principal) -> dict[str, Any]:
             responses=problem_responses(401, 403, 422))
 def list_proposals(caller: ProposalReader, conn: Conn, state: State, limit: Limit = 50,
                    offset: Offset = 0) -> Page[Any]:
+    """Coordinators and admins see every proposal, a labour-market unit those of its own district's
+    candidates, a supplier those to its places, with the candidate described without id and without
+    sensitive data. Paged; the read is audited."""
     result = page(conn, _query(caller), _t.c.proposal_id, limit, offset)
     result.items = [_shape(r, caller) for r in result.items]
     audit.record_apart(state.writer, caller, "read", "proposal", None, detail="list",
@@ -83,6 +86,8 @@ def list_proposals(caller: ProposalReader, conn: Conn, state: State, limit: Limi
 @router.get("/{proposal_id}", summary="One proposal", response_model=Proposal,
             responses=problem_responses(401, 403, 404, 422))
 def get_proposal(proposal_id: PathId, caller: ProposalReader, conn: Conn, state: State) -> dict[str, Any]:
+    """As in the list: a proposal the key may not see answers 404, exactly like one that does not exist. The
+    read is audited."""
     row = conn.execute(_query(caller).where(_t.c.proposal_id == proposal_id)).mappings().first()
     if row is None:
         raise NotFound(f"no proposal {proposal_id!r} that this key may see")

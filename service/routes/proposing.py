@@ -28,10 +28,8 @@ from service.integration import lifecycle
 from service.integration.models import (
     MunicipalEvent,
     MunicipalProposal,
-    ProposalConflictProblem,
     ProposalsCreated,
     ProposeCandidates,
-    TransitionProblem,
     Withdraw,
 )
 from service.integration.tables import proposal_events
@@ -62,10 +60,7 @@ def _own_candidates(caller: Principal) -> list[sa.ColumnElement[bool]]:
 
 @router.post("/v1/places/{place_id}/proposals", summary="Propose shortlisted candidates to a place",
              status_code=status.HTTP_201_CREATED, response_model=ProposalsCreated,
-             responses={**problem_responses(401, 403, 404, 422),
-                        409: {"model": ProposalConflictProblem,
-                              "description": "A candidate already holds an open proposal; `conflicts` "
-                                             "lists every one and nothing was proposed."}})
+             responses=problem_responses(401, 403, 404, "open-proposal-exists", 422))
 def propose(place_id: PathId, body: ProposeCandidates, caller: CandidateReader, conn: Conn,
             state: State) -> dict[str, Any]:
     """A candidate holds at most one open proposal unless ``allow_multiple_open``; a placed candidate
@@ -144,10 +139,12 @@ def _proposal(conn: sa.Connection, caller: Principal, proposal_id: str) -> dict[
 
 @router.post("/v1/proposals/{proposal_id}/withdraw", summary="Withdraw a proposal (the municipality)",
              response_model=MunicipalProposal,
-             responses={**problem_responses(401, 403, 404, 422),
-                        409: {"model": TransitionProblem, "description": "The proposal is closed."}})
+             responses=problem_responses(401, 403, 404, "illegal-transition", 422))
 def withdraw(proposal_id: PathId, caller: CandidateReader, conn: Conn, state: State,
              body: Withdraw | None = None) -> dict[str, Any]:
+    """Coordinators, admins and labour-market units (their own district's candidates): the municipality
+    withdraws an open proposal, with a reason. A closed proposal answers 409 with the allowed actions.
+    The supplier's webhooks get ``proposal.withdrawn``."""
     store.lock_region(conn)
     current = _proposal(conn, caller, proposal_id)
     reason = body.reason if body is not None else "other"
@@ -162,6 +159,8 @@ def withdraw(proposal_id: PathId, caller: CandidateReader, conn: Conn, state: St
 @router.get("/v1/proposals/{proposal_id}/events", summary="A proposal's history: every change, who, when",
             response_model=list[MunicipalEvent], responses=problem_responses(401, 403, 404, 422))
 def list_events(proposal_id: PathId, caller: CandidateReader, conn: Conn) -> list[dict[str, Any]]:
+    """Coordinators, admins and labour-market units (their own district's candidates): every change of the
+    proposal in order, with when, the role and key that made it, and the status before and after."""
     _proposal(conn, caller, proposal_id)
     rows = conn.execute(sa.select(proposal_events).where(proposal_events.c.proposal_id == proposal_id)
                         .order_by(proposal_events.c.event_seq)).mappings().all()

@@ -33,7 +33,7 @@ from service import audit, store
 from service.auth import Principal
 from service.deps import Staff, State
 from service.edits import Edit, Mode
-from service.errors import ProblemDetails, ServiceError, problem_responses
+from service.errors import ServiceError, problem_responses
 from service.models import ImportReport, RegionEdit
 from service.routes._common import StrictQueryRoute
 from service.state import ServiceState
@@ -114,15 +114,8 @@ _BODY_DOC: dict[str, Any] = {
 
 @router.post("/import", summary="Replace the region with an uploaded one (all or nothing)",
              status_code=status.HTTP_201_CREATED, response_model=ImportReport, openapi_extra=_BODY_DOC,
-             responses={**problem_responses(401, 403, 413, 415, 422),
-                        409: {"model": ProblemDetails,
-                              "description": "`/problems/region-edit-conflict`: the upload would drop or "
-                                             "overwrite rows created or changed through the API since the "
-                                             "last import, and no `mode` says what to do (`edits` lists "
-                                             "every one), or what `mode=merge` makes does not hold "
-                                             "together (`problems`). `/problems/region-history-conflict`: "
-                                             "the upload would drop or contradict proposals made or "
-                                             "answered through Platsa (`problems`). Nothing was imported."}})
+             responses=problem_responses(401, 403, "region-edit-conflict", "region-history-conflict", 413,
+                                         415, "invalid-region", 422))
 async def import_region(request: Request, caller: Staff, state: State,
                         mode: ModeQuery = None) -> ImportReport:
     """Rows created or changed through the API since the last import are never lost without a word:

@@ -32,7 +32,7 @@ from service.engine import RoundInputs
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, problem_responses
 from service.integration import lifecycle
 from service.integration.lifecycle import ConflictReason
-from service.integration.models import ProposalConflict, ProposalConflictProblem, RuleOverrideIn
+from service.integration.models import ProposalConflict, RuleOverrideIn
 from service.integration.tables import proposal_events
 from service.jobs import create_round, override_record, overrides_of
 from service.models import Id, Page, UtcDatetime
@@ -339,6 +339,9 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "The round is
              responses={**_ACCEPTED, **problem_responses(401, 403, 404, 422, 503)})
 def create(body: RoundCreate, caller: Staff, conn: Conn, state: State, snapshot: Loaded,
            response: Response) -> dict[str, Any]:
+    """Coordinators and admins. The inputs (policy, pins, removals, overrides) are checked before the job is
+    queued: every problem is a 422 at once, an unknown policy a 404. Answers 202 at once with the round's
+    id and its job; ``Location`` names the job to poll."""
     policy = state.policy(body.policy_id or snapshot.policy.id)  # 404 for an unknown policy
     snapshot = state.fresh_snapshot() or snapshot  # every write made before this request, checked
     inputs, locations = _inputs(policy, body.params.model_dump(), body.pins,
@@ -350,6 +353,7 @@ def create(body: RoundCreate, caller: Staff, conn: Conn, state: State, snapshot:
 @router.get("/v1/rounds", summary="List rounds, newest first", response_model=Page[Round],
             responses=problem_responses(401, 403, 422))
 def list_rounds(caller: Staff, conn: Conn, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
+    """Coordinators and admins: every round with its job, newest first. Paged (``limit``, ``offset``)."""
     result = page(conn, sa.select(rounds), rounds.c.created_at.desc(), limit, offset)
     result.items = [{**r, "job": _job_of(conn, r["round_id"]),
                      "certification": (r["summary"] or {}).get("certification")} for r in result.items]
@@ -359,6 +363,8 @@ def list_rounds(caller: Staff, conn: Conn, limit: Limit = 50, offset: Offset = 0
 @router.get("/v1/rounds/{round_id}", summary="One round: status, solver verdict, summary",
             response_model=Round, responses=problem_responses(401, 403, 404, 422))
 def get_round(round_id: PathId, caller: Staff, conn: Conn) -> dict[str, Any]:
+    """Coordinators and admins: the round's inputs and status, and once it succeeded the solver's status,
+    objective, gap and per-district and per-group summary."""
     return _round(conn, round_id)
 
 
@@ -406,6 +412,8 @@ def get_certificate(round_id: PathId, caller: Staff, conn: Conn) -> dict[str, An
             response_model=Page[AssignmentOut], responses=problem_responses(401, 403, 404, 422))
 def list_assignments(round_id: PathId, caller: Staff, conn: Conn, state: State, limit: Limit = 50,
                      offset: Offset = 0) -> Page[Any]:
+    """Coordinators and admins: each assigned pair with its score, whether it was pinned, and the
+    explanation. Paged; the read is audited with the candidate ids on the page."""
     _round(conn, round_id)
     query = sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id,
                       round_assignments.c.score, round_assignments.c.pinned,
@@ -487,6 +495,9 @@ def candidate_outcome(round_id: PathId, candidate_id: PathId, caller: Staff, con
              responses={**_ACCEPTED, **problem_responses(401, 403, 404, 409, 422, 503)})
 def rerun(round_id: PathId, body: Rerun, caller: Staff, conn: Conn, state: State, snapshot: Loaded,
           response: Response) -> dict[str, Any]:
+    """Coordinators and admins: a new round from this one's inputs with more pairs pinned or removed
+    (``parent_round_id`` names this one). A round of an earlier region answers 409. Answers 202 with the
+    new round and its job."""
     parent = _round(conn, round_id)
     if parent["region_version"] != snapshot.version:
         raise Conflict("the region was replaced since this round: start a new round")
@@ -515,6 +526,8 @@ def _pairs_of(conn: sa.Connection, round_id: str) -> dict[str, str]:
 @router.get("/v1/rounds/{round_id}/compare/{other_id}", summary="Compare two rounds",
             response_model=Comparison, responses=problem_responses(401, 403, 404, 409, 422))
 def compare(round_id: PathId, other_id: PathId, caller: Staff, conn: Conn) -> Comparison:
+    """Coordinators and admins: candidates with the same place in both rounds, those who moved, and those
+    assigned in one only. A round that has not succeeded answers 409."""
     a, b = _round(conn, round_id), _round(conn, other_id)
     for r in (a, b):
         if r["status"] != "succeeded":
@@ -534,12 +547,7 @@ def compare(round_id: PathId, other_id: PathId, caller: Staff, conn: Conn) -> Co
 
 @router.post("/v1/rounds/{round_id}/publish", summary="Publish a round: its assignments become proposals",
              response_model=Published,
-             responses={**problem_responses(401, 403, 404, 422, 503),
-                        409: {"model": ProposalConflictProblem,
-                              "description": "The round is not publishable (not succeeded, published "
-                                             "already, or of an earlier region), or some of its "
-                                             "candidates hold open proposals or are placed: `conflicts` "
-                                             "lists every one, and nothing was published."}})
+             responses=problem_responses(401, 403, 404, "open-proposal-exists", 409, 422, 503))
 def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot: Loaded,
             body: PublishRound | None = None) -> Published:
     """All or nothing: either every assignment becomes an open proposal, or (409) none does.
@@ -696,6 +704,8 @@ def _withdrawn_since(conn: sa.Connection, candidate_ids: list[str], since: dt.da
 @router.get("/v1/jobs/{job_id}", summary="A job's progress and outcome", response_model=Job,
             responses=problem_responses(401, 403, 404, 422))
 def get_job(job_id: PathId, caller: Staff, conn: Conn) -> dict[str, Any]:
+    """Coordinators and admins: a round's job, its stage and progress, how it ended, and what a restart did
+    to it."""
     row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
     if row is None:
         raise NotFound(f"no job {job_id!r}")

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Response, status
-from pydantic import AfterValidator
 
 from scoring.domain import ProposalStatus, WorkLadderStep
 from scoring.schema import ID_PATTERN
@@ -36,12 +35,12 @@ from service.integration.models import (
     RotateSecret,
     SupplierProposal,
     Transition,
-    TransitionProblem,
     WebhookCreate,
     WebhookEndpoint,
     WebhookEndpointCreated,
 )
 from service.integration.tables import proposal_events, webhook_deliveries
+from service.models import MomentQuery
 from service.routes._common import PathId, StrictQueryRoute
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier integration"], route_class=StrictQueryRoute)
@@ -110,16 +109,6 @@ def _decode_cursor(cursor: str, keys: tuple[str, ...]) -> dict[str, Any]:
         return data
     except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise _bad_cursor() from None
-
-
-def _as_utc_query(value: dt.datetime | None) -> dt.datetime | None:
-    """``since`` in UTC; a moment UTC cannot hold (``9999-12-31T23:59-23:59``) is a 422, not a 500."""
-    if value is None:
-        return None
-    try:
-        return _utc(value)
-    except OverflowError:
-        raise ValueError("out of range: UTC cannot hold this moment") from None
 
 
 # -- proposals ----------------------------------------------------------------------------------
@@ -211,7 +200,7 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
             response_model=ProposalPage, responses=problem_responses(401, 403, 422))
 def list_proposals(
     caller: SupplierKey, conn: Conn, state: State, cursor: Cursor = None, limit: PageSize = 50,
-    since: Annotated[dt.datetime | None, AfterValidator(_as_utc_query), Query(
+    since: Annotated[MomentQuery | None, Query(
         description="Only proposals changed at or after this time (ISO 8601; UTC if no offset).")] = None,
     status_: Annotated[list[ProposalStatus] | None, Query(alias="status",
                                                           description="Only these statuses.")] = None,
@@ -247,6 +236,9 @@ def list_proposals(
 @router.get("/proposals/{proposal_id}", summary="One proposal", response_model=SupplierProposal,
             responses=problem_responses(401, 403, 404, 422))
 def get_proposal(proposal_id: PathId, caller: SupplierKey, conn: Conn, state: State) -> dict[str, Any]:
+    """Supplier keys only: one proposal to the supplier's places, with the candidate's profile (no id, no
+    sensitive data) and the actions allowed now. Another supplier's proposal answers 404. The read is
+    audited."""
     item = _one_proposal(conn, caller, state, proposal_id)
     _audit_read(state, caller, proposal_id, [item["_candidate_id"]])
     return _public(item)
@@ -267,9 +259,7 @@ _TRANSITION_EXAMPLES = {
 @router.post(
     "/proposals/{proposal_id}/transitions", summary="Answer a proposal: view, interview, internship, hire, "
     "decline", response_model=SupplierProposal,
-    responses={**problem_responses(401, 403, 404, 422),
-               409: {"model": TransitionProblem, "description": "Not allowed from the current status; "
-                     "`allowed_actions` lists what is."}},
+    responses=problem_responses(401, 403, 404, "illegal-transition", 422),
 )
 def transition(
     proposal_id: PathId, caller: SupplierKey, conn: Conn, state: State,
@@ -288,6 +278,8 @@ def transition(
 @router.get("/proposals/{proposal_id}/events", summary="A proposal's history",
             response_model=list[ProposalEvent], responses=problem_responses(401, 403, 404, 422))
 def list_events(proposal_id: PathId, caller: SupplierKey, conn: Conn, state: State) -> list[dict[str, Any]]:
+    """Supplier keys only: every change of one of its proposals, in order, with who made it (supplier,
+    municipality or service) and the data a supplier may see."""
     _one_proposal(conn, caller, state, proposal_id)
     rows = conn.execute(sa.select(proposal_events).where(
         proposal_events.c.proposal_id == proposal_id, proposal_events.c.supplier_id == caller.supplier_id)
@@ -322,6 +314,8 @@ def create_webhook(body: WebhookCreate, caller: SupplierKey, conn: Conn, state: 
 @router.get("/webhooks", summary="List webhook endpoints", response_model=list[WebhookEndpoint],
             responses=problem_responses(401, 403))
 def list_webhooks(caller: SupplierKey, conn: Conn) -> list[dict[str, Any]]:
+    """Supplier keys only: the supplier's registered endpoints with their active secrets' dates (never a
+    secret)."""
     assert caller.supplier_id is not None
     return webhooks.list_endpoints(conn, caller.supplier_id)
 
@@ -337,6 +331,8 @@ def _endpoint(conn: sa.Connection, caller: Principal, endpoint_id: str) -> dict[
 @router.get("/webhooks/{endpoint_id}", summary="One webhook endpoint", response_model=WebhookEndpoint,
             responses=problem_responses(401, 403, 404, 422))
 def get_webhook(endpoint_id: PathId, caller: SupplierKey, conn: Conn) -> dict[str, Any]:
+    """Supplier keys only: one of the supplier's endpoints (never its secret); another supplier's answers
+    404."""
     return _endpoint(conn, caller, endpoint_id)
 
 
@@ -344,6 +340,8 @@ def get_webhook(endpoint_id: PathId, caller: SupplierKey, conn: Conn) -> dict[st
                "cancelled; the log stays)", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(401, 403, 404, 422))
 def delete_webhook(endpoint_id: PathId, caller: SupplierKey, conn: Conn) -> Response:
+    """Supplier keys only: the endpoint stops receiving; its pending deliveries are cancelled and the
+    delivery log keeps them."""
     assert caller.supplier_id is not None
     if not webhooks.delete_endpoint(conn, caller.supplier_id, endpoint_id):
         raise NotFound(f"no webhook endpoint {endpoint_id!r} that this key may see")
@@ -390,6 +388,8 @@ def list_deliveries(
     event_id: Annotated[str | None, Query(max_length=100, pattern=ID_PATTERN)] = None,
     endpoint_id: Annotated[str | None, Query(max_length=100, pattern=ID_PATTERN)] = None,
 ) -> dict[str, Any]:
+    """Supplier keys only: every delivery to the supplier's endpoints, newest first, by cursor
+    (``next_cursor``); filter by ``status``, ``event_id`` or ``endpoint_id``."""
     t = webhook_deliveries
     query = sa.select(t).where(t.c.supplier_id == caller.supplier_id)
     if cursor is not None:
@@ -414,6 +414,8 @@ def list_deliveries(
 @router.get("/deliveries/{delivery_id}", summary="One delivery, with its attempts and payload",
             response_model=Delivery, responses=problem_responses(401, 403, 404, 422))
 def get_delivery(delivery_id: PathId, caller: SupplierKey, conn: Conn) -> dict[str, Any]:
+    """Supplier keys only: one delivery with its attempts (status code, error, duration) and the event
+    exactly as sent."""
     assert caller.supplier_id is not None
     row = webhooks.get_delivery(conn, caller.supplier_id, delivery_id)
     if row is None:

@@ -28,10 +28,13 @@ def _own(caller: Principal) -> list[sa.ColumnElement[bool]]:
 @router.get("", summary="List suppliers", response_model=Page[Supplier],
             responses=problem_responses(401, 403, 422))
 def list_suppliers(caller: SupplierReader, conn: Conn, limit: Limit = 50, offset: Offset = 0) -> Page[Any]:
+    """Coordinators, admins, labour-market units and orderers see every supplier; a supplier only itself.
+    Paged."""
     return page(conn, sa.select(_t).where(*_own(caller)), _t.c.supplier_id, limit, offset)
 
 
 @router.get("/{supplier_id}", summary="One supplier", response_model=Supplier,
             responses=problem_responses(401, 403, 404, 422))
 def get_supplier(supplier_id: PathId, caller: SupplierReader, conn: Conn) -> dict[str, Any]:
+    """A supplier's key sees only itself: another supplier answers 404."""
     return one(conn, _t, "supplier_id", supplier_id, "supplier", *_own(caller))
