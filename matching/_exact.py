@@ -201,6 +201,7 @@ class ExactOutcome:
     stats: dict[str, object] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     proof: _Certificate | None = None  # the free-n flow and prices that prove the dual bound
+    reasons: list[object] | None = None  # why the round is infeasible, when checked on the way
 
 
 # ============================================================================ the network part
@@ -1557,8 +1558,8 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
 
 
 # ============================================================================ the driver
-def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
-                ) -> ExactOutcome:
+def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False,
+                check_infeasible: Callable[[], list[object]] | None = None) -> ExactOutcome:
     """Solve the prepared round exactly; see the module docstring and docs/allocation.md.
 
     With ``dual_only`` (used on a sampled sub-round) stop after the Lagrangian search and return
@@ -1566,14 +1567,15 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False
     ``proof`` the flow and prices of the Lagrangian bound (see :mod:`matching.certificate`).
     """
     holder: dict[str, _Certificate] = {}
-    outcome = _solve_exact(prep, time_limit, dual_only, holder)
+    outcome = _solve_exact(prep, time_limit, dual_only, holder, check_infeasible)
     if outcome.status in ("optimal", "feasible"):
         outcome.proof = holder.get("cert")
     return outcome
 
 
 def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
-                 holder: dict[str, _Certificate]) -> ExactOutcome:
+                 holder: dict[str, _Certificate],
+                 check_infeasible: Callable[[], list[object]] | None = None) -> ExactOutcome:
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     timings: dict[str, float] = {}
@@ -1758,6 +1760,18 @@ def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
     if better is not None:
         lb, lb_x = better
     timings["repair"] = time.perf_counter() - t_rep
+    if lb is None and check_infeasible is not None and prep.penalty_w is None:
+        # No flow met and none repaired meets the floors: before the exact models (which
+        # cannot prove a negative quickly: 5,000 candidates, a floor of 40 % for a group of 3 %,
+        # ran past its limit, issue 20), the exact flow checks of the diagnosis.
+        t_diag = time.perf_counter()
+        reasons = check_infeasible()
+        timings["infeasibility_check"] = time.perf_counter() - t_diag
+        if reasons:
+            out = ExactOutcome("infeasible", np.zeros(0, np.int64), Fraction(0), Fraction(0),
+                               stats, timings)
+            out.reasons = reasons
+            return out
     ub_c = d_mu
     n_star = int(used.sum()) + prep.num_pins
     threshold = float(k * lb) if lb is not None else -math.inf

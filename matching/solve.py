@@ -25,6 +25,7 @@ from matching.result import (
     AllocationResult,
     DistrictViolation,
     FloorViolation,
+    Infeasibility,
     Status,
     Violation,
 )
@@ -155,12 +156,16 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> 
     excess = bool(prep.pin_excess.any())
     outcome = None
     if not excess:
-        outcome = _exact.solve_exact(prep, deadline - time.perf_counter())
-    reasons = []
+        outcome = _exact.solve_exact(prep, deadline - time.perf_counter(),
+                                     check_infeasible=lambda: list(diagnose(prep)))
+    reasons: list[Infeasibility] = []
     if excess or (outcome is not None and outcome.status == "infeasible"):
         t_diag = time.perf_counter()
         _control.report("diagnose", 0.0)
-        reasons = diagnose(prep)
+        if outcome is not None and outcome.reasons:
+            reasons = [r for r in outcome.reasons if isinstance(r, Infeasibility)]
+        else:
+            reasons = diagnose(prep)
         _control.report("diagnose", 1.0)
         diag_time = time.perf_counter() - t_diag
         if params.on_infeasible == "report":
