@@ -159,6 +159,13 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> 
         outcome = _exact.solve_exact(prep, deadline - time.perf_counter(),
                                      check_infeasible=lambda: list(diagnose(prep)))
     reasons: list[Infeasibility] = []
+    if (outcome is not None and outcome.status == "infeasible" and not outcome.reasons
+            and _control.stop_requested()):
+        # Stopped on request: a search cut short proves no infeasibility; nothing found, no bound.
+        result = _result(problem, prep, None, "optimal")
+        result.status, result.bound = Status.UNKNOWN, math.nan
+        result.timings.update(prepare=t_prep, total=time.perf_counter() - t0)
+        return result
     if excess or (outcome is not None and outcome.status == "infeasible"):
         t_diag = time.perf_counter()
         _control.report("diagnose", 0.0)
