@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "allocate",
     "serve",
     "admin",
+    "candidate",
     "bench",
     "report",
 )

@@ -15,6 +15,7 @@ from service.routes import (
     reports,
     rounds,
     shortlists,
+    subjects,
     supplier,
     suppliers,
 )
@@ -25,4 +26,5 @@ ROUTERS = [
     proposals.router, aggregates.router, audit.router,
     reports.router,  # follow-up reports (docs/follow-up.md)
     proposing.router, supplier.router,  # the supplier integration (docs/integration.md)
+    subjects.router,  # the data subject's rights (docs/data-protection.md)
 ]
