@@ -253,7 +253,8 @@ class Privacy(_Strict):
 class Retention(_Strict):
     """How long each kind of record is kept (``docs/data-protection.md``, "Retention").
 
-    Applied by the service's scheduled job and by ``platsa retention``; 0 keeps for ever.
+    Applied by the service's scheduled job and by ``platsa retention`` (:mod:`service.retention`);
+    0 keeps for ever.
     """
 
     #: Closed proposals (declined, withdrawn) and their history, months after they closed.
@@ -262,8 +263,8 @@ class Retention(_Strict):
     audit_years: int = Field(default=5, ge=0, le=100)
     #: Webhook deliveries (and their attempt logs), days after they finished.
     delivery_days: int = Field(default=90, ge=0, le=36500)
-    #: Stored answers of idempotent requests, hours after they were stored.
-    idempotency_hours: int = Field(default=24, ge=0, le=87600)
+    # Stored answers of idempotent requests are kept PLATSA_IDEMPOTENCY_TTL_HOURS (the replay window
+    # the API documents, one setting of the service), not here.
 
 
 class Policy(_Strict):

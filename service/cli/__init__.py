@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "serve",
     "admin",
     "candidate",
+    "retention",
     "bench",
     "report",
 )
