@@ -96,6 +96,7 @@ def test_export_then_erase(subject_api: Api) -> None:
     # The hire counts once the service's snapshot holds it (rebuilt in the background after a write).
     status_before = wait_for(lambda: (s := status())["delivered"] == 1 and s, what="the hire counted")
     proposals_before = coordinator.get("/v1/proposals", params={"limit": 1}).json()["total"]
+    reference_before = supplier.get(f"/v1/supplier/proposals/{proposal_id}").json()["candidate_reference"]
 
     # Art. 15: only an admin exports; the export names every table that holds the person.
     assert coordinator.get(f"/v1/data-subjects/{cid}/export").status_code == 403
@@ -140,6 +141,8 @@ def test_export_then_erase(subject_api: Api) -> None:
     # The supplier keeps its proposal (its own record), without a profile of the person.
     seen = supplier.get(f"/v1/supplier/proposals/{proposal_id}")
     assert seen.status_code == 200 and "Qzx" not in seen.text
+    assert seen.json()["candidate"] is None and seen.json()["status"] == "hired"
+    assert seen.json()["candidate_reference"] != reference_before
 
     # A later import: one without the person imports; one that still holds the person's proposal is
     # refused, naming the proposal, and nothing changes.
