@@ -112,9 +112,13 @@ def _shown_competences(labels: Iterable[str], privacy: Privacy) -> tuple[str, ..
     return tuple(sorted(words))
 
 
+@lru_cache(maxsize=1)
+def _category_of_label() -> dict[str, str]:
+    return {c.label: c.category for c in load_competences().concepts}
+
+
 def _category(words: tuple[str, ...]) -> tuple[str, ...]:
-    vocab = load_competences()
-    by_label = {c.label: c.category for c in vocab.concepts}
+    by_label = _category_of_label()
     return tuple(sorted({CATEGORY_WORDS.get(by_label.get(w, ""), w) for w in words}))
 
 
@@ -144,10 +148,15 @@ def coarsen(candidates: pl.DataFrame, privacy: Privacy) -> list[Profile]:
     """
     out: list[Profile] = []
     support_map = privacy.coarsen_support
+    shown: dict[tuple[str, ...], tuple[str, ...]] = {}  # the same labels, the same words: once each
     for row in candidates.select(PROFILE_FIELDS).iter_rows(named=True):
+        labels = tuple(row["competences"] or ())
+        words = shown.get(labels)
+        if words is None:
+            words = shown[labels] = _shown_competences(labels, privacy)
         support = {support_map.get(s, s) for s in row["support_needs"] or []}
         out.append(Profile(
-            competences=_shown_competences(row["competences"] or [], privacy),
+            competences=words,
             work_ladder_step=int(row["work_ladder_step"]),
             support_at_work=tuple(sorted(s for s in support if s)),
             available_from=row["available_from"],
@@ -230,12 +239,17 @@ def generalise(profiles: Sequence[Profile], privacy: Privacy) -> list[Profile]:
     for level in range(len(privacy.generalise) + 1):
         if level > 0:
             step = privacy.generalise[level - 1]
+            applied: dict[Profile, Profile] = {}  # alike profiles are generalised once
             for i in short:
-                current[i] = _apply(current[i], step)
-        counts = Counter(current[i].key() for i in short)
+                before = current[i]
+                after = applied.get(before)
+                if after is None:
+                    after = applied[before] = _apply(before, step)
+                current[i] = after
+        counts = Counter(current[i] for i in short)
         still: list[int] = []
         for i in short:
-            if counts[current[i].key()] >= k:
+            if counts[current[i]] >= k:
                 final[i] = current[i]
             else:
                 still.append(i)

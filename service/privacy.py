@@ -3,7 +3,8 @@
 Every answer that shows a supplier a proposed person goes through :func:`supplier_profile` (the
 integration API's proposals and ``GET /v1/proposals`` for a supplier key alike). The profiles are
 computed by :mod:`scoring.privacy` from the snapshot's candidates and the region's policy
-(``[privacy]``), once per snapshot: an import or a change of a candidate makes a new snapshot, and
+(``[privacy]``), once per snapshot, in the background as soon as the snapshot is in place (a request
+that comes first waits for them): an import or a change of a candidate makes a new snapshot, and
 with it new profiles, since the k counts the region as it is.
 
 A candidate the snapshot does not hold yet (added by another process a moment ago) is looked for
@@ -13,11 +14,15 @@ profile computed for one person is unique by definition).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
 from scoring.domain import WorkLadderStep
-from scoring.privacy import WITHHELD, Profile, coarsen, generalise
+from scoring.policy import Privacy
+from scoring.privacy import PROFILE_FIELDS, WITHHELD, Profile, coarsen, generalise
 
 if TYPE_CHECKING:
     from service.state import ServiceState, Snapshot
@@ -26,21 +31,52 @@ __all__ = ["SupplierProfiles", "supplier_profile", "wire_profile"]
 
 
 class SupplierProfiles:
-    """The generalised profile of each of one snapshot's candidates, computed on first use."""
+    """The generalised profile of each of one snapshot's candidates, computed on first use.
+
+    Most new snapshots change no profile field (a proposal answered, a placement recorded): the
+    profiles of the last snapshot are reused while the candidates' profile fields, their ids and
+    the policy's ``[privacy]`` are the same (:func:`_fingerprint`).
+    """
+
+    #: The last profiles computed in this process, by fingerprint (one entry).
+    _last: tuple[tuple[Any, ...], dict[str, Profile]] | None = None
+    _last_lock = threading.Lock()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_id: dict[str, Profile] | None = None
 
+    def warm(self, snapshot: Snapshot) -> None:
+        """Compute the profiles now, on a thread of their own, so that no supplier's request waits."""
+        threading.Thread(target=self.get, args=(snapshot, ""), name="platsa-supplier-profiles",
+                         daemon=True).start()
+
     def get(self, snapshot: Snapshot, candidate_id: str) -> Profile | None:
         if self._by_id is None:
             with self._lock:
                 if self._by_id is None:
-                    cands = snapshot.region.candidates
-                    privacy = snapshot.policy.privacy
-                    shown = generalise(coarsen(cands, privacy), privacy)
-                    self._by_id = dict(zip(cands.get_column("candidate_id").to_list(), shown, strict=True))
+                    self._by_id = self._compute(snapshot)
         return self._by_id.get(candidate_id)
+
+    @classmethod
+    def _compute(cls, snapshot: Snapshot) -> dict[str, Profile]:
+        cands = snapshot.region.candidates
+        privacy = snapshot.policy.privacy
+        key = _fingerprint(cands, privacy)
+        with cls._last_lock:
+            last = cls._last
+            if last is not None and last[0] == key:
+                return last[1]
+            shown = generalise(coarsen(cands, privacy), privacy)
+            by_id = dict(zip(cands.get_column("candidate_id").to_list(), shown, strict=True))
+            cls._last = (key, by_id)
+            return by_id
+
+
+def _fingerprint(cands: pl.DataFrame, privacy: Privacy) -> tuple[Any, ...]:
+    """What the profiles depend on: every candidate's id and profile fields, and the policy's rules."""
+    rows = cands.select("candidate_id", *PROFILE_FIELDS).hash_rows(seed=0)
+    return (cands.height, hashlib.sha256(rows.to_numpy().tobytes()).hexdigest(), privacy.model_dump_json())
 
 
 def wire_profile(profile: Profile) -> dict[str, Any]:

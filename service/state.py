@@ -253,6 +253,7 @@ class ServiceState:
             self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache,
                                       PolicyPools(self.settings.policy_pools), generation)
             self.unavailable = None
+            self._snapshot.supplier_profiles.warm(self._snapshot)
             logger.info("region version %d loaded: %s", version, region.counts())
             if self.settings.shortlist_warm and cache.max_bytes > 0 and not self._closed.is_set():
                 order = region.places.get_column("place_id").to_list()

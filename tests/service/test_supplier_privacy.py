@@ -290,3 +290,28 @@ def test_a_supplier_sees_no_proxy_value_and_only_profiles_shared_by_k(
     profiles = [item["candidate"] for item in listed if item["candidate"]]
     assert seen in profiles and len(profiles) >= 2
     assert min(counts[json.dumps(p, default=str, sort_keys=True)] for p in profiles) >= policy.privacy.k
+
+
+def test_profiles_are_reused_while_no_profile_field_changes() -> None:
+    """A new snapshot after an answered proposal reuses the profiles; a changed candidate does not."""
+    from types import SimpleNamespace
+
+    from service.privacy import SupplierProfiles
+
+    cands = generate_region("gothenburg", "small", seed=3).candidates
+    policy = load_policy("gothenburg")
+
+    def snapshot(frame: pl.DataFrame) -> Any:
+        return SimpleNamespace(region=SimpleNamespace(candidates=frame), policy=policy)
+
+    first, second = SupplierProfiles(), SupplierProfiles()
+    cid = cands["candidate_id"][0]
+    assert first.get(snapshot(cands), cid) is second.get(snapshot(cands.clone()), cid)
+    first._by_id = None
+    assert first._compute(snapshot(cands)) is second._by_id  # the same dict: nothing recomputed
+    changed = cands.with_columns(wished_hours=pl.when(pl.col("candidate_id") == cid).then(11)
+                                 .otherwise(pl.col("wished_hours")))
+    assert SupplierProfiles._compute(snapshot(changed)) is not second._by_id
+    # Only the placed flag changed (a hire): the profiles stay.
+    hired = changed.with_columns(placed=~pl.col("placed"))
+    assert SupplierProfiles._compute(snapshot(hired)) is SupplierProfiles._compute(snapshot(changed))
