@@ -11,10 +11,11 @@ not named there.
 
 - the candidate row and its record of API edits are deleted;
 - everywhere the person's history is kept (proposals, placements, rounds, their assignments and
-  unassigned entries, the audit log), the id is replaced by a fresh random pseudonym
-  (``erased-`` and 16 hex digits, :data:`scoring.schema.ERASED_PREFIX`) that is derived from nothing and
-  names no candidate: counts over proposals, placements and hires stay as they were, the audit trail
-  keeps its entries, and nothing leads back to the person;
+  unassigned entries, round jobs' messages, the audit log, its details included), the id is
+  replaced by a fresh random pseudonym (``erased-`` and 16 hex digits,
+  :data:`scoring.schema.ERASED_PREFIX`) that is derived from nothing and names no candidate:
+  counts over proposals, placements and hires stay as they were, the audit trail keeps its
+  entries, and nothing leads back to the person;
 - the proposals' event data is cut to reason codes and dates, webhook deliveries about the person
   are deleted (their bodies carry the supplier's reference of the person), and so are stored
   idempotent answers that name the id;
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from typing import Any
 
@@ -39,6 +41,7 @@ from service.auth import Principal
 from service.db.tables import (
     REGION_TABLES,
     audit_log,
+    jobs,
     metadata,
     region_edits,
     round_assignments,
@@ -63,11 +66,14 @@ TABLES_WITH_CANDIDATES: dict[str, str] = {
     "placements": "candidate_id",
     "round_assignments": "candidate_id",
     "round_unassigned": "candidate_id",
-    "rounds": "pins, removals or overrides naming the id",
+    "rounds": "pins, removals, overrides, summary or error naming the id",
+    "jobs": "a round job's message or error naming the id (pseudonymised, not exported: about the round)",
     "audit_log": "resource_id or candidate_ids",
     "idempotency_keys": "a stored answer naming the id (erased, not exported: a replay copy)",
 }
 #: Event data an erased person's proposal history keeps: codes and dates, no free text.
+#: Rounds' columns that can name a candidate (ids, or ids in words).
+_ROUND_TEXT = ("pins", "removals", "overrides", "summary", "error")
 _EVENT_DATA_KEPT = ("start_date", "contract_type", "reason", "interview_on", "days_unanswered")
 
 
@@ -132,10 +138,9 @@ def export(conn: sa.Connection, candidate_id: str) -> dict[str, Any]:
                 round_assignments.c.candidate_id == candidate_id)),
             "round_unassigned": _rows(conn, sa.select(round_unassigned).where(
                 round_unassigned.c.candidate_id == candidate_id)),
-            "rounds": _rows(conn, sa.select(rounds.c.round_id, rounds.c.pins, rounds.c.removals,
-                                            rounds.c.overrides, rounds.c.created_at).where(sa.or_(
-                _names(rounds.c.pins, candidate_id), _names(rounds.c.removals, candidate_id),
-                _names(rounds.c.overrides, candidate_id)))),
+            "rounds": _rows(conn, sa.select(rounds.c.round_id, rounds.c.created_at,
+                                            *[rounds.c[c] for c in _ROUND_TEXT]).where(sa.or_(
+                *[_json_text(rounds.c[c]).like(f"%{candidate_id}%") for c in _ROUND_TEXT]))),
             "audit_log": _rows(conn, sa.select(audit_log).where(sa.or_(
                 audit_log.c.resource_id == candidate_id, _names(audit_log.c.candidate_ids, candidate_id)))
                 .order_by(audit_log.c.entry_id)),
@@ -143,10 +148,16 @@ def export(conn: sa.Connection, candidate_id: str) -> dict[str, Any]:
     }
 
 
+def _swap(text: str, old: str, new: str) -> str:
+    """``text`` with the id ``old`` replaced where it stands as an id of its own (``c1`` in
+    "override for c1:", not in "c10")."""
+    return re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", new, text)
+
+
 def _replace(value: Any, old: str, new: str) -> Any:
     """``value`` (JSON data) with every string ``old`` replaced, and ``old`` inside strings too."""
     if isinstance(value, str):
-        return new if value == old else value.replace(old, new)
+        return new if value == old else _swap(value, old, new)
     if isinstance(value, list):
         return [_replace(v, old, new) for v in value]
     if isinstance(value, dict):
@@ -175,19 +186,21 @@ def erase(conn: sa.Connection, candidate_id: str, who: Principal) -> str:
     for row in _rows(conn, unassigned):
         conn.execute(round_unassigned.update().where(
             round_unassigned.c.round_id == row["round_id"], round_unassigned.c.candidate_id == candidate_id)
-            .values(candidate_id=pseudonym, explanation=row["explanation"].replace(candidate_id, pseudonym)))
+            .values(candidate_id=pseudonym, explanation=_swap(row["explanation"], candidate_id, pseudonym)))
     for row in _rows(conn, sa.select(round_assignments).where(round_assignments.c.candidate_id == pseudonym)):
         conn.execute(round_assignments.update().where(
             round_assignments.c.round_id == row["round_id"], round_assignments.c.candidate_id == pseudonym)
             .values(explanation=_replace(row["explanation"], candidate_id, pseudonym)))
-    named = sa.or_(_names(rounds.c.pins, candidate_id), _names(rounds.c.removals, candidate_id),
-                   _names(rounds.c.overrides, candidate_id))
-    for row in _rows(conn, sa.select(rounds.c.round_id, rounds.c.pins, rounds.c.removals, rounds.c.overrides)
-                     .where(named)):
+    mentioned = f"%{candidate_id}%"
+    named = sa.or_(*[_json_text(rounds.c[c]).like(mentioned) for c in _ROUND_TEXT])
+    for row in _rows(conn, sa.select(rounds.c.round_id, *[rounds.c[c] for c in _ROUND_TEXT]).where(named)):
         conn.execute(rounds.update().where(rounds.c.round_id == row["round_id"]).values(
-            pins=_replace(row["pins"], candidate_id, pseudonym),
-            removals=_replace(row["removals"], candidate_id, pseudonym),
-            overrides=_replace(row["overrides"], candidate_id, pseudonym)))
+            **{c: _replace(row[c], candidate_id, pseudonym) for c in _ROUND_TEXT}))
+    for row in _rows(conn, sa.select(jobs.c.job_id, jobs.c.message, jobs.c.error).where(
+            sa.or_(jobs.c.message.like(mentioned), jobs.c.error.like(mentioned)))):
+        conn.execute(jobs.update().where(jobs.c.job_id == row["job_id"]).values(
+            message=_replace(row["message"], candidate_id, pseudonym),
+            error=_replace(row["error"], candidate_id, pseudonym)))
     for row in _rows(conn, sa.select(proposal_events.c.event_seq, proposal_events.c.data)
                      .where(proposal_events.c.proposal_id.in_(proposal_ids))):
         kept = {k: v for k, v in (row["data"] or {}).items() if k in _EVENT_DATA_KEPT}
@@ -196,12 +209,15 @@ def erase(conn: sa.Connection, candidate_id: str, who: Principal) -> str:
     for delivery in _deliveries(conn, proposal_ids):
         conn.execute(webhook_deliveries.delete().where(
             webhook_deliveries.c.delivery_id == delivery["delivery_id"]))
-    for row in _rows(conn, sa.select(audit_log.c.entry_id, audit_log.c.resource_id, audit_log.c.candidate_ids)
+    for row in _rows(conn, sa.select(audit_log.c.entry_id, audit_log.c.resource_id, audit_log.c.candidate_ids,
+                                     audit_log.c.detail)
                      .where(sa.or_(audit_log.c.resource_id == candidate_id,
-                                   _names(audit_log.c.candidate_ids, candidate_id)))):
+                                   _names(audit_log.c.candidate_ids, candidate_id),
+                                   audit_log.c.detail.like(mentioned)))):
         conn.execute(audit_log.update().where(audit_log.c.entry_id == row["entry_id"]).values(
             resource_id=pseudonym if row["resource_id"] == candidate_id else row["resource_id"],
-            candidate_ids=_replace(row["candidate_ids"], candidate_id, pseudonym)))
+            candidate_ids=_replace(row["candidate_ids"], candidate_id, pseudonym),
+            detail=_replace(row["detail"], candidate_id, pseudonym)))
     needle = candidate_id.encode()
     for stored in conn.execute(sa.select(idempotency_keys.c.token_hash, idempotency_keys.c.idempotency_key,
                                          idempotency_keys.c.body)).mappings().all():

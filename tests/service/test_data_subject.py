@@ -32,7 +32,7 @@ from tests.service.integration_support import wait_for
 #: Values of the person that no other row holds.
 PERSON = {
     "candidate_id": "cx-erase-me-7f3a", "home_district": "angered", "lat": 57.7777, "lon": 12.0999,
-    "work_ladder_step": 3, "competences": ["lokalvård", "Unikt hantverk Qzx"], "commute_limit_km": 23.5,
+    "work_ladder_step": 3, "competences": ["lokalvård", "Unikt hantverk Qzx"], "commute_limit_km": 1.5,
     "wished_placement_types": [], "wished_hours": 40, "support_needs": ["stöd Qzx-unikt"],
     "available_from": "2026-09-01", "registered_since": "2024-01-10", "gender": "F", "birth_year": 1943,
     "foreign_born": True, "disability": True, "income_support": "activity_support", "placed": False,
@@ -83,7 +83,9 @@ def test_export_then_erase(subject_api: Api) -> None:
     cid = PERSON["candidate_id"]
     assert coordinator.post("/v1/candidates", json=PERSON).status_code == 201
     assert coordinator.get(f"/v1/candidates/{cid}").status_code == 200  # an audited read
-    made = coordinator.post("/v1/places/pl1/proposals", json={"candidate_ids": [cid]})
+    # Proposed with an override of the commute rule: the audit entry's detail names the person.
+    made = coordinator.post("/v1/places/pl1/proposals", json={
+        "candidate_ids": [cid], "overrides": [{"candidate_id": cid, "reason": "drives her own car"}]})
     assert made.status_code == 201, made.text
     proposal_id = made.json()["proposals"][0]["proposal_id"]
     for body in ({"action": "view"}, {"action": "interview"},
@@ -103,12 +105,13 @@ def test_export_then_erase(subject_api: Api) -> None:
     exported = admin.get(f"/v1/data-subjects/{cid}/export")
     assert exported.status_code == 200, exported.text
     tables = exported.json()["tables"]
-    assert set(tables) == set(subject.TABLES_WITH_CANDIDATES) - {"idempotency_keys"}
+    assert set(tables) == set(subject.TABLES_WITH_CANDIDATES) - {"idempotency_keys", "jobs"}
     assert tables["candidates"][0]["birth_year"] == 1943
     assert [p["proposal_id"] for p in tables["proposals"]] == [proposal_id]
     assert {e["to_status"] for e in tables["proposal_events"]} >= {"open", "viewed", "interview", "hired"}
     assert len(tables["placements"]) == 1 and tables["region_edits"][0]["kind"] == "created"
     assert {e["action"] for e in tables["audit_log"]} >= {"create", "read"}
+    assert any(cid in (e["detail"] or "") for e in tables["audit_log"])
 
     # Art. 17: erased by an admin; 404 afterwards, for the export too.
     assert coordinator.post(f"/v1/data-subjects/{cid}/erase").status_code == 403
