@@ -87,7 +87,7 @@ def _json_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
 
 def _names(column: sa.ColumnElement[Any], candidate_id: str) -> sa.ColumnElement[bool]:
     """A JSON column whose text holds ``candidate_id`` as a string of its own."""
-    return _json_text(column).like(f"%{json.dumps(candidate_id)}%")
+    return _json_text(column).contains(json.dumps(candidate_id), autoescape=True)
 
 
 def _rows(conn: sa.Connection, query: sa.Select[Any]) -> list[dict[str, Any]]:
@@ -103,7 +103,7 @@ def _deliveries(conn: sa.Connection, proposal_ids: list[str]) -> list[dict[str, 
     if not proposal_ids:
         return []
     t = webhook_deliveries
-    named = [t.c.body.like(f"%{json.dumps(p)}%") for p in proposal_ids]
+    named = [t.c.body.contains(json.dumps(p), autoescape=True) for p in proposal_ids]
     return _rows(conn, sa.select(t).where(sa.or_(*named)))
 
 
@@ -140,7 +140,7 @@ def export(conn: sa.Connection, candidate_id: str) -> dict[str, Any]:
                 round_unassigned.c.candidate_id == candidate_id)),
             "rounds": _rows(conn, sa.select(rounds.c.round_id, rounds.c.created_at,
                                             *[rounds.c[c] for c in _ROUND_TEXT]).where(sa.or_(
-                *[_json_text(rounds.c[c]).like(f"%{candidate_id}%") for c in _ROUND_TEXT]))),
+                *[_json_text(rounds.c[c]).contains(candidate_id, autoescape=True) for c in _ROUND_TEXT]))),
             "audit_log": _rows(conn, sa.select(audit_log).where(sa.or_(
                 audit_log.c.resource_id == candidate_id, _names(audit_log.c.candidate_ids, candidate_id)))
                 .order_by(audit_log.c.entry_id)),
@@ -191,13 +191,13 @@ def erase(conn: sa.Connection, candidate_id: str, who: Principal) -> str:
         conn.execute(round_assignments.update().where(
             round_assignments.c.round_id == row["round_id"], round_assignments.c.candidate_id == pseudonym)
             .values(explanation=_replace(row["explanation"], candidate_id, pseudonym)))
-    mentioned = f"%{candidate_id}%"
-    named = sa.or_(*[_json_text(rounds.c[c]).like(mentioned) for c in _ROUND_TEXT])
+    named = sa.or_(*[_json_text(rounds.c[c]).contains(candidate_id, autoescape=True) for c in _ROUND_TEXT])
     for row in _rows(conn, sa.select(rounds.c.round_id, *[rounds.c[c] for c in _ROUND_TEXT]).where(named)):
         conn.execute(rounds.update().where(rounds.c.round_id == row["round_id"]).values(
             **{c: _replace(row[c], candidate_id, pseudonym) for c in _ROUND_TEXT}))
     for row in _rows(conn, sa.select(jobs.c.job_id, jobs.c.message, jobs.c.error).where(
-            sa.or_(jobs.c.message.like(mentioned), jobs.c.error.like(mentioned)))):
+            sa.or_(jobs.c.message.contains(candidate_id, autoescape=True),
+                   jobs.c.error.contains(candidate_id, autoescape=True)))):
         conn.execute(jobs.update().where(jobs.c.job_id == row["job_id"]).values(
             message=_replace(row["message"], candidate_id, pseudonym),
             error=_replace(row["error"], candidate_id, pseudonym)))
@@ -213,7 +213,7 @@ def erase(conn: sa.Connection, candidate_id: str, who: Principal) -> str:
                                      audit_log.c.detail)
                      .where(sa.or_(audit_log.c.resource_id == candidate_id,
                                    _names(audit_log.c.candidate_ids, candidate_id),
-                                   audit_log.c.detail.like(mentioned)))):
+                                   audit_log.c.detail.contains(candidate_id, autoescape=True)))):
         conn.execute(audit_log.update().where(audit_log.c.entry_id == row["entry_id"]).values(
             resource_id=pseudonym if row["resource_id"] == candidate_id else row["resource_id"],
             candidate_ids=_replace(row["candidate_ids"], candidate_id, pseudonym),

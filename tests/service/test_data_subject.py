@@ -203,3 +203,17 @@ def test_the_command_line_exports_and_erases(tmp_path: Path, monkeypatch: pytest
         left = conn.execute(sa.text("SELECT count(*) FROM candidates WHERE candidate_id = 'c1'")).scalar()
     db.dispose()
     assert actions[-2:] == ["export", "erase"] and left == 0
+
+
+def test_an_id_with_pattern_characters_finds_only_itself(subject_api: Api) -> None:
+    """``_`` is a wildcard of SQL's LIKE: the export of ``c_`` must not hold c1's audit entries."""
+    admin, coordinator = subject_api.client("admin"), subject_api.client("coordinator")
+    assert coordinator.get("/v1/candidates/c1").status_code == 200  # an entry about c1
+    body = {**PERSON, "candidate_id": "c_", "competences": [], "support_needs": []}
+    assert coordinator.post("/v1/candidates", json=body).status_code == 201
+    entries = admin.get("/v1/data-subjects/c_/export").json()["tables"]["audit_log"]
+    assert entries and all("c_" in (e["candidate_ids"] or []) or e["resource_id"] == "c_" for e in entries)
+    assert admin.post("/v1/data-subjects/c_/erase").status_code == 200
+    assert coordinator.get("/v1/candidates/c1").status_code == 200  # c1 untouched
+    admin.close()
+    coordinator.close()
