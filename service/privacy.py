@@ -97,9 +97,9 @@ def wire_profile(profile: Profile) -> dict[str, Any]:
 
 def supplier_profile(state: ServiceState, candidate_id: str) -> dict[str, Any]:
     """What a supplier may see of ``candidate_id`` (wire form)."""
-    for snapshot in (state.snapshot, state.fresh_snapshot()):
-        if snapshot is not None:
-            found = snapshot.supplier_profiles.get(snapshot, candidate_id)
-            if found is not None:
-                return wire_profile(found)
-    return wire_profile(WITHHELD)
+    snapshot = state.snapshot
+    found = None if snapshot is None else snapshot.supplier_profiles.get(snapshot, candidate_id)
+    if found is None:  # a candidate added since the snapshot was read: read it again, once
+        snapshot = state.fresh_snapshot()
+        found = None if snapshot is None else snapshot.supplier_profiles.get(snapshot, candidate_id)
+    return wire_profile(WITHHELD if found is None else found)
