@@ -53,14 +53,16 @@ def export_subject(candidate_id: PathId, caller: Admin, conn: Conn, state: State
 
 @router.post("/{candidate_id}/erase", summary="Erase a candidate's personal data (GDPR art. 17)",
              response_model=Erased, responses=problem_responses(401, 403, 404, 422))
-def erase_subject(candidate_id: PathId, caller: Admin, conn: Conn, state: State) -> dict[str, str]:
+def erase_subject(candidate_id: PathId, caller: Admin, state: State) -> dict[str, str]:
     """The candidate row goes; the history (proposals, placements, rounds, audit) keeps a pseudonym.
     One audit entry records the erasure, by this key, naming only the pseudonym."""
     state.audit.flush()  # entries still queued must be pseudonymised with the rest
-    store.lock_region(conn, exclusive=True)
     try:
-        pseudonym = subject.erase(conn, candidate_id, caller)
+        with state.writer.begin() as conn:
+            store.lock_region(conn, exclusive=True)
+            pseudonym = subject.erase(conn, candidate_id, caller)
     except subject.NoSuchCandidate:
         raise NotFound(f"no candidate {candidate_id!r}") from None
+    # After the commit: a rebuild that starts now reads the region without the person.
     state.request_reload()
     return {"pseudonym": pseudonym}

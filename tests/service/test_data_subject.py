@@ -92,6 +92,10 @@ def test_export_then_erase(subject_api: Api) -> None:
                  {"action": "hire", "start_date": "2026-10-01", "contract_type": "fixed_term"}):
         answer = supplier.post(f"/v1/supplier/proposals/{proposal_id}/transitions", json=body)
         assert answer.status_code == 200, answer.text
+    # The transitions ask for a rebuild of the snapshot before their transaction commits; under load
+    # the rebuild can read the region before the hire. A later write asks again, after it.
+    assert coordinator.patch(f"/v1/candidates/{cid}", json={"wished_hours": 40}).status_code == 200
+
     def status() -> dict[str, Any]:
         return coordinator.get("/v1/procurements/p1/requirement-status", params={"year": 2026}).json()
 
