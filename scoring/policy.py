@@ -183,6 +183,99 @@ class FollowUp(_Strict):
     displacement_share: float = Field(default=0.65, ge=0, le=1)
 
 
+#: One step of generalising the supplier's view of a candidate (``docs/data-protection.md``):
+#: ``field:how``. Steps of one field go from fine to coarse; ``withhold`` removes the field.
+GeneraliseStep = Literal[
+    "available_from:month", "available_from:quarter", "available_from:withhold",
+    "wished_hours:10h", "wished_hours:withhold",
+    "competences:category", "competences:withhold",
+    "support_at_work:any", "support_at_work:withhold",
+    "wished_placement_types:withhold",
+    "work_ladder:withhold",
+]
+_STEP_ORDER: dict[str, tuple[str, ...]] = {
+    "available_from": ("month", "quarter", "withhold"), "wished_hours": ("10h", "withhold"),
+    "competences": ("category", "withhold"), "support_at_work": ("any", "withhold"),
+    "wished_placement_types": ("withhold",), "work_ladder": ("withhold",),
+}
+
+#: Support needs that only people of one protected group have (an interpreter, Swedish-language
+#: support: 83 of 83 holders foreign-born in the demo, issue 14), shown to suppliers in one word.
+DEFAULT_COARSEN_SUPPORT: dict[str, str] = {
+    "tolk": "stöd i arbetet",
+    "stöd med svenska språket": "stöd i arbetet",
+    "hörselslinga": "stöd i arbetet",
+}
+#: Competence concepts that reveal birth abroad (mother tongues, Swedish for immigrants): withheld
+#: (an empty word). Swedish and English stay: most people have them.
+DEFAULT_COARSEN_COMPETENCES: dict[str, str] = {
+    code: "" for code in ("lang-sfi", "lang-ar", "lang-so", "lang-ti", "lang-fa", "lang-prs", "lang-ku",
+                          "lang-syc", "lang-tr", "lang-pl", "lang-bcs", "lang-fi")
+}
+DEFAULT_GENERALISE: tuple[GeneraliseStep, ...] = (
+    "available_from:month", "wished_hours:10h", "competences:category", "available_from:quarter",
+    "wished_placement_types:withhold", "wished_hours:withhold", "available_from:withhold",
+    "support_at_work:any", "competences:withhold", "support_at_work:withhold", "work_ladder:withhold",
+)
+
+
+class Privacy(_Strict):
+    """What a supplier may learn of a proposed candidate (issue 14; ``docs/data-protection.md``).
+
+    The supplier's profile of a candidate is first *coarsened* (values that reveal a protected
+    group are replaced by a coarse word or withheld), then *generalised* step by step, in the order
+    of ``generalise``, until each profile shown is shared by at least ``k`` candidates of the region.
+    """
+
+    #: Every profile a supplier sees is shared by at least this many of the region's candidates.
+    k: int = Field(default=5, ge=1, le=1000)
+    #: A value a supplier sees may not reveal a protected group (foreign birth, disability, an age
+    #: band, a priority group): the 95 % Wilson lower bound of the group's share among the
+    #: candidates shown that value stays at or below this.
+    max_group_share: Share = 0.70
+    #: The same bound for gender, which the occupations' own segregation puts in the competences a
+    #: place asks for (construction, care): measured and bounded separately.
+    max_gender_share: Share = 0.85
+    #: Support needs shown in a coarser word ("" withholds the need).
+    coarsen_support: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_COARSEN_SUPPORT))
+    #: Competence concepts (codes of ``scoring/data/competences.toml``) shown as a coarser word, or
+    #: withheld ("").
+    coarsen_competences: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_COARSEN_COMPETENCES))
+    #: The generalisation steps, in the order they are applied to profiles shared by fewer than k.
+    generalise: tuple[GeneraliseStep, ...] = DEFAULT_GENERALISE
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> Privacy:
+        seen: dict[str, int] = {}
+        problems: list[str] = []
+        for step in self.generalise:
+            name, how = step.split(":")
+            rank = _STEP_ORDER[name].index(how)
+            if seen.get(name, -1) >= rank:
+                problems.append(f"{step!r} comes after a coarser or equal step of {name!r}")
+            seen[name] = rank
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Retention(_Strict):
+    """How long each kind of record is kept (``docs/data-protection.md``, "Retention").
+
+    Applied by the service's scheduled job and by ``platsa retention`` (:mod:`service.retention`);
+    0 keeps for ever.
+    """
+
+    #: Closed proposals (declined, withdrawn) and their history, months after they closed.
+    closed_proposals_months: int = Field(default=24, ge=0, le=1200)
+    #: Audit entries, years after they were written.
+    audit_years: int = Field(default=5, ge=0, le=100)
+    #: Webhook deliveries (and their attempt logs), days after they finished.
+    delivery_days: int = Field(default=90, ge=0, le=36500)
+    # Stored answers of idempotent requests are kept PLATSA_IDEMPOTENCY_TTL_HOURS (the replay window
+    # the API documents, one setting of the service), not here.
+
+
 class Policy(_Strict):
     """One municipality's policy. Load it with :func:`load_policy`."""
 
@@ -204,6 +297,8 @@ class Policy(_Strict):
     competences: Competences = Competences()
     weights: ScoreWeights = ScoreWeights()
     follow_up: FollowUp = FollowUp()
+    privacy: Privacy = Privacy()
+    retention: Retention = Retention()
 
     @model_validator(mode="after")
     def _floors_name_enabled_groups(self) -> Policy:

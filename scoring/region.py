@@ -33,7 +33,16 @@ import polars as pl
 from scoring.competence import spaced_key
 from scoring.exceptions import PolicyError, Problem, RegionValidationError
 from scoring.policy import POLICY_ID, Policy, load_named_policy, policy_ids
-from scoring.schema import DATE_RANGE, ID_PATTERN, ID_RULE, LIST_SEPARATOR, TABLES, Column, Table
+from scoring.schema import (
+    DATE_RANGE,
+    ERASED_PREFIX,
+    ID_PATTERN,
+    ID_RULE,
+    LIST_SEPARATOR,
+    TABLES,
+    Column,
+    Table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -297,6 +306,10 @@ def _cross_checks(frames: dict[str, pl.DataFrame], files: dict[str, str]) -> lis
             known = ref.get_column(ref_col)
             values = frame.get_column(col.name)
             bad = (~values.is_in(known.implode())).fill_null(False) & values.is_not_null()
+            if ref_table == "candidates":
+                # An erased person's history keeps a pseudonym that names no candidate, by design
+                # (service/subject.py, docs/data-protection.md).
+                bad &= ~values.cast(pl.String).str.starts_with(ERASED_PREFIX).fill_null(False)
             problems += _problems_for_mask(frame, bad, files[table.name], col.name, values,
                                            f"no such {ref_col} in {ref_table}")
     procurements = frames.get("procurements")

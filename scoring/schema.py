@@ -270,6 +270,10 @@ TABLES: dict[str, Table] = {
 }
 """Every table, in an order where each table comes after those it references."""
 
+#: The start of the pseudonym that replaces an erased candidate's id in the history kept of them
+#: (proposals, placements, rounds, audit): it names no candidate, and no import may use it.
+ERASED_PREFIX = "erased-"
+
 SENSITIVE_COLUMNS: frozenset[str] = frozenset(
     c.name for t in TABLES.values() for c in t.columns if c.sensitive
 )

@@ -20,6 +20,7 @@ from service.db import make_engine, migrate
 from service.engine import load_engine
 from service.gate import RequestGate
 from service.integration import runtime as integration
+from service.retention import RetentionJob
 from service.routes import ROUTERS
 from service.routes.shortlists import ShortlistFastPath
 from service.state import ServiceState
@@ -52,12 +53,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         state.jobs = JobRunner(state)
         state.jobs.start()
+        retention = RetentionJob(state.writer, settings, on_change=state.request_reload)
+        retention.start()
         state.audit.start()
         try:
             yield
         finally:
             state.close()  # stops warming the shortlist cache
             state.jobs.stop()
+            retention.stop()
             state.audit.stop()  # writes the audit entries still queued
             db.dispose()
 

@@ -143,6 +143,8 @@ class Settings(BaseModel):
     webhook_secret_grace_s: int = Field(default=24 * 3600, ge=0)
     reminder_days: int = Field(default=7, ge=0)
     idempotency_ttl_hours: float = Field(default=24.0, gt=0)
+    #: How often the service applies the policy's retention periods (service/retention.py); 0: never.
+    retention_interval_s: float = Field(default=3600.0, ge=0)
 
     @property
     def sqlalchemy_url(self) -> str:

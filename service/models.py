@@ -23,7 +23,7 @@ from pydantic import (
     create_model,
 )
 
-from scoring.schema import DATE_RANGE, ID_PATTERN, SENSITIVE_COLUMNS, TABLES, Column
+from scoring.schema import DATE_RANGE, ID_PATTERN, TABLES, Column
 
 T = TypeVar("T")
 
@@ -184,7 +184,6 @@ if TYPE_CHECKING:  # the models are built at import time; to a type checker they
     class PlacePatch(BaseModel): ...
     class Candidate(BaseModel): ...
     class CandidatePatch(BaseModel): ...
-    class SupplierCandidateView(BaseModel): ...
 else:
     District = _model("District", "districts")
     Occupation = _model("Occupation", "occupations")
@@ -195,12 +194,8 @@ else:
                         omit=frozenset({"place_id", "supplier_id", "procurement_id"}), partial=True)
     Candidate = _model("Candidate", "candidates")
     CandidatePatch = _model("CandidatePatch", "candidates", omit=frozenset({"candidate_id"}), partial=True)
-    #: What a supplier may see of a proposed candidate: no id, nothing sensitive (DOMAIN.md).
-    SupplierCandidateView = _model(
-        "SupplierCandidateView", "candidates",
-        omit=frozenset(SENSITIVE_COLUMNS | {"candidate_id", "home_district", "lat", "lon", "placed",
-                                             "registered_since", "commute_limit_km"}),
-    )
+    # What a supplier may see of a candidate is one allowlist model, not a table minus its
+    # sensitive columns: service.integration.models.CandidateProfile (service.privacy builds it).
 
 
 class Verdict(BaseModel):

@@ -45,6 +45,7 @@ from service.cache import DEFAULT_K, CachedShortlist, ShortlistCache, answer_sho
 from service.config import Settings
 from service.db.engine import writer
 from service.engine import Engine, EngineUnavailable
+from service.privacy import SupplierProfiles
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ class Snapshot:
     generation: int = 0
     """The process's count of writes to region data when the snapshot's rows were read: a write
     counted later (:meth:`ServiceState.request_reload`) is not in it yet."""
+    supplier_profiles: SupplierProfiles = field(compare=False, default_factory=SupplierProfiles)
+    """Suppliers' views of this snapshot's candidates (:mod:`service.privacy`), computed on first use."""
 
 
 class ServiceState:
@@ -251,6 +254,7 @@ class ServiceState:
             self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache,
                                       PolicyPools(self.settings.policy_pools), generation)
             self.unavailable = None
+            self._snapshot.supplier_profiles.warm(self._snapshot)
             logger.info("region version %d loaded: %s", version, region.counts())
             if self.settings.shortlist_warm and cache.max_bytes > 0 and not self._closed.is_set():
                 order = region.places.get_column("place_id").to_list()

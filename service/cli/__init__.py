@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "verify_round",
     "serve",
     "admin",
+    "candidate",
+    "retention",
     "bench",
     "report",
     "plan",

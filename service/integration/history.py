@@ -38,6 +38,7 @@ import sqlalchemy as sa
 
 from scoring.exceptions import Problem
 from scoring.region import Region
+from scoring.schema import ERASED_PREFIX
 from service.db.tables import REGION_TABLES
 from service.errors import Conflict
 from service.integration.lifecycle import AUTOMATIC_EVENT_TYPES
@@ -111,7 +112,8 @@ def carry_over(conn: sa.Connection, region: Region) -> Carried:
     problems: list[Problem] = []
     for p in kept:
         what = f"proposal {p['proposal_id']} ({p['status']}, made or answered through Platsa) names it"
-        if p["candidate_id"] not in candidates:
+        # An erased person's history names a pseudonym, never a candidate (service/subject.py).
+        if p["candidate_id"] not in candidates and not p["candidate_id"].startswith(ERASED_PREFIX):
             problems.append(Problem("candidates", None, "candidate_id", p["candidate_id"],
                                     f"missing from the upload, but {what}: keep the candidate"))
         if p["place_id"] not in places:
@@ -126,6 +128,12 @@ def carry_over(conn: sa.Connection, region: Region) -> Carried:
         if (upload["candidate_id"], upload["place_id"]) == (mine["candidate_id"], mine["place_id"]):
             ignored.append(mine["proposal_id"])
             continue
+        if mine["candidate_id"].startswith(ERASED_PREFIX):
+            problems.append(Problem(
+                "proposals", row, "proposal_id", mine["proposal_id"],
+                f"proposal {mine['proposal_id']} belonged to a person whose data was erased (GDPR art. 17); "
+                f"the upload still holds it for {upload['candidate_id']}: erase it in the source too"))
+            continue
         problems.append(Problem(
             "proposals", row, "proposal_id", mine["proposal_id"],
             f"Platsa's proposal {mine['proposal_id']} is {mine['candidate_id']} to {mine['place_id']}; the "
@@ -139,7 +147,8 @@ def carry_over(conn: sa.Connection, region: Region) -> Carried:
             # Its proposal's candidate and place were checked above; an imported placement may name others.
             proposal = by_id[pm["proposal_id"]]
             what = f"placement {pm['placement_id']} of proposal {pm['proposal_id']} names it"
-            if pm["candidate_id"] != proposal["candidate_id"] and pm["candidate_id"] not in candidates:
+            if (pm["candidate_id"] != proposal["candidate_id"] and pm["candidate_id"] not in candidates
+                    and not pm["candidate_id"].startswith(ERASED_PREFIX)):
                 problems.append(Problem("candidates", None, "candidate_id", pm["candidate_id"],
                                         f"missing from the upload, but {what}: keep the candidate"))
             if pm["place_id"] != proposal["place_id"] and pm["place_id"] not in places:

@@ -40,16 +40,32 @@ class CandidateProfile(BaseModel):
     """What a supplier learns of a proposed person: what matters for the work, nothing else.
 
     No name, id, home, age, gender, origin, health or priority group: the municipality keeps those.
+    The one view of a candidate that any supplier-facing answer carries (``service.privacy``): values
+    that would reveal a protected group are shown in a coarser word, and the profile is generalised
+    until at least k of the region's candidates share it (``docs/data-protection.md``); ``generalised``
+    says which fields are shown coarser, or withheld (null).
     """
 
-    competences: list[str] = Field(examples=[["lokalvård", "körkort B"]])
-    work_ladder: WorkLadder
-    support_at_work: list[str] = Field(
-        description="Support that helps this person at work, in plain words.", examples=[["handledare"]])
-    available_from: dt.date = Field(examples=["2026-09-01"])
-    wished_hours_per_week: int = Field(examples=[40])
-    wished_placement_types: list[PlacementTypeName] = Field(  # type: ignore[valid-type]
-        description="Empty means any.", examples=[["internship"]])
+    competences: list[str] = Field(
+        description="Known competences by their canonical label, or their categories when "
+                    "`generalised.competences` is `category`; empty when withheld.",
+        examples=[["B-körkort", "Lokalvård"]])
+    work_ladder: WorkLadder | None = Field(description="Null when withheld.")
+    support_at_work: list[str] | None = Field(
+        description="Support that helps this person at work, in plain words; null when withheld.",
+        examples=[["handledare"]])
+    available_from: dt.date | None = Field(
+        description="First day the person can start: the first day of the month or quarter when "
+                    "`generalised.available_from` says so; null when withheld.", examples=["2026-09-01"])
+    wished_hours_per_week: int | None = Field(
+        description="Rounded down to 10 h when `generalised.wished_hours_per_week` is `10h`; null when "
+                    "withheld.", examples=[40])
+    wished_placement_types: list[PlacementTypeName] | None = Field(  # type: ignore[valid-type]
+        description="Empty means any; null when withheld.", examples=[["internship"]])
+    generalised: dict[str, str] = Field(
+        description="Each field shown coarser than it is, and how: `month`, `quarter`, `10h`, `category`, "
+                    "`any` (support as one word), `withheld`.",
+        examples=[{"available_from": "month"}])
 
 
 class SupplierProposal(BaseModel):

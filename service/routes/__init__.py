@@ -17,6 +17,7 @@ from service.routes import (
     reports,
     rounds,
     shortlists,
+    subjects,
     supplier,
     suppliers,
 )
@@ -29,4 +30,5 @@ ROUTERS = [
     proposing.router, supplier.router,  # the supplier integration (docs/integration.md)
     outcomes.router,  # outcomes recorded where they happen (docs/follow-up.md)
     planning.router,  # planning before procuring (docs/follow-up.md)
+    subjects.router,  # the data subject's rights (docs/data-protection.md)
 ]

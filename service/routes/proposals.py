@@ -13,12 +13,14 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from service import audit
+from scoring.schema import ERASED_PREFIX
+from service import audit, privacy
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
 from service.deps import Conn, State, require
 from service.errors import NotFound, problem_responses
-from service.models import EXAMPLES, Page, SupplierCandidateView
+from service.integration.models import CandidateProfile
+from service.models import EXAMPLES, Page
 from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, page
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"], route_class=StrictQueryRoute)
@@ -28,12 +30,13 @@ _places = REGION_TABLES["places"]
 ProposalReader = Annotated[
     Principal, Depends(require(Role.COORDINATOR, Role.LABOUR_MARKET_UNIT, Role.SUPPLIER))
 ]
-_SUPPLIER_FIELDS = list(SupplierCandidateView.model_fields)
+_CLOSED = {"declined", "withdrawn"}
 
 
 class Proposal(BaseModel):
     """A proposal of a candidate to a place. ``candidate_id`` is null for a supplier's key, which gets
-    ``candidate`` (a profile without id or sensitive data) instead."""
+    ``candidate`` instead: the supplier's one view of a candidate (:mod:`service.privacy`), null once
+    the proposal is declined or withdrawn, as in the integration API."""
 
     proposal_id: str = Field(examples=[EXAMPLES["proposals"]["proposal_id"]])
     place_id: str = Field(examples=["P-0001"])
@@ -43,7 +46,7 @@ class Proposal(BaseModel):
     decided_on: Any = Field(default=None, examples=[None])
     decline_reason: str | None = Field(default=None, examples=[None])
     round_id: str | None = Field(default=None, examples=["r-1a2b3c4d"])
-    candidate: SupplierCandidateView | None = None
+    candidate: CandidateProfile | None = None
 
 
 def _query(caller: Principal) -> sa.Select[Any]:
@@ -51,22 +54,23 @@ def _query(caller: Principal) -> sa.Select[Any]:
             _t.c.decided_on, _t.c.decline_reason, _t.c.round_id]
     query = sa.select(*cols)
     if caller.role == Role.SUPPLIER:
-        query = sa.select(*cols, *[_cands.c[f] for f in _SUPPLIER_FIELDS]).select_from(
-            _t.join(_places, _places.c.place_id == _t.c.place_id)
-            .join(_cands, _cands.c.candidate_id == _t.c.candidate_id)
-        ).where(_places.c.supplier_id == caller.supplier_id)
+        query = query.select_from(_t.join(_places, _places.c.place_id == _t.c.place_id)).where(
+            _places.c.supplier_id == caller.supplier_id)
     elif caller.role == Role.LABOUR_MARKET_UNIT:
         query = query.select_from(_t.join(_cands, _cands.c.candidate_id == _t.c.candidate_id)).where(
             _cands.c.home_district == caller.district_id)
     return query
 
 
-def _shape(row: dict[str, Any], caller: Principal) -> dict[str, Any]:
+def _shape(row: dict[str, Any], caller: Principal, state: Any) -> dict[str, Any]:
     if caller.role != Role.SUPPLIER:
         return row
     out = {k: row[k] for k in ("proposal_id", "place_id", "created_on", "status", "decided_on",
                                "decline_reason", "round_id")}
-    return {**out, "candidate_id": None, "candidate": {f: row[f] for f in _SUPPLIER_FIELDS}}
+    erased = row["candidate_id"].startswith(ERASED_PREFIX)  # GDPR art. 17: no profile is left
+    profile = None if row["status"] in _CLOSED or erased else privacy.supplier_profile(
+        state, row["candidate_id"])
+    return {**out, "candidate_id": None, "candidate": profile}
 
 
 @router.get("", summary="List proposals", response_model=Page[Proposal],
@@ -77,9 +81,9 @@ def list_proposals(caller: ProposalReader, conn: Conn, state: State, limit: Limi
     candidates, a supplier those to its places, with the candidate described without id and without
     sensitive data. Paged; the read is audited."""
     result = page(conn, _query(caller), _t.c.proposal_id, limit, offset)
-    result.items = [_shape(r, caller) for r in result.items]
-    audit.record_apart(state.writer, caller, "read", "proposal", None, detail="list",
-                 candidate_ids=[r["candidate_id"] for r in result.items if r.get("candidate_id")])
+    ids = [r["candidate_id"] for r in result.items]
+    result.items = [_shape(r, caller, state) for r in result.items]
+    audit.record_apart(state.writer, caller, "read", "proposal", None, detail="list", candidate_ids=ids)
     return result
 
 
@@ -93,4 +97,4 @@ def get_proposal(proposal_id: PathId, caller: ProposalReader, conn: Conn, state:
         raise NotFound(f"no proposal {proposal_id!r} that this key may see")
     audit.record_apart(state.writer, caller, "read", "proposal", proposal_id,
                        candidate_ids=[row["candidate_id"]])
-    return _shape(dict(row), caller)
+    return _shape(dict(row), caller, state)

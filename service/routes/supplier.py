@@ -18,9 +18,9 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 
-from scoring.domain import ProposalStatus, WorkLadderStep
-from scoring.schema import ID_PATTERN
-from service import audit, store
+from scoring.domain import ProposalStatus
+from scoring.schema import ERASED_PREFIX, ID_PATTERN
+from service import audit, privacy, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
 from service.deps import Caller, State, get_conn, role_check
@@ -47,7 +47,6 @@ router = APIRouter(prefix="/v1/supplier", tags=["supplier integration"], route_c
 
 _proposals = REGION_TABLES["proposals"]
 _places = REGION_TABLES["places"]
-_cands = REGION_TABLES["candidates"]
 _placements = REGION_TABLES["placements"]
 
 #: A transaction that commits *before* the answer is sent, so a client that reads right after an
@@ -132,14 +131,11 @@ def _proposal_query(supplier_id: str) -> tuple[sa.Select[Any], sa.ColumnElement[
             _proposals.c.proposal_id, _proposals.c.place_id, _proposals.c.candidate_id, _proposals.c.status,
             _proposals.c.created_on, _proposals.c.decided_on, _proposals.c.decline_reason,
             _places.c.title.label("place_title"),
-            _cands.c.competences, _cands.c.work_ladder_step, _cands.c.support_needs, _cands.c.available_from,
-            _cands.c.wished_hours, _cands.c.wished_placement_types,
             seq.label("seq"), last.c.changed_at, placed.c.hired_on, placed.c.started_on,
             placed.c.contract_type,
         )
         .select_from(
             _proposals.join(_places, _places.c.place_id == _proposals.c.place_id)
-            .join(_cands, _cands.c.candidate_id == _proposals.c.candidate_id)
             .outerjoin(last, last.c.proposal_id == _proposals.c.proposal_id)
             .outerjoin(placed, placed.c.proposal_id == _proposals.c.proposal_id)
         )
@@ -148,20 +144,12 @@ def _proposal_query(supplier_id: str) -> tuple[sa.Select[Any], sa.ColumnElement[
     return query, seq
 
 
-def _shape(row: Any, supplier_id: str, key: bytes) -> dict[str, Any]:
+def _shape(row: Any, supplier_id: str, key: bytes, state: Any) -> dict[str, Any]:
     """A row as the supplier sees it: the candidate by reference, the profile only while it matters."""
     status_ = row["status"]
-    profile = None
-    if status_ not in _CLOSED:
-        step = int(row["work_ladder_step"])
-        profile = {
-            "competences": list(row["competences"] or []),
-            "work_ladder": {"step": step, "description": WorkLadderStep(step).describe()},
-            "support_at_work": list(row["support_needs"] or []),
-            "available_from": row["available_from"],
-            "wished_hours_per_week": row["wished_hours"],
-            "wished_placement_types": list(row["wished_placement_types"] or []),
-        }
+    # Erased people (GDPR art. 17) keep their proposals under a pseudonym, without a profile.
+    erased = row["candidate_id"].startswith(ERASED_PREFIX)
+    profile = None if status_ in _CLOSED or erased else privacy.supplier_profile(state, row["candidate_id"])
     changed = row["changed_at"]
     updated = _utc(changed) if changed is not None else dt.datetime.combine(row["created_on"], dt.time(),
                                                                             dt.UTC)
@@ -182,7 +170,7 @@ def _one_proposal(conn: sa.Connection, caller: Principal, state: Any, proposal_i
     if row is None:
         raise NotFound(f"no proposal {proposal_id!r} that this key may see")
     key = pseudonyms.load_key(conn, state.settings.pseudonym_secret)
-    return {**_shape(row, caller.supplier_id, key), "_candidate_id": row["candidate_id"]}
+    return {**_shape(row, caller.supplier_id, key, state), "_candidate_id": row["candidate_id"]}
 
 
 def _audit_read(state: Any, caller: Principal, resource_id: str | None, candidate_ids: list[str],
@@ -224,7 +212,7 @@ def list_proposals(
     has_more = len(rows) > limit
     rows = rows[:limit]
     key = pseudonyms.load_key(conn, state.settings.pseudonym_secret)
-    items = [_shape(r, caller.supplier_id, key) for r in rows]
+    items = [_shape(r, caller.supplier_id, key, state) for r in rows]
     next_cursor = cursor
     if rows:
         next_cursor = _encode_cursor({"s": int(rows[-1]["seq"]), "p": rows[-1]["proposal_id"]})

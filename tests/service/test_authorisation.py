@@ -101,6 +101,11 @@ MATRIX: list[tuple[str, str, str, dict[str, Any], tuple[int, ...]]] = [
     ("GET", "/v1/proposals/{proposal_id}", "/v1/proposals/pr1", {}, (401, 200, 200, 200, 200, 403, 403)),
     ("GET", "/v1/aggregates/candidates", "/v1/aggregates/candidates", {}, (401, 200, 200, 403, 403, 200, 403)),
     ("GET", "/v1/audit", "/v1/audit", {}, (401, 200, 403, 403, 403, 403, 403)),
+    ("GET", "/v1/data-subjects/{candidate_id}/export", "/v1/data-subjects/c1/export", {},
+     (401, 200, 403, 403, 403, 403, 403)),
+    # Erasure is tried on an id that does not exist: the matrix changes nothing (test_data_subject.py erases).
+    ("POST", "/v1/data-subjects/{candidate_id}/erase", "/v1/data-subjects/nobody/erase", {},
+     (401, 404, 403, 403, 403, 403, 403)),
     ("GET", "/v1/reports/follow-up", "/v1/reports/follow-up?year=2026", {}, (401, 200, 200, 403, 403, 200, 200)),
     ("GET", "/v1/reports/follow-up", "/v1/reports/follow-up?view=coordinator", {},
      (401, 200, 200, 403, 403, 403, 403)),

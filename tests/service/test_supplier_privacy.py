@@ -11,14 +11,24 @@ received, and every JSON answer, problem answer and webhook body is scanned, key
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from collections import Counter
 from typing import Any
 
 import httpx
+import polars as pl
+import pytest
 
-from scoring.schema import SENSITIVE_COLUMNS
+from fixtures import generate_region
+from scoring.policy import load_policy
+from scoring.privacy import coarsen, generalise
+from scoring.schema import SENSITIVE_COLUMNS, TABLES
 from service.app import create_app
-from tests.service.conftest import Api
+from service.auth import Role, create_key
+from service.demo import DEMO_REGION
+from service.privacy import wire_profile
+from tests.service.conftest import Api, server_with_region
 from tests.service.integration_support import (  # noqa: F401 - integration_api: a fixture
     SENSITIVE_BIRTH_YEAR,
     Receiver,
@@ -225,3 +235,83 @@ def test_the_birth_year_is_caught_as_a_number_not_inside_a_timestamp() -> None:
     assert leaks({"when": f"{year}-05-01"}, set())
     assert leaks({"year": year}, set())
     assert not leaks({"finished_at": f"2026-12-03T09:38:33.86{year}Z"}, set())
+
+
+# -- defect 9: proxy attributes and linkability, through the API on the demo region ------------------
+
+
+def test_a_supplier_sees_no_proxy_value_and_only_profiles_shared_by_k(
+        tmp_path_factory: pytest.TempPathFactory, database_urls: dict[str, str]) -> None:
+    """The attack of issue 14 on the demo region, over HTTP: a foreign-born candidate who needs an
+    interpreter and speaks Arabic is proposed; the supplier reads neither, and every profile it can
+    read (integration API and ``/v1/proposals`` alike, one view) is shared by k of the region."""
+    region = generate_region(*DEMO_REGION[:2], seed=DEMO_REGION[2])
+    frames = {name: region.table(name) for name in TABLES}
+    cands = frames["candidates"]
+    target = (cands.filter(pl.col("foreign_born") & pl.col("support_needs").list.contains("tolk")
+                           & ~pl.col("placed")).row(0, named=True))
+    cands = cands.with_columns(
+        competences=pl.when(pl.col("candidate_id") == target["candidate_id"])
+        .then(pl.lit(["Arabiska", "SFI", "B-körkort"], dtype=pl.List(pl.String)))
+        .otherwise(pl.col("competences")))
+    frames["candidates"] = cands
+    # One place open on the test manifest's reference date (2026-09-01), with room.
+    frames["places"] = frames["places"].with_columns(
+        start_date=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(dt.date(2026, 9, 15)))
+        .otherwise(pl.col("start_date")),
+        slots=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(50, dtype=pl.Int32)).otherwise(pl.col("slots")))
+    place = frames["places"].row(0, named=True)
+    with server_with_region("sqlite", tmp_path_factory, database_urls, "privacy-demo", frames=frames) as api:
+        db = api.db()
+        with db.begin() as conn:
+            token = create_key(conn, role=Role.SUPPLIER, name="demo supplier",
+                               supplier_id=place["supplier_id"]).token
+        db.dispose()
+        coordinator = api.client("coordinator")
+        answer = coordinator.post(f"/v1/places/{place['place_id']}/proposals", json={
+            "candidate_ids": [target["candidate_id"]], "allow_multiple_open": True,
+            "overrides": [{"candidate_id": target["candidate_id"], "reason": "privacy test"}]})
+        assert answer.status_code == 201, answer.text
+        proposal_id = answer.json()["proposals"][0]["proposal_id"]
+        supplier = httpx.Client(base_url=api.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        seen = supplier.get(f"/v1/supplier/proposals/{proposal_id}").json()["candidate"]
+        other_view = supplier.get(f"/v1/proposals/{proposal_id}").json()["candidate"]
+        listed = supplier.get("/v1/supplier/proposals", params={"limit": 200}).json()["items"]
+        supplier.close()
+        coordinator.close()
+    assert seen == other_view  # one view of a candidate for a supplier
+    text = json.dumps(seen, ensure_ascii=False).lower()
+    assert "tolk" not in text and "arabiska" not in text and "sfi" not in text
+    assert seen["support_at_work"] is None or "stöd i arbetet" in seen["support_at_work"]
+    # Every profile the supplier can read is shared by at least k candidates of the region.
+    policy = load_policy("gothenburg")
+    shown = [wire_profile(p) for p in generalise(coarsen(cands, policy.privacy), policy.privacy)]
+    counts = Counter(json.dumps(p, default=str, sort_keys=True) for p in shown)
+    profiles = [item["candidate"] for item in listed if item["candidate"]]
+    assert seen in profiles and len(profiles) >= 2
+    assert min(counts[json.dumps(p, default=str, sort_keys=True)] for p in profiles) >= policy.privacy.k
+
+
+def test_profiles_are_reused_while_no_profile_field_changes() -> None:
+    """A new snapshot after an answered proposal reuses the profiles; a changed candidate does not."""
+    from types import SimpleNamespace
+
+    from service.privacy import SupplierProfiles
+
+    cands = generate_region("gothenburg", "small", seed=3).candidates
+    policy = load_policy("gothenburg")
+
+    def snapshot(frame: pl.DataFrame) -> Any:
+        return SimpleNamespace(region=SimpleNamespace(candidates=frame), policy=policy)
+
+    first, second = SupplierProfiles(), SupplierProfiles()
+    cid = cands["candidate_id"][0]
+    assert first.get(snapshot(cands), cid) is second.get(snapshot(cands.clone()), cid)
+    first._by_id = None
+    assert first._compute(snapshot(cands)) is second._by_id  # the same dict: nothing recomputed
+    changed = cands.with_columns(wished_hours=pl.when(pl.col("candidate_id") == cid).then(11)
+                                 .otherwise(pl.col("wished_hours")))
+    assert SupplierProfiles._compute(snapshot(changed)) is not second._by_id
+    # Only the placed flag changed (a hire): the profiles stay.
+    hired = changed.with_columns(placed=~pl.col("placed"))
+    assert SupplierProfiles._compute(snapshot(hired)) is SupplierProfiles._compute(snapshot(changed))
