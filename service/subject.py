@@ -48,6 +48,7 @@ from service.db.tables import (
     round_unassigned,
     rounds,
 )
+from service.followup_records import own_hires
 from service.integration.tables import idempotency_keys, proposal_events, webhook_deliveries
 
 __all__ = ["TABLES_WITH_CANDIDATES", "NoSuchCandidate", "erase", "export"]
@@ -69,12 +70,14 @@ TABLES_WITH_CANDIDATES: dict[str, str] = {
     "rounds": "pins, removals, overrides, summary or error naming the id",
     "jobs": "a round job's message or error naming the id (pseudonymised, not exported: about the round)",
     "audit_log": "resource_id or candidate_ids",
+    "own_hires": "candidate_id (the municipality's link of a supplier's own hire to the person)",
     "idempotency_keys": "a stored answer naming the id (erased, not exported: a replay copy)",
 }
 #: Event data an erased person's proposal history keeps: codes and dates, no free text.
 #: Rounds' columns that can name a candidate (ids, or ids in words).
 _ROUND_TEXT = ("pins", "removals", "overrides", "summary", "error")
-_EVENT_DATA_KEPT = ("start_date", "contract_type", "reason", "interview_on", "days_unanswered")
+_EVENT_DATA_KEPT = ("start_date", "contract_type", "reason", "interview_on", "days_unanswered", "on",
+                    "ended_by")
 
 
 class NoSuchCandidate(LookupError):
@@ -141,6 +144,8 @@ def export(conn: sa.Connection, candidate_id: str) -> dict[str, Any]:
             "rounds": _rows(conn, sa.select(rounds.c.round_id, rounds.c.created_at,
                                             *[rounds.c[c] for c in _ROUND_TEXT]).where(sa.or_(
                 *[_json_text(rounds.c[c]).contains(candidate_id, autoescape=True) for c in _ROUND_TEXT]))),
+            "own_hires": _rows(conn, sa.select(own_hires).where(own_hires.c.candidate_id == candidate_id)
+                               .order_by(own_hires.c.own_hire_id)),
             "audit_log": _rows(conn, sa.select(audit_log).where(sa.or_(
                 audit_log.c.resource_id == candidate_id, _names(audit_log.c.candidate_ids, candidate_id)))
                 .order_by(audit_log.c.entry_id)),
@@ -206,6 +211,10 @@ def erase(conn: sa.Connection, candidate_id: str, who: Principal) -> str:
         kept = {k: v for k, v in (row["data"] or {}).items() if k in _EVENT_DATA_KEPT}
         conn.execute(proposal_events.update().where(proposal_events.c.event_seq == row["event_seq"])
                      .values(data=kept))
+    # An own hire keeps its status (it still counts toward the requirement), not the person: the
+    # supplier's reference and the decision's words can name or describe them.
+    conn.execute(own_hires.update().where(own_hires.c.candidate_id == candidate_id).values(
+        candidate_id=pseudonym, reference=pseudonym, decision="erased"))
     for delivery in _deliveries(conn, proposal_ids):
         conn.execute(webhook_deliveries.delete().where(
             webhook_deliveries.c.delivery_id == delivery["delivery_id"]))
