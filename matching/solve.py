@@ -24,6 +24,7 @@ from matching.problem import SCORE_SCALE, AllocationProblem
 from matching.result import (
     AllocationResult,
     DistrictViolation,
+    FloorsJointlyInfeasible,
     FloorViolation,
     Infeasibility,
     Status,
@@ -146,6 +147,13 @@ def solve(problem: AllocationProblem, params: SolveParams | None = None) -> Allo
     return result
 
 
+def _proven_reasons(prep: _exact.Prepared) -> list[Infeasibility]:
+    """The diagnosis' exact checks only: its last word, "the floors together cannot be met", is a
+    conclusion for a round already known to be infeasible, not a proof (a search stopped early, or
+    cut short by its time limit, has found no flow yet and knows nothing)."""
+    return [r for r in diagnose(prep) if not isinstance(r, FloorsJointlyInfeasible)]
+
+
 def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> AllocationResult:
     max_placed = params.objective == "max_placed"
     deadline = t0 + params.time_limit_s
@@ -157,7 +165,7 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> 
     outcome = None
     if not excess:
         outcome = _exact.solve_exact(prep, deadline - time.perf_counter(),
-                                     check_infeasible=lambda: list(diagnose(prep)))
+                                     check_infeasible=lambda: _proven_reasons(prep))
     reasons: list[Infeasibility] = []
     if (outcome is not None and outcome.status == "infeasible" and not outcome.reasons
             and _control.stop_requested()):
