@@ -145,11 +145,11 @@ class Placement(BaseModel):
     proposal_id: str
     place_id: str
     started_on: dt.date
-    ended_on: dt.date | None
+    ended_on: dt.date | None = None
     end_reason: str
-    ended_by: str | None
-    hired_on: dt.date | None
-    contract_type: str | None
+    ended_by: str | None = None
+    hired_on: dt.date | None = None
+    contract_type: str | None = None
     event_id: str = Field(description="The event recorded in the proposal's history.")
 
 
@@ -498,6 +498,8 @@ def _visible(caller: Principal) -> list[sa.ColumnElement[bool]]:
     responses=problem_responses(401, 403),
 )
 def list_own_hires(caller: OwnHireReader, conn: Conn) -> list[dict[str, Any]]:
+    """Own hires in the order they were reported: a supplier sees its own, with its status only
+    (``reported`` or ``reviewed``); coordinators and orderers see all, with the decision."""
     rows = conn.execute(
         sa.select(own_hires)
         .where(*_visible(caller))
@@ -649,6 +651,8 @@ def put_supplier_figures(
     responses=problem_responses(401, 403),
 )
 def list_supplier_figures(caller: FiguresReader, conn: Conn) -> list[dict[str, Any]]:
+    """Every supplier's yearly new hires and headcount for the displacement watch; a supplier key
+    reads its own."""
     where = [supplier_figures.c.supplier_id == caller.supplier_id] if caller.role == Role.SUPPLIER else []
     rows = conn.execute(
         sa.select(

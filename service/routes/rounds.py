@@ -393,7 +393,14 @@ def cancel(round_id: PathId, caller: Staff, conn: Conn, state: State, response: 
 
 
 @router.get("/v1/rounds/{round_id}/certificate", summary="The prices that prove a round's bound",
-            response_model=dict[str, Any], responses=problem_responses(401, 403, 404, 409, 422))
+            response_model=dict[str, Any], responses={
+                200: {"content": {"application/json": {"example": {
+                    "round_id": "R-0001", "policy_id": "gothenburg", "params": {"objective": "max_placed"},
+                    "pins": [], "removals": [], "objective": 10662.723,
+                    "certification": {"scope": "eligible", "certified_over": 2651685, "pricing_passes": 1,
+                                      "pairs_added": 0},
+                    "certificate": {"bound": 10662.723}}}}},
+                **problem_responses(401, 403, 404, 409, 422)})
 def get_certificate(round_id: PathId, caller: Staff, conn: Conn) -> dict[str, Any]:
     """The round's certificate by id (candidate, place, district and floor prices): save it and run
     ``platsa verify-round --data REGION --round FILE`` to check, without the solver, that the bound

@@ -14,6 +14,7 @@ from service import audit, store, subject
 from service.auth import Principal, Role
 from service.deps import Conn, State, require
 from service.errors import NotFound, problem_responses
+from service.models import UtcDatetime
 from service.routes._common import PathId, StrictQueryRoute
 
 router = APIRouter(prefix="/v1/data-subjects", tags=["data subjects"], route_class=StrictQueryRoute)
@@ -24,7 +25,7 @@ class SubjectExport(BaseModel):
     """Every row that holds the person, by table (machine-readable, GDPR art. 15)."""
 
     candidate_id: str = Field(examples=["C-000001"])
-    exported_at: Any = Field(examples=["2026-09-01T08:00:00Z"])
+    exported_at: UtcDatetime
     tables: dict[str, list[dict[str, Any]]] = Field(
         description="One list of rows per table that can hold a person (`service.subject`).",
         examples=[{"candidates": [{"candidate_id": "C-000001"}], "proposals": []}])
@@ -41,6 +42,8 @@ class Erased(BaseModel):
 @router.get("/{candidate_id}/export", summary="Export everything stored about a candidate (GDPR art. 15)",
             response_model=SubjectExport, responses=problem_responses(401, 403, 404, 422))
 def export_subject(candidate_id: PathId, caller: Admin, conn: Conn, state: State) -> Any:
+    """Admins only: every row stored about the candidate, by table, as JSON (GDPR art. 15); the
+    export itself is audited."""
     state.audit.flush()  # the audit entries queued about the person belong in the export
     try:
         data = subject.export(conn, candidate_id)
