@@ -60,9 +60,12 @@ def _private_file(url: sa.URL) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:
         for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
-                logger.warning("%s was readable by others: narrowed to owner only (0600)", file)
-                file.chmod(FILE_MODE)
+            try:
+                if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                    logger.warning("%s was readable by others: narrowed to owner only (0600)", file)
+                    file.chmod(FILE_MODE)
+            except FileNotFoundError:
+                continue  # absent, or removed meanwhile by the connection that last closed it
     except FileNotFoundError:
         return  # no such folder: SQLite says so when it connects
     else:
