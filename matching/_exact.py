@@ -12,7 +12,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -1559,7 +1559,7 @@ def _fixed_count_phase(prep: Prepared, core: I64, mu: I64, ub_c: int, n_star: in
 
 # ============================================================================ the driver
 def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False,
-                check_infeasible: Callable[[], list[object]] | None = None) -> ExactOutcome:
+                check_infeasible: Callable[[], Sequence[object]] | None = None) -> ExactOutcome:
     """Solve the prepared round exactly; see the module docstring and docs/allocation.md.
 
     With ``dual_only`` (used on a sampled sub-round) stop after the Lagrangian search and return
@@ -1575,7 +1575,7 @@ def solve_exact(prep: Prepared, time_limit: float, *, dual_only: bool = False,
 
 def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
                  holder: dict[str, _Certificate],
-                 check_infeasible: Callable[[], list[object]] | None = None) -> ExactOutcome:
+                 check_infeasible: Callable[[], Sequence[object]] | None = None) -> ExactOutcome:
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     timings: dict[str, float] = {}
@@ -1770,7 +1770,7 @@ def _solve_exact(prep: Prepared, time_limit: float, dual_only: bool,
         if reasons:
             out = ExactOutcome("infeasible", np.zeros(0, np.int64), Fraction(0), Fraction(0),
                                stats, timings)
-            out.reasons = reasons
+            out.reasons = list(reasons)
             return out
     ub_c = d_mu
     n_star = int(used.sum()) + prep.num_pins

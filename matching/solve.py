@@ -165,7 +165,7 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> 
     outcome = None
     if not excess:
         outcome = _exact.solve_exact(prep, deadline - time.perf_counter(),
-                                     check_infeasible=lambda: list[object](_proven_reasons(prep)))
+                                     check_infeasible=lambda: _proven_reasons(prep))
     reasons: list[Infeasibility] = []
     if (outcome is not None and outcome.status == "infeasible" and not outcome.reasons
             and _control.stop_requested()):
