@@ -28,9 +28,7 @@ no assignment meets)::
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
-import platform
 import resource
 import sys
 import time
@@ -41,6 +39,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _common import write_results  # benchmarks/_common.py
+
 from tests.matching.shapes import Shape
 from tests.matching.shapes import make_round as make_shape_round
 
@@ -223,13 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"max {ratios[-1]:.2f}; all optimal (or infeasible with a reason): "
                   f"{proved}",
                   flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(
-        command=" ".join(["python", *sys.argv]), machine=platform.platform(),
-        python=platform.python_version(), rows=rows,
-    ), indent=2))
-    print(f"wrote {out}")
+    write_results(args.out, __file__, {"rows": rows}, argv=argv)
     return 0
 
 

@@ -32,10 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,17 +45,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import free_port, write_results  # noqa: E402 (benchmarks/_common.py)
+
 from service.auth import create_key  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.db import make_engine, migrate  # noqa: E402
 
 PATH = "/v1/districts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(url: str, port: int, **env: str) -> subprocess.Popen[bytes]:
@@ -159,11 +152,7 @@ def main() -> None:
     for name, row in rows.items():
         print(f"{name:<18}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['p99_ms'] / base['p99_ms']:>8.2f}"
               f"{row['flood_per_s']:>10.0f}{row['flood_401']:>8.0f}{row['flood_429']:>8.0f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"requests": args.requests, "flooders": args.flooders,
-                               "machine": platform.node(), "cpus": os.cpu_count(), "runs": rows},
-                              indent=2) + "\n", encoding="utf-8")
+    write_results(args.out, __file__, {"requests": args.requests, "flooders": args.flooders, "runs": rows})
 
 
 if __name__ == "__main__":

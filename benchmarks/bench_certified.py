@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,11 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import peak_mib, write_results  # benchmarks/_common.py
+
 RESULTS = Path(__file__).parent / "results" / "certified.json"
-
-
-def _peak_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _child(folder: str, variant: str) -> None:
@@ -66,7 +62,7 @@ def _child(folder: str, variant: str) -> None:
     print(json.dumps({
         "variant": variant, "candidates": pool.size, "places": places.size,
         "seconds": round(time.perf_counter() - start, 3), "cpu_s": round(time.process_time() - cpu, 3),
-        "peak_mib": _peak_mib(), "status": result.status, "objective": result.objective,
+        "peak_mib": peak_mib(), "status": result.status, "objective": result.objective,
         "num_assigned": result.num_assigned, "num_eligible": result.graph.get("num_eligible"),
         "num_edges": result.graph.get("num_edges"), "scope": cert.get("scope"),
         "certified_over": cert.get("certified_over"), "pricing_passes": cert.get("pricing_passes"),
@@ -119,14 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                           f"{ratio:>6.2f}x{row['peak_mib']:>9.0f}{row['objective']:>15,.3f}"
                           f"{row['pricing_passes'] or 0:>7}{row['pairs_added'] or 0:>7}  "
                           f"{row['scope'] or '-':<9} {load:>5.1f}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "command": "python benchmarks/bench_certified.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "results": rows,
-    }, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_results(args.out, __file__, {"results": rows}, argv=argv)
 
 
 if __name__ == "__main__":

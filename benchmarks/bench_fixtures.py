@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import write_results  # benchmarks/_common.py
 
 RESULTS = Path(__file__).parent / "results" / "fixtures.json"
 
@@ -92,23 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['size']:<8}{r['candidates']:>12,}{r['places']:>8,}{r['generate_s']:>12.2f}{r['write_s']:>9.2f}"
             f"{r['total_s']:>9.2f}{int(str(r['parquet_bytes'])) / 1e6:>12.1f}{r['peak_rss_mib']:>14.0f}"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": "python benchmarks/bench_fixtures.py " + " ".join(sys.argv[1:]),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                },
-                "results": rows,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    write_results(RESULTS, __file__, {"results": rows}, argv=argv)
 
 
 if __name__ == "__main__":

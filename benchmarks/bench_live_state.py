@@ -35,8 +35,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import time
@@ -44,12 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import peak_mib, write_results  # benchmarks/_common.py
 
 RESULTS = Path(__file__).parent / "results" / "live_state.json"
-
-
-def _peak_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _all_open(places: Any) -> Any:
@@ -135,7 +130,7 @@ def _child(folder: str, variant: str) -> None:
                    num_assigned=result.num_assigned, num_edges=result.graph["num_edges"],
                    num_eligible=result.graph["num_eligible"], places_open=int(places.states.is_open.sum()),
                    timings={k: round(v, 3) for k, v in result.timings.items()})
-    row["peak_mib"] = _peak_mib()
+    row["peak_mib"] = peak_mib()
     print(json.dumps(row))
 
 
@@ -177,13 +172,7 @@ def main() -> None:
         cost = checks["place_states_s"] + checks["competence_rule_s"]
         print(f"{size:8} checks {cost:.3f} s = {cost / live['round_s']:.1%} of the live round "
               f"({live['round_s']:.2f} s; off: {off['round_s']:.2f} s)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load": os.getloadavg()[0]},
-        "command": " ".join(["python", "benchmarks/bench_live_state.py", *sys.argv[1:]]),
-        "results": rows}, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, __file__, {"results": rows})
 
 
 if __name__ == "__main__":

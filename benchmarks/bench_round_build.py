@@ -27,8 +27,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,56 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import peak_mib, write_results  # benchmarks/_common.py
 
 RESULTS = Path(__file__).parent / "results" / "round_build.json"
-
-
-def _edges_place_by_place(
-    pool: Any, places: Any, policy: Any, params: Any
-) -> tuple[Any, Any, dict[str, Any]]:
-    """The round's graph as it was found before the screen (commit 56fae6c), for the baseline."""
-    from scoring.eligibility import place_eligibility
-    from scoring.score import score_pairs
-
-    cand_parts, place_parts, score_parts = [], [], []
-    num_eligible = 0
-    for p in range(places.size):
-        elig = place_eligibility(pool, places, p, policy)
-        mask = elig.eligible
-        if not params.include_held_back:
-            for held in elig.held_back.values():
-                mask = mask & ~held
-        idx = np.flatnonzero(mask)
-        num_eligible += len(idx)
-        if len(idx) == 0:
-            continue
-        # A round hands out a place's free slots only (scoring.capacity).
-        keep = max(params.min_per_place, params.per_slot * int(places.free_slots[p]))
-        total, _ = score_pairs(pool, places, idx, p, policy)
-        if params.prune and len(idx) > keep:
-            top = np.argpartition(-total, keep - 1)[:keep]
-            idx, total = idx[top], total[top]
-        cand_parts.append(idx.astype(np.int64))
-        place_parts.append(np.full(len(idx), p, dtype=np.int64))
-        score_parts.append(total)
-    cand, plc, score = np.concatenate(cand_parts), np.concatenate(place_parts), np.concatenate(score_parts)
-    kept_after_places = len(cand)
-    if params.prune and params.per_candidate > 0:
-        order = np.lexsort((-score, cand))
-        cand, plc = cand[order], plc[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(cand)) + 1]
-        rank = np.arange(len(cand)) - np.repeat(starts, np.diff(np.r_[starts, len(cand)]))
-        cand, plc = cand[rank < params.per_candidate], plc[rank < params.per_candidate]
-    graph = {
-        "num_eligible": int(num_eligible), "pruned": bool(params.prune), "per_slot": params.per_slot,
-        "min_per_place": params.min_per_place, "per_candidate": params.per_candidate,
-        "kept_after_place_pruning": int(kept_after_places),
-    }
-    return cand, plc, graph
-
-
-def _peak_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _child(folder: str, variant: str, solve: bool) -> None:
@@ -97,19 +48,26 @@ def _child(folder: str, variant: str, solve: bool) -> None:
     from scoring.pool import build_pool
     from scoring.region import load_region
 
-    row: dict[str, Any] = {"variant": variant, "imported_mib": _peak_mib()}
+    row: dict[str, Any] = {"variant": variant, "imported_mib": peak_mib()}
     start = time.perf_counter()
     region = load_region(folder)
     policy = load_policy(region.manifest.policy)
     pool, places = build_pool(region, policy)
     loaded = time.perf_counter()
     row.update(candidates=pool.size, places=places.size, load_s=round(loaded - start, 3),
-               load_peak_mib=_peak_mib())
+               load_peak_mib=peak_mib())
 
     params = RoundParams()
     cpu = time.process_time()
     if variant == "old":
-        edges = _edges_place_by_place(pool, places, policy, params)
+        # The round's graph as it was found before the screen (commit 56fae6c): the tests' oracle,
+        # from the checkout whose scoring runs (`platsa bench perf` runs a copy of benchmarks/ alone).
+        import scoring
+
+        sys.path.insert(0, str(Path(scoring.__file__).resolve().parents[1]))
+        from tests.scoring.oracles import edges_place_by_place
+
+        edges = edges_place_by_place(pool, places, policy, params, keep_eligible=False)
     else:
         edges = allocation._eligible_edges(pool, places, policy, params, None)
     found = time.perf_counter()
@@ -117,7 +75,7 @@ def _child(folder: str, variant: str, solve: bool) -> None:
     graph = {k: v for k, v in graph.items() if not k.startswith("_")}
     keys = np.sort(pair_keys(cand, plc, places.size))
     row.update(edges_s=round(found - loaded, 3), edges_cpu_s=round(time.process_time() - cpu, 3),
-               edges_peak_mib=_peak_mib(), num_eligible=graph["num_eligible"], num_edges=len(cand),
+               edges_peak_mib=peak_mib(), num_eligible=graph["num_eligible"], num_edges=len(cand),
                edges_sha1=hashlib.sha1(keys.tobytes()).hexdigest(), graph=graph)
 
     if solve:
@@ -125,11 +83,11 @@ def _child(folder: str, variant: str, solve: bool) -> None:
         allocation._eligible_edges = lambda *_args: edges
         result = run_round(pool, places, policy, params)
         solved = time.perf_counter()
-        row.update(solve_s=round(solved - found, 3), solve_peak_mib=_peak_mib(), status=result.status,
+        row.update(solve_s=round(solved - found, 3), solve_peak_mib=peak_mib(), status=result.status,
                    num_assigned=result.num_assigned, objective=result.objective,
                    round_timings={k: round(v, 3) for k, v in result.timings.items() if k != "edges"})
     row["total_s"] = round(time.perf_counter() - start, 3)
-    row["peak_mib"] = _peak_mib()
+    row["peak_mib"] = peak_mib()
     print(json.dumps(row))
 
 
@@ -195,14 +153,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{size:<8}old/new  edges {old['edges_s'] / new['edges_s']:.1f}x "
                   f"(CPU {old['edges_cpu_s'] / new['edges_cpu_s']:.1f}x), "
                   f"total {old['total_s'] / new['total_s']:.1f}x")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "command": "python benchmarks/bench_round_build.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "results": rows,
-    }, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_results(args.out, __file__, {"results": rows}, argv=argv)
 
 
 if __name__ == "__main__":

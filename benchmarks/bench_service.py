@@ -46,22 +46,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _common import free_port, write_results  # noqa: E402 (benchmarks/_common.py)
 
 from fixtures import generate_region  # noqa: E402
 from scoring.policy import load_policy  # noqa: E402
@@ -79,22 +79,22 @@ CACHE_MB = {"on": f"{Settings().shortlist_cache_mb:g}", "off": "0"}
 UVICORN = {"standard": "", "plain": "sys.modules['httptools'] = sys.modules['uvloop'] = None; "}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def prepare(size: str, folder: Path) -> tuple[str, str, list[str], float]:
-    """A database with the region and a coordinator key; and the bare shortlist() cost in ms."""
-    url = f"sqlite:///{folder / f'{size}.db'}"
-    region = generate_region("gothenburg", size, seed=7)
+def store_region(url: str, region: Any) -> str:
+    """Migrate the database at ``url``, store ``region`` in it and make a coordinator key: its token."""
     db = make_engine(url)
     migrate(db)
     with db.begin() as conn:
         replace_region(conn, region)
         token = create_key(conn, role=Role.COORDINATOR, name="bench").token
     db.dispose()
+    return token
+
+
+def prepare(size: str, folder: Path) -> tuple[str, str, list[str], float]:
+    """A database with the region and a coordinator key; and the bare shortlist() cost in ms."""
+    url = f"sqlite:///{folder / f'{size}.db'}"
+    region = generate_region("gothenburg", size, seed=7)
+    token = store_region(url, region)
     places = region.places.get_column("place_id").to_list()
     policy = load_policy(region.manifest.policy)
     pool, table = build_pool(region, policy)
@@ -185,23 +185,11 @@ class Connection:
         self.writer.close()
 
 
-async def load(port: int, token: str, places: list[str], clients: int, total: int, seed: int,
-               asked: set[str], server_pid: int | None = None) -> dict[str, float | None]:
-    """``total`` requests from ``clients`` connections; ``asked`` holds the places asked so far."""
-    per_client = max(1, total // clients)
-    rng = random.Random(seed)
-    plans = [[rng.choice(places) for _ in range(per_client)] for _ in range(clients)]
-    asked.add(places[0])  # the warm-up's place
-    repeats = 0
-    for place in (p for plan in plans for p in plan):  # in the order of the requests' positions
-        repeats += place in asked
-        asked.add(place)
+async def send(connections: list[Connection], plans: list[list[str]]) -> tuple[list[float], int]:
+    """Each connection asks for the shortlists of its plan's places, one after the other, all
+    connections at once; the latencies (s, in order of completion) and the errors (not a 200)."""
     latencies: list[float] = []
     errors = 0
-    connections = [await Connection.open(port, token) for _ in range(clients)]
-    # Warm-up, not measured: every connection open and used once (the same place for all).
-    for connection in connections:
-        await connection.get(f"/v1/places/{places[0]}/shortlist?k=10")
 
     async def client(connection: Connection, plan: list[str]) -> None:
         nonlocal errors
@@ -213,10 +201,30 @@ async def load(port: int, token: str, places: list[str], clients: int, total: in
                 errors += 1
             latencies.append(time.perf_counter() - t0)
 
+    await asyncio.gather(*(client(c, plan) for c, plan in zip(connections, plans, strict=True)))
+    return latencies, errors
+
+
+async def load(port: int, token: str, places: list[str], clients: int, total: int, seed: int,
+               asked: set[str], server_pid: int | None = None) -> dict[str, float | None]:
+    """``total`` requests from ``clients`` connections; ``asked`` holds the places asked so far."""
+    per_client = max(1, total // clients)
+    rng = random.Random(seed)
+    plans = [[rng.choice(places) for _ in range(per_client)] for _ in range(clients)]
+    asked.add(places[0])  # the warm-up's place
+    repeats = 0
+    for place in (p for plan in plans for p in plan):  # in the order of the requests' positions
+        repeats += place in asked
+        asked.add(place)
+    connections = [await Connection.open(port, token) for _ in range(clients)]
+    # Warm-up, not measured: every connection open and used once (the same place for all).
+    for connection in connections:
+        await connection.get(f"/v1/places/{places[0]}/shortlist?k=10")
+
     load_average = os.getloadavg()[0]
     cpu_before = None if server_pid is None else cpu_seconds(server_pid)
     started = time.perf_counter()
-    await asyncio.gather(*(client(c, plan) for c, plan in zip(connections, plans, strict=True)))
+    latencies, errors = await send(connections, plans)
     elapsed = time.perf_counter() - started
     cpu_after = None if server_pid is None else cpu_seconds(server_pid)
     server_us = (None if cpu_before is None or cpu_after is None
@@ -288,9 +296,7 @@ def main() -> None:
         base = off.get((r["pool"], r["uvicorn"], r["clients"]))
         if r["cache"] == "on" and base is not None:
             r["p99_vs_cache_off"] = round(r["p99_ms"] / base["p99_ms"], 3)
-    result = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                          "platform": platform.platform()},
-              "server": "platsa serve (uvicorn, 1 process), SQLite",
+    result = {"server": "platsa serve (uvicorn, 1 process), SQLite",
               "cache_mb": args.cache_mb,
               "server_env": {k: v for k, v in os.environ.items()
                              if k.startswith("PLATSA_") and k != "PLATSA_DATABASE_URL"},
@@ -299,8 +305,7 @@ def main() -> None:
               "bare_shortlist_ms": {pool: round(ms, 2) for pool, ms in bare.items()},
               "same_places": args.same_places,
               "runs": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(args.out, __file__, result)
     print("\n| pool | server | cache | warm s | clients | requests | repeat % | req/s | p50 ms | p99 ms "
           "| p99 vs cache off | server µs/req | errors | load avg |"
           "\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -5,13 +5,14 @@ For each pool size a seeded fixture region is generated and turned into the in-m
 benchmark times :func:`scoring.shortlist.shortlist` (eligibility over the whole pool, scores,
 fair re-ranking, explanations of the ``k`` lines) and reports the median and p95.
 
-The baseline is the straightforward way: a Python loop over candidate records that checks the
-hard rules and scores each eligible candidate term by term, then keeps the top ``k`` with
-``heapq`` (no fair re-ranking, no explanations: the baseline is given the easier job). Its records
-are prepared before timing, with competences already mapped to concept codes, so that it pays
-only for the per-candidate loop. It runs on a sample of candidates per query and is extrapolated
-linearly to the pool size; its scores are checked against :func:`scoring.score.score_pairs` on the
-sample, so both compute the same thing.
+The baseline is the straightforward way: a Python loop over the candidates that checks each hard
+rule for the one candidate with :mod:`scoring.eligibility`'s own comparisons (the place's numbers
+read once per query) and computes the eligible one's score terms with
+:func:`scoring.score.place_terms` (the scorer's own terms, for one candidate), then keeps the top
+``k`` with ``heapq`` (no fair re-ranking, no explanations: the baseline is given the easier job). It runs on a
+sample of candidates per query and is extrapolated linearly to the pool size; its eligible
+candidates are checked against :func:`scoring.eligibility.place_eligibility` and its scores against
+the vectorised :func:`scoring.score.score_pairs` on the sample.
 
 Prints a table and writes ``benchmarks/results/shortlist.json``.
 
@@ -24,10 +25,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
-import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -35,20 +32,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import write_results  # benchmarks/_common.py
 
 from fixtures import SIZES, generate_region
-from scoring.eligibility import place_eligibility
+from scoring.eligibility import (
+    admits_from,
+    availability_deadline,
+    fails_availability,
+    fails_commute,
+    fails_ladder,
+    fails_placement_type,
+    lacks_needed,
+    place_eligibility,
+    squared_km,
+    too_short,
+)
 from scoring.policy import Policy, load_policy
 from scoring.pool import CandidatePool, PlaceTable, build_pool
-from scoring.score import (
-    ANY_TYPE_FIT,
-    HOURS_TOLERANCE,
-    PRIORITY_GROUP_SATURATION,
-    TERMS,
-    WANTED_SHARE,
-    score_pairs,
-    time_far_cap_months,
-)
+from scoring.score import TERMS, place_terms, score_pairs
 from scoring.shortlist import shortlist
 
 RESULTS = Path(__file__).parent / "results" / "shortlist.json"
@@ -60,92 +61,58 @@ SIZE_BY_COUNT = {spec.num_candidates: name for name, spec in SIZES.items()}
 # ---------------------------------------------------------------------------------------------
 
 
-def baseline_records(pool: CandidatePool) -> list[dict[str, Any]]:
-    """Plain Python records of every candidate (prepared once, outside the timing)."""
-    concepts = pool.concepts
-    records = []
-    words = pool.competences.T.tolist()
-    for i in range(pool.size):
-        codes = set()
-        for w, word in enumerate(words[i]):
-            while word:
-                low = word & -word
-                codes.add(concepts[w * 64 + low.bit_length() - 1])
-                word ^= low
-        records.append({
-            "x": float(pool.x_km[i]), "y": float(pool.y_km[i]), "step": int(pool.ladder_step[i]),
-            "limit": float(pool.commute_limit_km[i]), "available": int(pool.available_day[i]),
-            "wished": int(pool.wished_types[i]), "hours": int(pool.wished_hours[i]), "codes": codes,
-            "months": int(pool.months_registered[i]), "groups": int(pool.num_groups[i]),
-            "gender": int(pool.gender[i]), "placed": bool(pool.placed[i]),
-            "open": int(pool.open_proposals[i]),
-        })
-    return records
-
-
-def baseline_place(places: PlaceTable, place: int, reference_day: int) -> dict[str, Any]:
-    """A place as a plain record (its start as the day it takes people from: a place that has
-    already started takes them from the reference date)."""
+def baseline_place(pool: CandidatePool, places: PlaceTable, place: int, policy: Policy) -> dict[str, Any]:
+    """The place's numbers its rules compare with, read once per query from the rules' own statement
+    (:mod:`scoring.eligibility`)."""
     return {
-        "x": float(places.x_km[place]), "y": float(places.y_km[place]),
-        "lowest": int(places.lowest_step[place]), "supervisor": bool(places.supervisor[place]),
-        "start": max(int(places.start_day[place]), reference_day), "type": int(places.placement_type[place]),
-        "needed": set(places.needed_concepts(place)), "open": bool(places.states.is_open[place]),
-        "duration": float(places.duration_months[place]), "hours": int(places.hours[place]),
-        "required": set(places.required_concepts[place]), "wanted": set(places.wanted_concepts[place]),
-        "women_under": bool(places.women_under[place]), "men_under": bool(places.men_under[place]),
-        "open_here": set(places.open_at(place).tolist()),
+        "place": place,
+        "takes": bool(places.states.is_open[place]) and not bool(too_short(places, policy, place)),
+        "admits_from": int(admits_from(places, policy, place)),
+        "deadline": int(availability_deadline(pool, places, policy, place)),
+        "type": places.placement_type[place], "x": places.x_km[place], "y": places.y_km[place],
+        "needed": places.needed[:, place], "open_here": set(places.open_at(place).tolist()),
     }
 
 
-def baseline_score(c: dict[str, Any], p: dict[str, Any], policy: Policy) -> float | None:
-    """One candidate, the straightforward way: rules, then each term; None when not eligible."""
-    rules = policy.eligibility
-    if c["placed"] or not p["open"]:
+def baseline_score(pool: CandidatePool, places: PlaceTable, i: int, p: dict[str, Any],
+                   policy: Policy) -> float | None:
+    """One candidate, the straightforward way: each hard rule, then the score's terms, for this one
+    candidate; None when not eligible.
+
+    The rules are :mod:`scoring.eligibility`'s own comparisons and the terms
+    :func:`scoring.score.place_terms`, called for the one candidate: the loop pays per candidate,
+    but computes nothing of its own (a re-written copy of the rules and terms drifted from the
+    scorer it was checked against, issue 19).
+    """
+    if not p["takes"] or pool.placed[i] or i in p["open_here"]:  # the place's rules; placed; proposed here
         return None
-    if not p["needed"] <= c["codes"]:
+    if fails_ladder(pool.ladder_step[i], p["admits_from"]) or fails_availability(pool.available_day[i],
+                                                                                  p["deadline"]):
         return None
-    gap = p["lowest"] - c["step"]
-    if gap > 0 and not (p["supervisor"] and gap <= rules.steps_below_with_supervisor):
+    if fails_placement_type(pool.wished_or_any[i], p["type"]):
         return None
-    d = math.hypot(c["x"] - p["x"], c["y"] - p["y"])
-    if d > c["limit"]:
+    one = slice(i, i + 1)
+    squared = squared_km(pool.x_km[one], pool.y_km[one], p["x"], p["y"])
+    if fails_commute(squared, pool.commute_limit_sq[one])[0]:
         return None
-    if c["available"] > p["start"] + rules.availability_grace_days:
+    if lacks_needed(pool.competences[:, one], p["needed"])[0]:
         return None
-    if c["wished"] and not c["wished"] & p["type"]:
-        return None
-    if rules.apply_min_duration and p["duration"] < rules.min_duration_months:
-        return None
-    required, wanted = p["required"], p["wanted"]
-    r = len(required & c["codes"]) / len(required) if required else 0.0
-    w = len(wanted & c["codes"]) / len(wanted) if wanted else 0.0
-    if required and wanted:
-        competence = (1 - WANTED_SHARE) * r + WANTED_SHARE * w
-    else:
-        competence = r if required else (w if wanted else 1.0)
-    distance = max(0.0, min(1.0, 1 - d / c["limit"])) if c["limit"] > 0 else float(d <= 0)
-    ladder = 1.0 if gap <= 0 else max(0.0, 1 - gap / (rules.steps_below_with_supervisor + 1))
-    cap = time_far_cap_months(policy)
-    time_far = min(max(c["months"], 0), cap) / cap
-    group = min(c["groups"], PRIORITY_GROUP_SATURATION) / PRIORITY_GROUP_SATURATION
-    norm = float((c["gender"] == 0 and p["women_under"]) or (c["gender"] == 1 and p["men_under"]))
-    type_fit = ANY_TYPE_FIT if not c["wished"] else float(bool(c["wished"] & p["type"]))
-    hours_fit = max(0.0, 1 - abs(p["hours"] - c["hours"]) / HOURS_TOLERANCE)
-    values = {"competence": competence, "distance": distance, "ladder": ladder, "time_far": time_far,
-              "priority_group": group, "gender_norm": norm, "wishes": 0.5 * type_fit + 0.5 * hours_fit}
-    return sum(getattr(policy.weights, t) * values[t] for t in TERMS)
+    terms = place_terms(pool, places, np.array([i], dtype=np.int64), p["place"], policy)
+    total = 0.0
+    for name in TERMS:  # summed as score_pairs sums them
+        total += float(getattr(policy.weights, name)) * float(terms[name][0])
+    return total
 
 
-def baseline_shortlist(
-    records: list[dict[str, Any]], place: dict[str, Any], policy: Policy, k: int
-) -> list[tuple[float, int]]:
-    """Top ``k`` (score, position) by a loop over ``records`` (open proposals held back)."""
+def baseline_shortlist(pool: CandidatePool, places: PlaceTable, positions: list[int], place: dict[str, Any],
+                       policy: Policy, k: int) -> list[tuple[float, int]]:
+    """Top ``k`` (score, position) by a loop over the candidates at ``positions`` (open proposals held
+    back)."""
     scored = []
-    for i, c in enumerate(records):
-        if i in place["open_here"] or c["open"] > 0:
+    for i in positions:
+        if pool.open_proposals[i] > 0:  # held back: an open proposal (here, or elsewhere)
             continue
-        score = baseline_score(c, place, policy)
+        score = baseline_score(pool, places, i, place, policy)
         if score is not None:
             scored.append((score, -i))
     return [(s, -i) for s, i in heapq.nlargest(k, scored)]
@@ -205,21 +172,26 @@ def bench_size(
     take = min(sample, pool.size)
     positions = rng.choice(pool.size, size=take, replace=False)
     positions.sort()
-    every = baseline_records(pool)
-    records = [every[i] for i in positions.tolist()]
+    sampled = positions.tolist()
     per_candidate: list[float] = []
     max_diff = 0.0
     for p in picked[: min(10, len(picked))]:
-        place = baseline_place(places, p, pool.reference_day)
+        place = baseline_place(pool, places, p, policy)
         t0 = time.perf_counter()
-        baseline_shortlist(records, place, policy, k)
+        baseline_shortlist(pool, places, sampled, place, policy, k)
         per_candidate.append((time.perf_counter() - t0) / take)
-        # Same numbers as the vectorised score on the sample's eligible candidates.
+        # The loop and the vectorised shortlist path agree on the sample: the same eligible candidates
+        # (place_eligibility, one place against the pool) and the same scores (score_pairs).
         check = place_eligibility(pool, places, p, policy).eligible[positions]
-        total, _ = score_pairs(pool, places, positions[check], p, policy)
-        loop = [baseline_score(records[j], place, policy) for j in np.flatnonzero(check).tolist()]
-        if loop:
-            max_diff = max(max_diff, float(np.max(np.abs(total - np.asarray(loop)))))
+        loop = [baseline_score(pool, places, i, place, policy) for i in sampled]
+        passed = np.array([v is not None for v in loop], dtype=bool)
+        if not np.array_equal(passed, check):
+            raise SystemExit(f"place {places.ids[p]}: the loop and place_eligibility disagree on "
+                             f"{int((passed != check).sum())} of {take} sampled candidates")
+        if check.any():
+            total, _ = score_pairs(pool, places, positions[check], p, policy)
+            scores = np.array([v for v in loop if v is not None], dtype=np.float64)
+            max_diff = max(max_diff, float(np.max(np.abs(total - scores))))
     baseline_ms = statistics.median(per_candidate) * pool.size * 1e3
     median_ms = statistics.median(times) * 1e3
     return {
@@ -276,18 +248,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['shortlist_p95_ms']:>8} {r['shortlist_cpu_median_ms']:>7} {r['unfair_median_ms']:>10} "
               f"{r['baseline_extrapolated_ms']:>10} "
               f"{r['speedup']:>7}x")
-    report = {
-        "benchmark": "shortlist",
-        "command": " ".join(["python benchmarks/bench_shortlist.py",
-                             *(argv if argv is not None else sys.argv[1:])]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "numpy": np.__version__, "platform": platform.platform()},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "results": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.out}")
+    print()
+    write_results(args.out, __file__, {"benchmark": "shortlist", "results": rows}, argv=argv)
     return 0
 
 

@@ -5,8 +5,9 @@ Imports no other package of the project and nothing web- or dataframe-shaped. On
 :class:`SolveParams`, and returns an :class:`AllocationResult`. See docs/allocation.md.
 """
 
+from matching._placeable import max_placeable
 from matching.certificate import Certificate, CertificateError
-from matching.compare import RoundComparison, compare
+from matching.compare import RoundComparison, compare, compare_placements
 from matching.exceptions import MatchingError, ParamsError, ProblemError, ProblemIssue, SolverError
 from matching.mps import export_mps
 from matching.problem import SCORE_SCALE, AllocationProblem, build_problem
@@ -55,7 +56,9 @@ __all__ = [
     "UnassignedReason",
     "build_problem",
     "compare",
+    "compare_placements",
     "export_mps",
     "find_violations",
+    "max_placeable",
     "solve",
 ]

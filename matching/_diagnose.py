@@ -10,10 +10,10 @@ import logging
 from fractions import Fraction
 
 import numpy as np
-from ortools.graph.python import max_flow
 
 from matching import _network as net
-from matching._exact import Prepared
+from matching._exact.prepare import Prepared
+from matching._placeable import max_placeable
 from matching.result import (
     DistrictExcess,
     DistrictShortage,
@@ -38,13 +38,13 @@ def diagnose(prep: Prepared) -> list[Infeasibility]:
     eligible = np.zeros(p.num_candidates, bool)
     eligible[p.edge_candidate[~p.forbidden]] = True
     available = np.bincount(p.candidate_district[eligible], minlength=p.num_districts)
-    district_of_edge = p.candidate_district[prep.cand]
+    home = p.candidate_district[p.edge_candidate]
     for d in np.flatnonzero(prep.lower > 0).tolist():
         needed = int(p.district_lower[d])
         if available[d] < needed:
             reasons.append(DistrictShortage(d, needed, int(available[d])))
             continue
-        placeable = _max_placeable(prep, district_of_edge == d) + int(pins_d[d])
+        placeable = max_placeable(p, home == d)  # the district's pins included
         if placeable < needed:
             reasons.append(DistrictShortage(d, needed, int(available[d]), placeable))
     if reasons:
@@ -62,26 +62,6 @@ def diagnose(prep: Prepared) -> list[Infeasibility]:
     if not reasons and prep.num_groups:
         reasons.append(FloorsJointlyInfeasible(prep.groups))
     return reasons
-
-
-def _max_placeable(prep: Prepared, mask: np.ndarray) -> int:
-    """Most candidates among the edges in ``mask`` that the places can take (a max flow)."""
-    lay = prep.layout
-    cand = prep.cand[mask]
-    place = prep.place[mask]
-    if cand.size == 0:
-        return 0
-    mf = max_flow.SimpleMaxFlow()
-    uc = np.unique(cand)
-    up = np.unique(place)
-    mf.add_arcs_with_capacity(np.zeros(uc.size, np.int32), lay.candidate0 + uc,
-                              np.ones(uc.size, np.int64))
-    mf.add_arcs_with_capacity(lay.candidate0 + cand, lay.place0 + place,
-                              np.ones(cand.size, np.int64))
-    mf.add_arcs_with_capacity(lay.place0 + up, np.ones(up.size, np.int32), prep.slots[up])
-    if mf.solve(net.SOURCE, net.SINK) != mf.OPTIMAL:
-        return 0
-    return int(mf.optimal_flow())
 
 
 def _joint_shortage(prep: Prepared) -> JointDistrictShortage:

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from matching import _control, _highs
 
 if TYPE_CHECKING:
-    from matching._exact import Prepared
+    from matching._exact.prepare import Prepared
 
 I64 = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -41,21 +41,38 @@ def floor_slack(prep: Prepared, x_active: BoolArray) -> I64:
                      for g in range(prep.num_groups)], np.int64)
 
 
+Arcs = dict[int, list[list[int]]]  # node -> [head, amount, edge, sign] per arc out
+
+
 def _cycles(prep: Prepared, x0: BoolArray, x1: BoolArray) -> list[list[tuple[int, int]]]:
     """Conformal cycles of the circulation ``x1 - x0``, each as its pair arcs ``(edge, sign)``.
 
     ``sign`` is ``+1`` for a pair the cycle adds to ``x0`` and ``-1`` for one it removes.
     """
+    return _walk_cycles(_difference(prep, x0, x1))
+
+
+def _difference(prep: Prepared, x0: BoolArray, x1: BoolArray) -> Arcs:
+    """The circulation ``x1 - x0`` as arcs with amounts, in the direction of the change."""
     p = prep.problem
     nd = p.num_districts
     s_node, t_node = 0, 1
     d0 = 2
     c0 = d0 + nd
     q0 = c0 + p.num_candidates
-    out: dict[int, list[list[int]]] = defaultdict(list)  # node -> [head, amount, edge, sign]
+    out: Arcs = defaultdict(list)
 
     def add(tail: int, head: int, amount: int, edge: int = -1, sign: int = 0) -> None:
         out[tail].append([head, amount, edge, sign])
+
+    def add_signed(first: int, other: int, change: npt.NDArray[np.int64], grow_in: bool) -> None:
+        # Node first+i against `other`: into it when it grows (grow_in) or shrinks (not grow_in).
+        for i in np.flatnonzero(change).tolist():
+            amount = abs(int(change[i]))
+            if (change[i] > 0) == grow_in:
+                add(other, first + i, amount)
+            else:
+                add(first + i, other, amount)
 
     gained = np.flatnonzero(x1 & ~x0)
     lost = np.flatnonzero(x0 & ~x1)
@@ -71,59 +88,57 @@ def _cycles(prep: Prepared, x0: BoolArray, x1: BoolArray) -> list[list[tuple[int
         add(d0 + int(home[c]), c0 + c, 1)
     for c in np.flatnonzero(cand_in < 0).tolist():
         add(c0 + c, d0 + int(home[c]), 1)
-    dist = np.bincount(home[prep.cand[gained]], minlength=nd) - np.bincount(
-        home[prep.cand[lost]], minlength=nd)
-    for d in np.flatnonzero(dist).tolist():
-        if dist[d] > 0:
-            add(s_node, d0 + d, int(dist[d]))
-        else:
-            add(d0 + d, s_node, int(-dist[d]))
-    place = np.bincount(prep.place[gained], minlength=p.num_places) - np.bincount(
-        prep.place[lost], minlength=p.num_places)
-    for q in np.flatnonzero(place).tolist():
-        if place[q] > 0:
-            add(q0 + q, t_node, int(place[q]))
-        else:
-            add(t_node, q0 + q, int(-place[q]))
+    add_signed(d0, s_node, np.bincount(home[prep.cand[gained]], minlength=nd) - np.bincount(
+        home[prep.cand[lost]], minlength=nd), True)
+    add_signed(q0, t_node, np.bincount(prep.place[gained], minlength=p.num_places) - np.bincount(
+        prep.place[lost], minlength=p.num_places), False)
     dn = int(gained.size) - int(lost.size)
     if dn > 0:
         add(t_node, s_node, dn)
     elif dn < 0:
         add(s_node, t_node, -dn)
+    return out
 
+
+def _live(out: Arcs, node: int) -> list[list[int]]:
+    """The arcs out of ``node``, those used up dropped from the end."""
+    arcs = out[node]
+    while arcs and arcs[-1][1] == 0:
+        arcs.pop()
+    return arcs
+
+
+def _walk_cycles(out: Arcs) -> list[list[tuple[int, int]]]:
+    """Split the circulation into cycles: walk along arcs with flow left until a node repeats."""
     cycles: list[list[tuple[int, int]]] = []
     for start in sorted(out):
-        while True:
-            arcs = out[start]
-            while arcs and arcs[-1][1] == 0:
-                arcs.pop()
-            if not arcs:
-                break
-            # Walk along arcs with flow left until a node repeats: that closes a cycle.
-            path: list[list[int]] = []
-            at: dict[int, int] = {start: 0}
-            node = start
-            while True:
-                arcs = out[node]
-                while arcs and arcs[-1][1] == 0:
-                    arcs.pop()
-                if not arcs:  # cannot happen in a circulation
-                    raise AssertionError("the difference of two flows is not a circulation")
-                arc = arcs[-1]
-                path.append(arc)
-                node = arc[0]
-                if node in at:
-                    cycle = path[at[node]:]
-                    amount = min(a[1] for a in cycle)
-                    for a in cycle:
-                        a[1] -= amount
-                    # Pair arcs have amount 1: every cycle holds one, so each is used once.
-                    cycles.append([(a[2], a[3]) for a in cycle if a[2] >= 0])
-                    break
-                at[node] = len(path)
+        while _live(out, start):
+            cycles.append(_next_cycle(out, start))
             if len(cycles) > _MAX_CYCLES:
                 return cycles
     return cycles
+
+
+def _next_cycle(out: Arcs, start: int) -> list[tuple[int, int]]:
+    """The first cycle met walking from ``start``, taken out of the circulation."""
+    path: list[list[int]] = []
+    at: dict[int, int] = {start: 0}
+    node = start
+    while True:
+        arcs = _live(out, node)
+        if not arcs:  # cannot happen in a circulation
+            raise AssertionError("the difference of two flows is not a circulation")
+        arc = arcs[-1]
+        path.append(arc)
+        node = arc[0]
+        if node in at:
+            cycle = path[at[node]:]
+            amount = min(a[1] for a in cycle)
+            for a in cycle:
+                a[1] -= amount
+            # Pair arcs have amount 1: every cycle holds one, so each is used once.
+            return [(a[2], a[3]) for a in cycle if a[2] >= 0]
+        at[node] = len(path)
 
 
 def repair(prep: Prepared, x0: BoolArray, x1: BoolArray, deadline: float

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from matching._violations import find_violations
 from matching.problem import SCORE_SCALE, AllocationProblem
 from matching.result import AllocationResult, Status
 
@@ -33,8 +34,6 @@ __all__ = ["run_baseline"]
 
 def run_baseline(problem: AllocationProblem, params: SolveParams) -> AllocationResult:
     """Run the baseline named by ``params.method``."""
-    from matching.solve import find_violations
-
     p = problem
     remaining = p.place_slots.astype(np.int64) - np.bincount(p.edge_place[p.pins],
                                                              minlength=p.num_places)

@@ -261,6 +261,31 @@ class Certificate:
         lower = np.maximum(pr.district_lower.astype(np.int64) - pins_d, 0)
         upper = pr.district_upper.astype(np.int64) - pins_d
         up = np.maximum(upper, 0)
+        alpha = np.maximum(self.district_price_c, 0)
+        beta = np.maximum(-self.district_price_c, 0)
+        bad += self._price_problems(pr, pinned_c, slots, upper)
+        usable = ~pr.forbidden & ~pinned_c[pr.edge_candidate] & (slots[pr.edge_place] > 0)
+        if self.penalty is None:
+            usable &= upper[pr.candidate_district[pr.edge_candidate]] > 0
+        e = np.flatnonzero(usable)
+        rc, _ = self.lp_reduced_cost_c(pr.edge_candidate[e], pr.edge_place[e], pr.edge_score[e],
+                                       pr.edge_groups[e], pr.candidate_district)
+        if (rc > 0).any():
+            bad.append(f"{int((rc > 0).sum())} pairs of the round violate the dual constraint "
+                       f"(largest by {float(rc.max()) / k_units:g} score units)")
+        if bad:
+            raise CertificateError("; ".join(bad))
+        const = self._pins_constant(pr, k, upper)
+        free_c = ~self.blocked_candidate
+        value = (int(self.candidate_price_c[free_c].sum())
+                 + int((np.maximum(slots, 0) * self.place_price_c).sum())
+                 + int((up * alpha).sum()) - int((lower * beta).sum()) + const)
+        return (value - self.offset_c) / k_units
+
+    def _price_problems(self, pr: AllocationProblem, pinned_c: npt.NDArray[np.bool_],
+                        slots: npt.NDArray[np.int64], upper: npt.NDArray[np.int64]) -> list[str]:
+        """What is wrong with the prices themselves: floors, signs, penalty caps, blocks."""
+        bad: list[str] = []
         for g, (pq, lam) in enumerate(zip(self.floor_pq, self.floor_price_c.tolist(),
                                           strict=True)):
             if lam and (g >= pr.num_groups or pr.floor_fractions[g] != pq):
@@ -284,18 +309,11 @@ class Certificate:
                 bad.append("a district is blocked with room left")
         if (self.blocked_place & (slots > 0)).any():
             bad.append("a place is blocked with slots left")
-        usable = ~pr.forbidden & ~pinned_c[pr.edge_candidate] & (slots[pr.edge_place] > 0)
-        if self.penalty is None:
-            usable &= upper[pr.candidate_district[pr.edge_candidate]] > 0
-        e = np.flatnonzero(usable)
-        rc, _ = self.lp_reduced_cost_c(pr.edge_candidate[e], pr.edge_place[e], pr.edge_score[e],
-                                       pr.edge_groups[e], pr.candidate_district)
-        if (rc > 0).any():
-            bad.append(f"{int((rc > 0).sum())} pairs of the round violate the dual constraint "
-                       f"(largest by {float(rc.max()) / k_units:g} score units)")
-        if bad:
-            raise CertificateError("; ".join(bad))
-        # const(lambda): the pins' combined value and their floor rows.
+        return bad
+
+    def _pins_constant(self, pr: AllocationProblem, k: int, upper: npt.NDArray[np.int64]) -> int:
+        """const(lambda): the pins' combined value and their floor rows (c-units)."""
+        pins = pr.pins
         pin_w = int(pr.scaled_score[pins].sum()) + self.placement_weight_w * int(pins.size)
         const = k * pin_w
         pin_groups = pr.edge_groups[pins]
@@ -306,8 +324,4 @@ class Certificate:
                 const += lam * a_pin
         if self.penalty is not None:
             const -= self.penalty * int(np.maximum(-upper, 0).sum())
-        free_c = ~self.blocked_candidate
-        value = (int(self.candidate_price_c[free_c].sum())
-                 + int((np.maximum(slots, 0) * self.place_price_c).sum())
-                 + int((up * alpha).sum()) - int((lower * beta).sum()) + const)
-        return (value - self.offset_c) / k_units
+        return const

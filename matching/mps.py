@@ -25,7 +25,7 @@ from typing import TextIO
 
 import numpy as np
 
-from matching._exact import prepare
+from matching._exact.prepare import prepare
 from matching.problem import SCORE_SCALE, AllocationProblem
 from matching.solve import SolveParams
 

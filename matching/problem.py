@@ -163,6 +163,21 @@ class AllocationProblem:
         return self._cached("floors", make)
 
     @property
+    def pinned(self) -> PinnedTaken:
+        """What the pins take before anything is chosen (computed once): see :class:`PinnedTaken`."""
+        def make() -> PinnedTaken:
+            pins = self.pins
+            candidates = np.zeros(self.num_candidates, bool)
+            candidates[self.edge_candidate[pins]] = True
+            slots = self.place_slots.astype(np.int64) - np.bincount(self.edge_place[pins],
+                                                                    minlength=self.num_places)
+            per_district = np.bincount(self.candidate_district[self.edge_candidate[pins]],
+                                       minlength=self.num_districts).astype(np.int64)
+            return PinnedTaken(_readonly(candidates), _readonly(slots), _readonly(per_district))
+
+        return self._cached("pinned", make)
+
+    @property
     def active_groups(self) -> tuple[int, ...]:
         """Groups whose floor is positive (a zero floor constrains nothing)."""
         return tuple(g for g, (p, _) in enumerate(self.floor_fractions) if p > 0)
@@ -183,6 +198,17 @@ class AllocationProblem:
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
+
+
+@dataclass(frozen=True)
+class PinnedTaken:
+    """What a problem's pins take: ``candidates`` bool (C,) the pinned candidates; ``free_slots``
+    int64 (P,) each place's slots less its pins (negative where pins overfill it); ``per_district``
+    int64 (D,) pinned candidates per home district."""
+
+    candidates: npt.NDArray[np.bool_]
+    free_slots: npt.NDArray[np.int64]
+    per_district: npt.NDArray[np.int64]
 
 
 def build_problem(
@@ -326,6 +352,19 @@ def _bad(
 
 
 def _validate(p: AllocationProblem, issues: list[ProblemIssue]) -> None:
+    """Collect every problem of the round's arrays in ``issues``: sizes, then (if they are right)
+    shapes and dtypes, then (if those are right) values and pins."""
+    _check_sizes(p, issues)
+    if issues:
+        return
+    if not _check_arrays(p, issues):
+        return
+    _check_values(p, issues)
+    _check_pins(p, issues)
+
+
+def _check_sizes(p: AllocationProblem, issues: list[ProblemIssue]) -> None:
+    """The counts: non-negative integers, at most ``MAX_GROUPS`` groups."""
     sizes = {
         "num_candidates": p.num_candidates,
         "num_places": p.num_places,
@@ -339,8 +378,10 @@ def _validate(p: AllocationProblem, issues: list[ProblemIssue]) -> None:
         issues.append(
             ProblemIssue("num_groups", None, str(p.num_groups), f"at most {MAX_GROUPS} groups")
         )
-    if issues:
-        return
+
+
+def _check_arrays(p: AllocationProblem, issues: list[ProblemIssue]) -> bool:
+    """Types, dtypes and shapes of the arrays; whether they allow the value checks."""
     e = int(np.asarray(p.edge_candidate).shape[0]) if np.ndim(p.edge_candidate) == 1 else -1
     expected: dict[str, tuple[int, Any]] = {
         "edge_candidate": (e, np.int32),
@@ -384,9 +425,11 @@ def _validate(p: AllocationProblem, issues: list[ProblemIssue]) -> None:
         names = getattr(p, name)
         if names is not None and len(names) != n:
             issues.append(ProblemIssue(name, None, str(len(names)), f"must have {n} names"))
-    if not shape_ok:
-        return
+    return shape_ok
 
+
+def _check_values(p: AllocationProblem, issues: list[ProblemIssue]) -> None:
+    """Indices in range, finite scores, bounds and floors that make sense."""
     ec, ep = p.edge_candidate, p.edge_place
     _bad(issues, "edge_candidate", (ec < 0) | (ec >= p.num_candidates), ec,
          f"candidate index outside 0..{p.num_candidates - 1}")
@@ -412,6 +455,12 @@ def _validate(p: AllocationProblem, issues: list[ProblemIssue]) -> None:
         _bad(issues, "edge_groups", high != 0, p.edge_groups,
              f"bit set for a group >= num_groups ({p.num_groups})")
 
+
+def _check_pins(p: AllocationProblem, issues: list[ProblemIssue]) -> None:
+    """Pins in range, not forbidden, not twice; at most one per candidate and slots per place."""
+    pins = p.pinned_edges
+    e = int(p.edge_candidate.shape[0])
+    ec, ep = p.edge_candidate, p.edge_place
     if pins is not None and pins.size:
         in_range = (pins >= 0) & (pins < e)
         _bad(issues, "pinned_edges", ~in_range, pins, f"edge index outside 0..{e - 1}")

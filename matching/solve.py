@@ -15,17 +15,17 @@ from fractions import Fraction
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from matching import _control, _exact
 from matching._diagnose import diagnose
+from matching._violations import find_violations
+from matching.baselines import run_baseline
 from matching.exceptions import ParamsError
 from matching.problem import SCORE_SCALE, AllocationProblem
 from matching.result import (
     AllocationResult,
     DistrictViolation,
     FloorsJointlyInfeasible,
-    FloorViolation,
     Infeasibility,
     Status,
     Violation,
@@ -135,16 +135,11 @@ def solve(problem: AllocationProblem, params: SolveParams | None = None) -> Allo
     params = params or SolveParams()
     t0 = time.perf_counter()
     if params.method != "optimal":
-        from matching.baselines import run_baseline
-
         result = run_baseline(problem, params)
         result.timings["total"] = time.perf_counter() - t0
         return result
     with _control.controlled(params.progress, params.should_stop) as control:
-        result = _solve_exact(problem, params, t0)
-    result.stopped_by = "cancel" if control.stopped else (
-        "time_limit" if result.status in (Status.FEASIBLE, Status.UNKNOWN) else None)
-    return result
+        return _solve_exact(problem, params, t0, control)
 
 
 def _proven_reasons(prep: _exact.Prepared) -> list[Infeasibility]:
@@ -154,7 +149,8 @@ def _proven_reasons(prep: _exact.Prepared) -> list[Infeasibility]:
     return [r for r in diagnose(prep) if not isinstance(r, FloorsJointlyInfeasible)]
 
 
-def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> AllocationResult:
+def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float,
+                 control: _control.Control) -> AllocationResult:
     max_placed = params.objective == "max_placed"
     deadline = t0 + params.time_limit_s
     _control.report("prepare", 0.0)
@@ -166,14 +162,12 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> 
     if not excess:
         outcome = _exact.solve_exact(prep, deadline - time.perf_counter(),
                                      check_infeasible=lambda: _proven_reasons(prep))
-    reasons: list[Infeasibility] = []
     if (outcome is not None and outcome.status == "infeasible" and not outcome.reasons
             and _control.stop_requested()):
         # Stopped on request: a search cut short proves no infeasibility; nothing found, no bound.
-        result = _result(problem, prep, None, "optimal")
-        result.status, result.bound = Status.UNKNOWN, math.nan
-        result.timings.update(prepare=t_prep, total=time.perf_counter() - t0)
-        return result
+        return _result(problem, prep, None, control, {"prepare": t_prep}, t0, unknown=True)
+    reasons: list[Infeasibility] = []
+    timings = {"prepare": t_prep}
     if excess or (outcome is not None and outcome.status == "infeasible"):
         t_diag = time.perf_counter()
         _control.report("diagnose", 0.0)
@@ -182,19 +176,14 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> 
         else:
             reasons = diagnose(prep)
         _control.report("diagnose", 1.0)
-        diag_time = time.perf_counter() - t_diag
+        timings["diagnose"] = time.perf_counter() - t_diag
         if params.on_infeasible == "report":
-            result = _result(problem, prep, None, "optimal")
-            result.infeasibility = reasons
-            result.timings.update(prepare=t_prep, diagnose=diag_time,
-                                  total=time.perf_counter() - t0)
-            return result
+            return _result(problem, prep, None, control, timings, t0, reasons=reasons)
         prep = _exact.prepare(problem, max_placed, params.violation_penalty)
         outcome = _exact.solve_exact(prep, deadline - time.perf_counter())
+        timings = {"prepare": t_prep}  # the diagnosis' time is reported where the round stops
     assert outcome is not None
-    result = _result(problem, prep, outcome, "optimal")
-    result.infeasibility = reasons
-    result.timings.update(prepare=t_prep)
+    result = _result(problem, prep, outcome, control, timings, t0, reasons=reasons)
     t_expl = time.perf_counter()
     _control.report("explain", 0.0)
     _ = result.unassigned_reason  # explanations are part of the result (computed once)
@@ -204,21 +193,36 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float) -> 
     return result
 
 
+def _stopped_by(control: _control.Control, status: Status) -> str | None:
+    if control.stopped:
+        return "cancel"
+    return "time_limit" if status in (Status.FEASIBLE, Status.UNKNOWN) else None
+
+
 def _result(problem: AllocationProblem, prep: _exact.Prepared,
-            outcome: _exact.ExactOutcome | None, method: str) -> AllocationResult:
+            outcome: _exact.ExactOutcome | None, control: _control.Control,
+            timings: dict[str, float], t0: float, *, reasons: list[Infeasibility] | None = None,
+            unknown: bool = False) -> AllocationResult:
+    """The result of the exact method, built once. ``timings`` are the solve's own (prepare,
+    diagnose), after the exact method's; ``unknown``: stopped before anything was proven."""
     if outcome is None or outcome.status in ("infeasible", "unknown"):
         status = Status.INFEASIBLE if outcome is None or outcome.status == "infeasible" \
             else Status.UNKNOWN
         no_bound = math.nan if outcome is None else float(outcome.bound_w) / SCORE_SCALE
-        r = AllocationResult(
-            status=status, method=method, objective=math.nan, bound=no_bound, gap=math.inf,
+        if unknown:
+            status, no_bound = Status.UNKNOWN, math.nan
+        times = {} if outcome is None else dict(outcome.timings)
+        times.update(timings)
+        if outcome is None:
+            times["total"] = time.perf_counter() - t0
+        return AllocationResult(
+            status=status, method="optimal", objective=math.nan, bound=no_bound, gap=math.inf,
             chosen_edges=np.zeros(0, np.int64),
             candidate_place=np.full(problem.num_candidates, -1, np.int32), num_assigned=0,
-            total_score=0.0, problem=problem,
+            total_score=0.0, problem=problem, infeasibility=list(reasons or []),
+            stats={} if outcome is None else dict(outcome.stats), timings=times,
+            stopped_by=_stopped_by(control, status),
         )
-        if outcome is not None:
-            r.stats, r.timings = dict(outcome.stats), dict(outcome.timings)
-        return r
     chosen = np.sort(np.concatenate([problem.pins, outcome.chosen]))
     cp = np.full(problem.num_candidates, -1, np.int32)
     cp[problem.edge_candidate[chosen]] = problem.edge_place[chosen]
@@ -236,15 +240,16 @@ def _result(problem: AllocationProblem, prep: _exact.Prepared,
     offset_w = prep.big_m * (n - units)
     certificate = None if outcome.proof is None else _exact.public_certificate(
         prep, outcome.proof, bound + offset_w, offset_w, bound_f)
-    r = AllocationResult(
-        status=Status.OPTIMAL if outcome.status == "optimal" else Status.FEASIBLE,
-        method=method, objective=obj_f, bound=bound_f,
+    status = Status.OPTIMAL if outcome.status == "optimal" else Status.FEASIBLE
+    return AllocationResult(
+        status=status, method="optimal", objective=obj_f, bound=bound_f,
         gap=max(bound_f - obj_f, 0.0) / max(abs(obj_f), 1.0),
         chosen_edges=chosen, candidate_place=cp, num_assigned=n,
         total_score=total_w / SCORE_SCALE, problem=problem, violations=violations,
-        stats=dict(outcome.stats), timings=dict(outcome.timings), certificate=certificate,
+        infeasibility=list(reasons or []), stats=dict(outcome.stats),
+        timings={**outcome.timings, **timings}, certificate=certificate,
+        stopped_by=_stopped_by(control, status),
     )
-    return r
 
 
 def _violation_units(problem: AllocationProblem, violations: list[Violation]) -> Fraction:
@@ -258,37 +263,3 @@ def _violation_units(problem: AllocationProblem, violations: list[Violation]) ->
             p, q = problem.floor_fractions[v.group]
             units += Fraction(p * v.assigned - q * v.got, q)
     return units
-
-
-def find_violations(problem: AllocationProblem, chosen_edges: npt.NDArray[np.int64]
-                    ) -> list[Violation]:
-    """Every district bound and group floor that the chosen pairs do not meet.
-
-    Parameters
-    ----------
-    problem
-        The round.
-    chosen_edges
-        int64 edge indices of an assignment.
-
-    Returns
-    -------
-    list
-        :class:`DistrictViolation` and :class:`FloorViolation` records, districts first.
-    """
-    p = problem
-    out: list[Violation] = []
-    counts = np.bincount(p.candidate_district[p.edge_candidate[chosen_edges]],
-                         minlength=p.num_districts)
-    bad = np.flatnonzero((counts < p.district_lower) | (counts > p.district_upper))
-    for d in bad.tolist():
-        out.append(DistrictViolation(d, int(p.district_lower[d]), int(p.district_upper[d]),
-                                     int(counts[d])))
-    n = int(chosen_edges.size)
-    groups = p.edge_groups[chosen_edges]
-    for g, (pp, q) in enumerate(p.floor_fractions):
-        got = int(((groups >> np.uint32(g)) & 1).sum())
-        if q * got < pp * n:
-            needed = -((-pp * n) // q)
-            out.append(FloorViolation(g, float(p.group_floor[g]), n, got, needed))
-    return out

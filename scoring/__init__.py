@@ -11,7 +11,7 @@ Tables (polars) in, numbers and explanations out. The main entry points:
   key figures and the socio-economic estimate.
 """
 
-from scoring.allocation import RoundParams, RoundResult, compare_rounds, run_round
+from scoring.allocation import RoundParams, RoundResult, compare_assignments, compare_rounds, run_round
 from scoring.domain import (
     Gender,
     IncomeSupport,
@@ -65,6 +65,7 @@ __all__ = [
     "UnknownEntityError",
     "WorkLadderStep",
     "build_pool",
+    "compare_assignments",
     "compare_rounds",
     "fair_minimums",
     "fair_rerank",

@@ -23,8 +23,11 @@ type and lowest admissible work-ladder step (after a supervisor's bridge). For e
 candidates who pass the rules that depend on the place only through those two numbers (not placed,
 step, placement type; without held-back candidates, no open proposal) are sorted by the day they are
 available, so that a place's availability rule admits a prefix of them. Only the commute rule is
-checked pair by pair, in the float32 arithmetic of :func:`scoring.eligibility.place_eligibility`;
-open proposals to the place and recent declines at its supplier are removed by position.
+checked pair by pair, in float32; open proposals to the place and recent declines at its supplier
+are removed by position. Every rule is read from its one statement in :mod:`scoring.eligibility`
+(``admits_from``, ``fails_ladder``, ``availability_deadline``, ``squared_km``, ``fails_commute``, ...),
+which :func:`scoring.eligibility.place_eligibility` and :func:`scoring.eligibility.pair_failures`
+read too: the three find the same pairs (``tests/scoring/test_eligibility.py``).
 
 Where a place has more eligible candidates than it keeps, a float32 *screen* scores them from parts
 computed once per group: a row of the ladder, time-far, priority-group, gender-norm and wishes terms
@@ -61,17 +64,34 @@ import polars as pl
 from matching import (
     AllocationProblem,
     AllocationResult,
+    RoundComparison,
     SolveParams,
     Unassigned,
     UnassignedReason,
     build_problem,
+    compare_placements,
     export_mps,
+    max_placeable,
     solve,
 )
 from matching import Certificate as MatchingCertificate
 from scoring.capacity import STATES
 from scoring.domain import PriorityGroup
-from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride, explain_failures, unmet_rules
+from scoring.eligibility import (
+    OVERRIDABLE_RULES,
+    RuleOverride,
+    admits_from,
+    availability_deadline,
+    explain_failures,
+    fails_commute,
+    fails_ladder,
+    fails_placement_type,
+    lacks_needed,
+    num_available_by,
+    squared_km,
+    too_short,
+    unmet_rules,
+)
 from scoring.exceptions import Problem, RoundSetupError
 from scoring.policy import Policy
 from scoring.pool import CandidatePool, PlaceTable
@@ -391,11 +411,10 @@ def _assemble(
         "group_names": group_ids,
     }
 
-    bare = None
+    bare = None  # no solve behind the planned total: _planned_over_eligible solves if it must
     if planned is None:
         t2 = time.perf_counter()
-        bare = _max_placeable(base) if params.use_keys else None
-        planned = 0 if bare is None else int(bare.num_assigned)
+        planned = _max_placeable(base) if params.use_keys else 0
         timings["planned_total"] = time.perf_counter() - t2
         # The keys' shares are of the most people the eligible pairs can place (DOMAIN.md): the
         # graph's number is that one where it reaches the slots' bound, or nothing was pruned.
@@ -567,15 +586,11 @@ class _PlaceScan:
     def __init__(self, pool: CandidatePool, places: PlaceTable, policy: Policy, params: RoundParams) -> None:
         self.pool, self.places, self.policy, self.params = pool, places, policy, params
         rules = policy.eligibility
-        # Each place's rule numbers, as place_eligibility reads them (the duration compared as float64).
-        admits_from = places.lowest_step.astype(np.int64) - np.where(
-            places.supervisor, rules.steps_below_with_supervisor, 0
-        )
-        self.deadline = (np.maximum(places.start_day.astype(np.int64), pool.reference_day)
-                         + rules.availability_grace_days).tolist()
-        too_short = bool(rules.apply_min_duration) & (
-            places.duration_months.astype(np.float64) < rules.min_duration_months
-        )
+        # Each place's rule numbers, from the rules' one statement (scoring.eligibility), as
+        # place_eligibility and pair_failures read them.
+        lowest = admits_from(places, policy)
+        self.deadline = availability_deadline(pool, places, policy).tolist()
+        short = too_short(places, policy)
         self.keep = np.maximum(params.min_per_place,
                                params.per_slot * places.free_slots.astype(np.int64)).tolist()
         self.supplier = places.supplier.tolist()
@@ -588,10 +603,10 @@ class _PlaceScan:
             admitted &= pool.open_proposals == 0
         self.admitted = admitted
         # Only places open now, with a free slot (scoring.capacity), take anyone.
-        self.open_places = np.flatnonzero(~too_short & places.states.is_open)
+        self.open_places = np.flatnonzero(~short & places.states.is_open)
         self.group_keys, group_of = np.unique(
             np.stack([places.placement_type[self.open_places].astype(np.int64),
-                      admits_from[self.open_places]], axis=1),
+                      lowest[self.open_places]], axis=1),
             axis=0, return_inverse=True,
         )
         self.group_of = group_of.ravel()
@@ -728,6 +743,14 @@ class _Screened:
     screen: npt.NDArray[np.float32] | None
 
 
+def _group_fits(pool: CandidatePool, admitted: npt.NDArray[np.bool_], *, placement_type: int,
+                admits_from: int) -> npt.NDArray[np.bool_]:
+    """(n,) bool: the ``admitted`` candidates who pass the rules that depend on a place only through its
+    placement type and the lowest step it admits (``ladder``, ``placement_type``: scoring.eligibility)."""
+    return np.asarray(admitted & ~fails_ladder(pool.ladder_step, admits_from)
+                      & ~fails_placement_type(pool.wished_or_any, placement_type))
+
+
 class _CandidateGroup:
     """The candidates who may take places of one placement type and lowest admissible step.
 
@@ -743,7 +766,7 @@ class _CandidateGroup:
         *, placement_type: int, admits_from: int,
     ) -> None:
         self.pool, self.places, self.policy = pool, places, policy
-        fits = admitted & (pool.ladder_step >= admits_from) & ((pool.wished_or_any & placement_type) != 0)
+        fits = _group_fits(pool, admitted, placement_type=placement_type, admits_from=admits_from)
         members = np.flatnonzero(fits)
         self.members = members[np.argsort(pool.available_day[members], kind="stable")]
         self.position = np.full(pool.size, -1, dtype=np.int64)  # pool position -> member position
@@ -768,14 +791,12 @@ class _CandidateGroup:
 
     def eligible(self, place: int, deadline: int, excluded: npt.NDArray[np.integer]) -> _Eligible:
         """The place's eligible members: available by ``deadline``, within commute, not ``excluded``."""
-        size = int(np.searchsorted(self.available_day, deadline, side="right"))
-        # The commute rule in place_eligibility's float32 arithmetic, so that the same pairs pass.
-        squared = np.subtract(self.x_km[:size], self.places.x_km[place], out=self._squared[:size])
-        squared *= squared
-        dy = np.subtract(self.y_km[:size], self.places.y_km[place], out=self._scratch[:size])
-        dy *= dy
-        squared += dy
-        failed = np.greater(squared, self.commute_limit_sq[:size], out=self._failed[:size])
+        # The availability rule admits a prefix of the members, who are sorted by that day.
+        size = num_available_by(self.available_day, deadline)
+        # The commute rule as scoring.eligibility states it (float32), into the group's scratch space.
+        squared = squared_km(self.x_km[:size], self.y_km[:size], self.places.x_km[place],
+                             self.places.y_km[place], out=self._squared[:size], scratch=self._scratch[:size])
+        failed = fails_commute(squared, self.commute_limit_sq[:size], out=self._failed[:size])
         # Required competences that are a hard rule at the place (place_eligibility's "competence").
         for concept in _bits(self.places.needed[:, place]):
             np.logical_or(failed, self._lacks(concept)[:size], out=failed)
@@ -945,8 +966,11 @@ class _CandidateGroup:
         """(members,) bool: which members lack ``concept`` (kept for the group's other places)."""
         lacks = self._lacking.get(concept)
         if lacks is None:
-            lacks = self._lacking[concept] = np.ones(len(self.members), dtype=bool)
-            lacks[self._holders_of(concept)] = False
+            if self._words is None:
+                self._words = self.pool.competences[:, self.members]
+            needed = np.zeros(self._words.shape[0], dtype=np.uint64)
+            needed[concept // 64] = np.uint64(1 << (concept % 64))
+            lacks = self._lacking[concept] = lacks_needed(self._words, needed)
         return lacks
 
     def _holders_of(self, concept: int) -> npt.NDArray[np.int64]:
@@ -1020,9 +1044,10 @@ def _group_bits(
     return bits
 
 
-def _max_placeable(base: dict[str, Any]) -> AllocationResult:
-    """The most people the round's graph can place (no keys, no floors): the keys' planned total."""
-    return solve(_bare_problem(base), SolveParams(objective="max_placed"))
+def _max_placeable(base: dict[str, Any]) -> int:
+    """The most people the round's graph can place (no keys, no floors): the keys' planned total
+    (one max flow, :func:`matching.max_placeable`)."""
+    return max_placeable(_bare_problem(base))
 
 
 def _bare_problem(base: dict[str, Any]) -> AllocationProblem:
@@ -1076,12 +1101,15 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
 # ---------------------------------------------------------------------------------------------
 
 
-class Certificate(Protocol):
-    """What a solve proves, as prices any pair can be checked against (``matching.Certificate``).
+class PairPrices(Protocol):
+    """What :func:`price_outside` prices pairs against: a :class:`matching.Certificate`, the LP part of
+    one (:func:`verify_round`), or any prices with the same two methods (the tests' LP duals).
 
-    ``reduced_cost`` of a pair given by positions of the problem is > ``tolerance`` where the pair,
-    were it in the problem, could raise the bound; ``bound_over`` is a bound still valid when pairs
-    outside the problem have positive reduced costs, given the largest per candidate.
+    Not a second certificate type: ``matching.Certificate`` is the one certificate; this names only
+    the part of it that pricing reads. ``reduced_cost`` of a pair given by positions of the problem
+    is > ``tolerance`` where the pair, were it in the problem, could raise the bound; ``bound_over``
+    is a bound still valid when pairs outside the problem have positive reduced costs, given the
+    largest per candidate.
     """
 
     @property
@@ -1111,7 +1139,7 @@ class Priced:
         Pool and place positions of the pairs with a positive reduced cost (to add).
     extra
         (num_candidates,) float64: each candidate's largest positive reduced cost outside the
-        graph (0 where none): what :meth:`Certificate.bound_over` needs.
+        graph (0 where none): what :meth:`PairPrices.bound_over` needs.
     num_eligible
         Eligible pairs the pass saw (in the graph or not); ``num_priced`` of them were outside it.
     num_scored
@@ -1165,7 +1193,7 @@ class _PriceParts:
 
 def price_outside(
     rnd: Round,
-    certificate: Certificate,
+    certificate: PairPrices,
     *,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -1261,7 +1289,7 @@ def price_outside(
         best_cand = np.inf
         if cuts is not None and parts is not None:
             # The group's best candidate part: a place whose cut plus it cannot pay is skipped whole.
-            fits = scan.admitted & (pool.ladder_step >= lowest) & ((pool.wished_or_any & placement_type) != 0)
+            fits = _group_fits(pool, scan.admitted, placement_type=placement_type, admits_from=lowest)
             best_cand = float(parts.cand[fits].max(initial=-np.inf))
         for p in group_places:
             if should_stop is not None and done % 16 == 0 and should_stop():
@@ -1797,62 +1825,49 @@ def _group_table(rnd: Round, result: AllocationResult) -> pl.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RoundComparison:
-    """What changed between two rounds, by id, and why the total score moved.
+def compare_assignments(a: pl.DataFrame, b: pl.DataFrame, *, objective_a: float | None = None,
+                        objective_b: float | None = None) -> RoundComparison:
+    """Compare two rounds' assignment tables by candidate id (:func:`matching.compare_placements`).
 
-    ``score_change == from_newly_placed + from_dropped + from_moved`` (exactly, up to rounding).
+    Parameters
+    ----------
+    a, b
+        One row per assigned candidate: ``candidate_id``, ``place_id``, ``score`` (other columns are
+        ignored), as in :attr:`RoundResult.assignments` or a stored round's assignments.
+    objective_a, objective_b
+        The rounds' objectives, where known; ``None``: the total score.
+
+    Returns
+    -------
+    matching.RoundComparison
+        Over the candidates placed in either round, in the order of their ids (``candidate_ids``;
+        places by ``place_ids``), so that ``moved``, ``newly_placed`` and ``dropped`` are in id order.
     """
+    candidates = sorted(set(a["candidate_id"].to_list()) | set(b["candidate_id"].to_list()))
+    places = sorted(set(a["place_id"].to_list()) | set(b["place_id"].to_list()))
+    at = {c: i for i, c in enumerate(candidates)}
+    place_at = {p: j for j, p in enumerate(places)}
 
-    moved: pl.DataFrame
-    newly_placed: pl.DataFrame
-    dropped: pl.DataFrame
-    unchanged: int
-    score_a: float
-    score_b: float
-    from_newly_placed: float
-    from_dropped: float
-    from_moved: float
+    def side(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        place = np.full(len(candidates), -1, np.int64)
+        score = np.zeros(len(candidates), np.float64)
+        rows = np.array([at[c] for c in table["candidate_id"].to_list()], np.int64)
+        place[rows] = [place_at[p] for p in table["place_id"].to_list()]
+        score[rows] = table["score"].cast(pl.Float64).to_numpy()
+        return place, score
 
-    @property
-    def score_change(self) -> float:
-        return self.score_b - self.score_a
-
-    def summary_lines(self) -> list[str]:
-        return [
-            f"total score {self.score_a:,.3f} -> {self.score_b:,.3f} ({self.score_change:+,.3f})",
-            f"  {len(self.newly_placed)} newly placed ({self.from_newly_placed:+,.3f})",
-            f"  {len(self.dropped)} no longer placed ({self.from_dropped:+,.3f})",
-            f"  {len(self.moved)} moved to another place ({self.from_moved:+,.3f})",
-            f"  {self.unchanged} unchanged",
-        ]
+    (place_a, score_a), (place_b, score_b) = side(a), side(b)
+    return compare_placements(place_a, place_b, score_a, score_b, objective_a=objective_a,
+                              objective_b=objective_b, candidate_ids=candidates, place_ids=places)
 
 
 def compare_rounds(a: RoundResult, b: RoundResult) -> RoundComparison:
-    """Compare two rounds' assignments by candidate id."""
-    def side(result: RoundResult, tag: str) -> pl.DataFrame:
-        return result.assignments.select(
-            "candidate_id", pl.col("place_id").alias(f"place_{tag}"), pl.col("score").alias(f"score_{tag}")
-        )
+    """Compare two rounds' assignments by candidate id (:func:`compare_assignments`).
 
-    left, right = side(a, "a"), side(b, "b")
-    both = left.join(right, on="candidate_id", how="full", coalesce=True)
-    newly = both.filter(pl.col("place_a").is_null())
-    dropped = both.filter(pl.col("place_b").is_null())
-    kept = both.filter(pl.col("place_a").is_not_null() & pl.col("place_b").is_not_null())
-    moved = kept.filter(pl.col("place_a") != pl.col("place_b"))
-    same = kept.filter(pl.col("place_a") == pl.col("place_b"))
-    return RoundComparison(
-        moved=moved,
-        newly_placed=newly.select("candidate_id", "place_b", "score_b"),
-        dropped=dropped.select("candidate_id", "place_a", "score_a"),
-        unchanged=same.height,
-        score_a=float(a.assignments["score"].sum()),
-        score_b=float(b.assignments["score"].sum()),
-        from_newly_placed=float(newly["score_b"].sum()),
-        from_dropped=-float(dropped["score_a"].sum()),
-        from_moved=float((kept["score_b"] - kept["score_a"]).sum()),
-    )
+    ``score_change == from_newly_placed + from_dropped + from_moved``; the objectives compared are the
+    rounds' total scores.
+    """
+    return compare_assignments(a.assignments, b.assignments)
 
 
 def export_round_mps(rnd: Round, path: str, result: RoundResult | None = None) -> int:
@@ -1871,16 +1886,16 @@ def export_round_mps(rnd: Round, path: str, result: RoundResult | None = None) -
 
 
 __all__ = [
-    "Certificate",
+    "PairPrices",
     "Priced",
     "Round",
-    "RoundComparison",
     "RoundParams",
     "RoundResult",
     "Verification",
     "build_round",
     "certificate_record",
     "check_round_inputs",
+    "compare_assignments",
     "compare_rounds",
     "describe_unassigned",
     "explain_round",

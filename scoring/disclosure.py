@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from scoring.domain import PlacementEnd, PlacementType, priority_groups
+from scoring.domain import LOW_LADDER_STEPS, PlacementEnd, PlacementType, priority_groups
 from scoring.metrics import CellSpec, Population, ProtectedCells, protect
 from scoring.policy import Policy
 from scoring.region import Region
@@ -106,7 +106,7 @@ def placed_population(region: Region, policy: Policy, cohort: pl.DataFrame, grou
         **{n: first[n].fill_null(False) for n in names},
         "type": first["placement_type"],
         "outcome": pl.Series(outcome, dtype=pl.String),
-        "low_step": first["work_ladder_step"].is_in([1, 2]),
+        "low_step": first["work_ladder_step"].is_in(list(LOW_LADDER_STEPS)),
     })
     domains: dict[str, list[object]] = {"district": region.districts["district_id"].to_list()}
     domains.update({n: [False, True] for n in names})
@@ -164,7 +164,7 @@ def candidate_population(region: Region, policy: Policy) -> tuple[Population, tu
     names = tuple(g.value for g in masks)
     frame = pl.DataFrame({"district": cands["home_district"], **{n: masks[g] for n, g in zip(names, masks,
                                                                                                   strict=True)},
-                          "low_step": cands["work_ladder_step"].is_in([1, 2])})
+                          "low_step": cands["work_ladder_step"].is_in(list(LOW_LADDER_STEPS))})
     domains: dict[str, list[object]] = {"district": region.districts["district_id"].to_list()}
     domains.update({n: [False, True] for n in names})
     domains["low_step"] = [False, True]

@@ -9,7 +9,9 @@ for one candidate in a test and for a million in a shortlist query.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import functools
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
@@ -46,6 +48,13 @@ _LADDER_WORDS = {
     WorkLadderStep.NEEDS_SUPPORT: "needs support, does tasks by instruction, fairly independent",
     WorkLadderStep.SOME_SUPPORT: "needs some support, does most tasks independently",
 }
+
+
+#: The work-ladder steps that count as low in the anti-creaming figure: steps 1-2, a very large or
+#: large need of support (DOMAIN.md, "Readiness: the work ladder"; seed 001). The one statement of
+#: the step set: :func:`scoring.metrics.anti_creaming_share` and the protected follow-up cells use it.
+LOW_LADDER_STEPS: tuple[int, ...] = (
+    int(WorkLadderStep.VERY_LARGE_SUPPORT), int(WorkLadderStep.LARGE_SUPPORT))
 
 
 class PlacementType(StrEnum):
@@ -372,11 +381,30 @@ def ladder_step_eligible(
     [True, False, True, False]
     """
     cand = np.asarray(candidate_step)
-    lowest = np.asarray(place_lowest_step)
+    return np.asarray(cand >= lowest_admitted_step(place_lowest_step, supervisor_offered,
+                                                   steps_below_with_supervisor=steps_below_with_supervisor))
+
+
+def lowest_admitted_step(
+    place_lowest_step: ArrayLike,
+    supervisor_offered: ArrayLike,
+    *,
+    steps_below_with_supervisor: int = 1,
+) -> npt.NDArray[np.int64]:
+    """The lowest work-ladder step a place admits: its own lowest step, less the steps a supervisor
+    bridges where it offers one (:func:`ladder_step_eligible` is ``step >= this``).
+
+    Examples
+    --------
+    >>> lowest_admitted_step([3, 3], [False, True]).tolist()
+    [3, 2]
+    """
+    lowest = np.asarray(place_lowest_step).astype(np.int64)
     sup = np.asarray(supervisor_offered, dtype=bool)
-    return np.asarray((cand >= lowest) | (sup & (cand >= lowest - steps_below_with_supervisor)))
+    return np.asarray(lowest - np.where(sup, max(int(steps_below_with_supervisor), 0), 0))
 
 
+@functools.lru_cache(maxsize=65_536)
 def contract_months(start: dt.date, end: dt.date) -> float:
     """A contract period's length in calendar months, counting ``end`` as its last day.
 
@@ -400,7 +428,8 @@ def contract_months(start: dt.date, end: dt.date) -> float:
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole calendar months, clamped to the month's last day (:func:`add_months`)."""
-    moved = add_months(np.datetime64(day, "D"), months).item()
-    assert isinstance(moved, dt.date)
-    return moved
+    """``day`` moved by whole calendar months, clamped to the month's last day (:func:`add_months`,
+    for one day in plain Python: a NumPy call per day cost most of a year's follow-up)."""
+    years, month0 = divmod(day.month - 1 + int(months), 12)
+    year, month = day.year + years, month0 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

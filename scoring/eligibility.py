@@ -56,7 +56,11 @@ or shows them marked when asked to include them:
 
 Everything is vectorised: :func:`place_eligibility` checks one place against the whole pool,
 :func:`pair_failures` checks arbitrary (candidate, place) index arrays (the allocation round's
-sparse edge list). Words for a recruiter come from :func:`explain_failures` and
+sparse edge list). Each pair rule is stated once, as the place's number it compares with and the
+comparison (:func:`admits_from` / :func:`fails_ladder`, :func:`availability_deadline` /
+:func:`fails_availability`, :func:`squared_km` / :func:`fails_commute`, :func:`fails_placement_type`,
+:func:`too_short`, :func:`lacks_needed`); both functions and the allocation round's grouped scan
+(``scoring.allocation``) read those. Words for a recruiter come from :func:`explain_failures` and
 :func:`explain_held_back`, for the few lines a person reads.
 """
 
@@ -64,11 +68,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from scoring.domain import PlacementType, ladder_step_eligible
+from scoring.domain import PlacementType, lowest_admitted_step
 from scoring.policy import Policy
 from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable
 
@@ -79,13 +84,23 @@ __all__ = [
     "PlaceEligibility",
     "RuleFailure",
     "RuleOverride",
+    "admits_from",
+    "availability_deadline",
     "eligible_pairs",
     "explain_failures",
     "explain_held_back",
+    "fails_availability",
+    "fails_commute",
+    "fails_ladder",
+    "fails_placement_type",
     "held_back_pairs",
+    "lacks_needed",
     "missing_competences",
+    "num_available_by",
     "pair_failures",
     "place_eligibility",
+    "squared_km",
+    "too_short",
     "unmet_rules",
 ]
 
@@ -188,6 +203,100 @@ class PlaceEligibility:
 
 
 # ---------------------------------------------------------------------------------------------
+# The pair rules' one statement
+# ---------------------------------------------------------------------------------------------
+# Three paths check the hard rules: one place against the pool (place_eligibility, what a shortlist
+# reads), arbitrary pairs (pair_failures) and the allocation round's scan, place by place within
+# groups of candidates (scoring.allocation._PlaceScan). Each reads a place's numbers from the
+# functions below and compares with them, in the same dtypes (float32 distances), so that the three
+# give the same pairs bit for bit (tests/scoring/test_eligibility.py pins it on two regions).
+# ``place`` is a position, an index array or a slice (every place).
+
+
+def admits_from(places: PlaceTable, policy: Policy, place: IndexArray | int | slice = slice(None)) -> Any:
+    """The lowest work-ladder step each place admits (:func:`scoring.domain.lowest_admitted_step`)."""
+    return lowest_admitted_step(places.lowest_step[place], places.supervisor[place],
+                                steps_below_with_supervisor=policy.eligibility.steps_below_with_supervisor)
+
+
+def fails_ladder(step: npt.ArrayLike, admitted_from: npt.ArrayLike) -> BoolArray:
+    """``ladder``: the candidate's step is below the lowest the place admits (DOMAIN.md, "Readiness
+    vs. a place")."""
+    return np.asarray(np.less(step, admitted_from))
+
+
+def availability_deadline(pool: CandidatePool, places: PlaceTable, policy: Policy,
+                          place: IndexArray | int | slice = slice(None)) -> Any:
+    """The last day a candidate may become available for each place: the later of its start and the
+    reference date (a place that has started takes people from today), plus the grace days."""
+    start = np.asarray(places.start_day[place]).astype(np.int64)
+    return np.maximum(start, pool.reference_day) + policy.eligibility.availability_grace_days
+
+
+def fails_availability(available_day: npt.ArrayLike, deadline: npt.ArrayLike) -> BoolArray:
+    """``availability``: the candidate is available only after the place's deadline."""
+    return np.asarray(np.greater(available_day, deadline))
+
+
+def num_available_by(sorted_available_day: npt.NDArray[np.integer], deadline: int) -> int:
+    """How many of candidates sorted by the day they are available pass :func:`fails_availability`:
+    they are a prefix (the same comparison, ``available_day <= deadline``, as a binary search)."""
+    return int(np.searchsorted(sorted_available_day, deadline, side="right"))
+
+
+def too_short(places: PlaceTable, policy: Policy, place: IndexArray | int | slice = slice(None)) -> Any:
+    """``duration``: the policy applies a minimum duration and the place is shorter (compared in
+    float64)."""
+    rules = policy.eligibility
+    months = np.asarray(places.duration_months[place]).astype(np.float64)
+    return np.asarray(bool(rules.apply_min_duration) & (months < rules.min_duration_months))
+
+
+def fails_placement_type(wished_or_any: npt.ArrayLike, placement_type: npt.ArrayLike) -> BoolArray:
+    """``placement_type``: the place's type is not among the candidate's wished ones
+    (``CandidatePool.wished_or_any``: every type where no wish was named)."""
+    return np.asarray(np.equal(np.bitwise_and(wished_or_any, placement_type), 0))
+
+
+def squared_km(x_km: npt.NDArray[np.float32], y_km: npt.NDArray[np.float32], place_x: Any, place_y: Any, *,
+               out: npt.NDArray[np.float32] | None = None,
+               scratch: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
+    """Squared distances (km², float32) from homes to a workplace: no square root over the pool just
+    to compare. ``out`` and ``scratch`` (float32, the shape of the result) save the allocations."""
+    squared = np.subtract(x_km, place_x, out=out)
+    squared *= squared
+    dy = np.subtract(y_km, place_y, out=scratch)
+    dy *= dy
+    squared += dy
+    return squared
+
+
+def fails_commute(squared: npt.NDArray[np.float32], limit_sq: npt.NDArray[np.float32], *,
+                  out: BoolArray | None = None) -> BoolArray:
+    """``commute``: farther than the candidate's limit (``CandidatePool.commute_limit_sq``)."""
+    return np.greater(squared, limit_sq, out=out)
+
+
+def lacks_needed(has: npt.NDArray[np.uint64], needed: npt.NDArray[np.uint64]) -> BoolArray:
+    """``competence``: the candidate lacks a concept the place needs as a hard rule.
+
+    ``has`` is (W, n) concept bitsets (``CandidatePool.competences``, or some of its columns);
+    ``needed`` is (W,) for one place (``PlaceTable.needed[:, p]``, or one concept's bit) or (W, n)
+    per pair. Returns (n,) bool.
+    """
+    if needed.ndim == 1:
+        # One place: only the words it needs anything from (usually one), a word at a time.
+        lacks = np.zeros(has.shape[1], dtype=bool)
+        for w in np.flatnonzero(needed).tolist():
+            word = needed[w]
+            lacks |= (has[w] & word) != word
+        return lacks
+    if not needed.any():
+        return np.zeros(has.shape[1], dtype=bool)
+    return np.asarray(((has & needed) != needed).any(axis=0))
+
+
+# ---------------------------------------------------------------------------------------------
 # Vectorised rules
 # ---------------------------------------------------------------------------------------------
 
@@ -204,27 +313,22 @@ def _rules(
     policy: Policy,
 ) -> dict[str, BoolArray]:
     """Failure masks of the place-independent-of-proposals rules; ``cand=None`` is the whole pool."""
-    rules = policy.eligibility
     step = _gather(pool.ladder_step, cand)
-    dx = _gather(pool.x_km, cand) - places.x_km[place]
-    dy = _gather(pool.y_km, cand) - places.y_km[place]
-    limit = _gather(pool.commute_limit_km, cand)
-    wished = _gather(pool.wished_types, cand)
+    squared = squared_km(_gather(pool.x_km, cand), _gather(pool.y_km, cand), places.x_km[place],
+                         places.y_km[place])
     shape = np.broadcast_shapes(np.shape(step), np.shape(place))
-    too_short = bool(rules.apply_min_duration) & (places.duration_months[place] < rules.min_duration_months)
     states = places.states
     return {
         "period": np.broadcast_to(~states.in_period[place], shape),
         "free_slots": np.broadcast_to(states.free[place] <= 0, shape),
         "placed": _gather(pool.placed, cand),
-        "ladder": ~ladder_step_eligible(step, places.lowest_step[place], places.supervisor[place],
-                                        steps_below_with_supervisor=rules.steps_below_with_supervisor),
-        # Squared distances: no square root over the whole pool just to compare.
-        "commute": dx * dx + dy * dy > limit * limit,
-        "availability": _gather(pool.available_day, cand)
-        > np.maximum(places.start_day[place], pool.reference_day) + rules.availability_grace_days,
-        "placement_type": (wished != 0) & ((wished & places.placement_type[place]) == 0),
-        "duration": np.broadcast_to(too_short, shape),
+        "ladder": fails_ladder(step, admits_from(places, policy, place)),
+        "commute": fails_commute(squared, _gather(pool.commute_limit_sq, cand)),
+        "availability": fails_availability(_gather(pool.available_day, cand),
+                                           availability_deadline(pool, places, policy, place)),
+        "placement_type": fails_placement_type(_gather(pool.wished_or_any, cand),
+                                               places.placement_type[place]),
+        "duration": np.broadcast_to(too_short(places, policy, place), shape),
         "competence": np.broadcast_to(_lacks_needed(pool, places, cand, place), shape),
     }
 
@@ -233,14 +337,8 @@ def _lacks_needed(
     pool: CandidatePool, places: PlaceTable, cand: IndexArray | None, place: IndexArray | int
 ) -> BoolArray:
     """Whether each candidate lacks one of the place's hard-required concepts (``places.needed``)."""
-    needed = places.needed[:, place]  # (W,) or (W, E)
-    if not needed.any():
-        return np.zeros(np.broadcast_shapes(np.shape(cand) if cand is not None else (pool.size,),
-                                            np.shape(place)), dtype=bool)
     has = pool.competences if cand is None else pool.competences[:, cand]
-    if needed.ndim == 1:
-        needed = needed[:, None]
-    return np.asarray(((has & needed) != needed).any(axis=0))
+    return lacks_needed(has, places.needed[:, place])
 
 
 def _open_here(places: PlaceTable, n: int, cand: IndexArray, place: IndexArray | int) -> BoolArray:
@@ -295,38 +393,27 @@ def place_eligibility(
         The eligible mask and one mask per rule.
     """
     n = pool.size
-    rules = policy.eligibility
     # One place: every place number is a scalar, so each rule is one or two array operations
-    # (same rules as _rules, which tests check against this path).
-    lowest = int(places.lowest_step[place])
-    bridged = rules.steps_below_with_supervisor if places.supervisor[place] else 0
-    dx = pool.x_km - places.x_km[place]
-    dy = pool.y_km - places.y_km[place]
-    dx *= dx
-    dy *= dy
-    dx += dy
-    too_short = rules.apply_min_duration and float(places.duration_months[place]) < rules.min_duration_months
+    # (the rules' one statement above; pair_failures reads the same, tests check both paths).
+    short = bool(too_short(places, policy, place))
     here = np.zeros(n, dtype=bool)
     open_here = places.open_at(place)
     here[open_here] = True
     closed = not bool(places.states.in_period[place])
     full = bool(places.states.free[place] <= 0)
-    lacks = np.zeros(n, dtype=bool)
-    for w, need in enumerate(places.needed[:, place].tolist()):
-        if need:
-            word = np.uint64(need)
-            lacks |= (pool.competences[w] & word) != word
+    lacks = lacks_needed(pool.competences, places.needed[:, place])
+    squared = squared_km(pool.x_km, pool.y_km, places.x_km[place], places.y_km[place])
     failures = {
         "period": np.broadcast_to(np.bool_(closed), (n,)),
         "free_slots": np.broadcast_to(np.bool_(full), (n,)),
         "placed": pool.placed,
         "proposed_here": here,
-        "ladder": pool.ladder_step < lowest - bridged,
-        "commute": dx > pool.commute_limit_sq,
-        "availability": pool.available_day
-        > max(int(places.start_day[place]), pool.reference_day) + rules.availability_grace_days,
-        "placement_type": (pool.wished_or_any & places.placement_type[place]) == 0,
-        "duration": np.broadcast_to(np.bool_(too_short), (n,)),
+        "ladder": fails_ladder(pool.ladder_step, int(admits_from(places, policy, place))),
+        "commute": fails_commute(squared, pool.commute_limit_sq),
+        "availability": fails_availability(pool.available_day,
+                                           int(availability_deadline(pool, places, policy, place))),
+        "placement_type": fails_placement_type(pool.wished_or_any, places.placement_type[place]),
+        "duration": np.broadcast_to(np.bool_(short), (n,)),
         "competence": lacks,
     }
     blocked = failures["placed"] | failures["ladder"]
@@ -335,7 +422,7 @@ def place_eligibility(
     blocked |= failures["placement_type"]
     blocked |= lacks
     blocked[open_here] = True
-    eligible = np.zeros(n, dtype=bool) if too_short or closed or full else ~blocked
+    eligible = np.zeros(n, dtype=bool) if short or closed or full else ~blocked
 
     elsewhere = pool.open_proposals > 0
     elsewhere[open_here] = pool.open_proposals[open_here] > 1  # the open proposal here is not "elsewhere"

@@ -8,7 +8,8 @@ Hierarchy::
     ├── RoundSetupError        an allocation round's pins, forbidden pairs or keys do not fit the data
     ├── PoolPolicyMismatchError a shortlist asked with a policy the pool was not built for
     ├── UnknownEntityError     an id (place, candidate, district) is not in the loaded data
-    └── FollowUpPeriodError    a follow-up asked for a period the data do not cover
+    ├── FollowUpPeriodError    a follow-up asked for a period the data do not cover
+    └── OutcomeModelRefusedError an outcome model the policy does not allow (a group's calibration)
 
 Each carries enough structure for the service to map it to a 4xx answer without parsing messages.
 """
@@ -114,3 +115,16 @@ class FollowUpPeriodError(ScoringError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(message)
+
+
+class OutcomeModelRefusedError(ScoringError):
+    """An outcome model the policy in force does not allow: a priority group's calibration error is
+    above ``policy.outcome_model.max_group_calibration_error``, or a group has too few evaluation
+    outcomes to judge it (:func:`scoring.outcome_model.require_usable`). ``problems`` names each."""
+
+    def __init__(self, version: str, policy_id: str, problems: Sequence[str]) -> None:
+        self.version = version
+        self.policy_id = policy_id
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__(
+            f"outcome model {version} is refused by policy {policy_id!r}: " + "; ".join(problems))

@@ -61,6 +61,7 @@ from scoring.domain import (
     priority_groups,
 )
 from scoring.exceptions import FollowUpPeriodError
+from scoring.metrics import AntiCreaming, anti_creaming_share
 from scoring.policy import Policy, procurement_qualifies
 from scoring.region import Region
 
@@ -81,7 +82,6 @@ __all__ = [
     "ROLES",
     "SUPPLIER_FIGURES_SCHEMA",
     "SUPPRESSED_COLUMN",
-    "AntiCreaming",
     "Coverage",
     "Estimate",
     "FollowUpRecords",
@@ -91,7 +91,6 @@ __all__ = [
     "TimeToStart",
     "YearlyTarget",
     "add_months_to",
-    "anti_creaming_share",
     "build_report",
     "checkpoints",
     "data_coverage",
@@ -127,10 +126,6 @@ PAID_PLACEMENT_TYPES = frozenset(
     {PlacementType.EMPLOYMENT.value, PlacementType.APPRENTICESHIP.value, PlacementType.TRAINEE.value}
 )
 
-#: Work-ladder steps that count as "far from work" in the anti-creaming figure (DOMAIN.md: steps 1-2
-#: need a large or very large amount of support).
-LOW_LADDER_STEPS = (1, 2)
-
 #: The label of the row for people in none of the policy's priority groups.
 NO_GROUP = "none"
 
@@ -161,6 +156,11 @@ def _share(part: int | float, whole: int | float) -> float | None:
     return None if not whole else part / whole
 
 
+def _finite(value: float) -> float | None:
+    """A metric's NaN (nothing to divide by) as the report's empty value."""
+    return None if math.isnan(value) else value
+
+
 def _placements_with_places(region: Region) -> pl.DataFrame:
     """Placements joined with their place's procurement, supplier, type, duration and occupation."""
     places = region.places.select(
@@ -174,7 +174,8 @@ def _started_between(frame: pl.DataFrame, start: dt.date, end: dt.date) -> pl.Da
     return frame.filter(pl.col("started_on").is_between(start, end))
 
 
-def _overlapping_procurements(region: Region, start: dt.date, end: dt.date) -> pl.DataFrame:
+def overlapping_procurements(region: Region, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """The procurements whose contract period overlaps ``[start, end]`` (the ones a period judges)."""
     return region.procurements.filter((pl.col("contract_start") <= end) & (pl.col("contract_end") >= start))
 
 
@@ -396,18 +397,20 @@ class _Judgement:
 def _delivered_by(placements: pl.DataFrame, own: pl.DataFrame, start: dt.date, day: dt.date,
                   minimum_months: float) -> tuple[int, int, list[str]]:
     """Placements started and confirmed own hires in ``[start, day]``, less those the supplier ended
-    early before the agreed minimum."""
-    mine = placements.filter(pl.col("started_on").is_between(start, day)).sort("started_on", "placement_id")
+    early before the agreed minimum. (One procurement's few rows: read in Python, not filtered.)"""
+    mine = sorted((pm for pm in placements.iter_rows(named=True)
+                   if pm["started_on"] is not None and start <= pm["started_on"] <= day),
+                  key=lambda pm: (pm["started_on"], pm["placement_id"]))
     not_counted: list[str] = []
-    for pm in mine.iter_rows(named=True):
+    for pm in mine:
         ended = pm["ended_on"]
         if (pm["end_reason"] == PlacementEnd.ENDED_EARLY.value and pm["ended_by"] == "supplier"
                 and ended is not None and ended <= day):
             agreed = min(float(pm["duration_months"]), minimum_months)
             if _months(pm["started_on"], ended) < agreed:
                 not_counted.append(pm["placement_id"])
-    own_count = own.filter(pl.col("hired_on").is_between(start, day)).height
-    return mine.height, own_count, not_counted
+    own_count = sum(1 for hired in own["hired_on"].to_list() if hired is not None and start <= hired <= day)
+    return len(mine), own_count, not_counted
 
 
 def _judge_hard(proc: Mapping[str, object], placements: pl.DataFrame, own: pl.DataFrame, day: dt.date,
@@ -455,6 +458,14 @@ def _judge_dialogue(proc: Mapping[str, object], dialogues: pl.DataFrame, day: dt
             years_with)
 
 
+def _split(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """``frame``'s rows by ``procurement_id`` (in their order)."""
+    if frame.is_empty():
+        return {}
+    return {str(key[0]): part for key, part in
+            frame.partition_by("procurement_id", as_dict=True, maintain_order=True).items()}
+
+
 def requirement_status(
     region: Region,
     policy: Policy,
@@ -499,12 +510,16 @@ def requirement_status(
         raise ValueError(f"the period ends ({period_end}) before it starts ({period_start})")
     minimum_months = policy.eligibility.min_duration_months
     every = policy.follow_up.checkpoint_months
-    procs = _overlapping_procurements(region, period_start, period_end).join(
+    procs = overlapping_procurements(region, period_start, period_end).join(
         region.suppliers.select("supplier_id", pl.col("name").alias("supplier_name")), on="supplier_id",
         how="left",
     ).sort("procurement_id")
     placements = _placements_with_places(region)
     own_hires = records.confirmed_own_hires()
+    # Each procurement's rows, split once (a filter per procurement cost ~1 s on 3,333 of them).
+    by_proc = _split(placements)
+    own_by_proc = _split(own_hires)
+    dialogues_by_proc = _split(records.dialogues)
     rows: list[dict[str, object]] = []
     for proc in procs.iter_rows(named=True):
         pid = proc["procurement_id"]
@@ -515,29 +530,25 @@ def requirement_status(
             contract_end=proc["contract_end"], staff_needed=proc["staff_needed"], value_sek=proc["value_sek"],
             executed_locally=proc["executed_locally"],
         )
-        mine = placements.filter(pl.col("procurement_id") == pid)
-        started_in_period = mine.filter(pl.col("started_on").is_between(period_start, day)).height
+        mine = by_proc.get(pid, placements.clear())
+        started_in_period = sum(1 for started in mine["started_on"].to_list()
+                                if started is not None and period_start <= started <= day)
         hard = rtype == RequirementType.HARD.value
         breach_ids: list[str] = []
         if hard:
-            agreed_end = [add_months_to(s, math.ceil(float(m))) - dt.timedelta(days=1)
-                          for s, m in zip(mine["started_on"].to_list(), mine["duration_months"].to_list(),
-                                          strict=True)]
-            breach_ids = (
-                mine.with_columns(agreed_end=pl.Series(agreed_end, dtype=pl.Date)).filter(
-                    (pl.col("end_reason") == PlacementEnd.ENDED_EARLY.value)
-                    & (pl.col("ended_by") == "supplier")
-                    & pl.col("ended_on").is_between(period_start, day)
-                    & (pl.col("ended_on") < pl.col("agreed_end"))
-                ).sort("placement_id")["placement_id"].to_list()
-            )
+            # Ended early by the supplier in the period, before the agreed end (start + planned months).
+            breach_ids = sorted(
+                pm["placement_id"] for pm in mine.iter_rows(named=True)
+                if pm["end_reason"] == PlacementEnd.ENDED_EARLY.value and pm["ended_by"] == "supplier"
+                and pm["ended_on"] is not None and period_start <= pm["ended_on"] <= day
+                and pm["ended_on"] < add_months_to(pm["started_on"], math.ceil(float(pm["duration_months"])))
+                - dt.timedelta(days=1))
         held: list[dt.date] = []
         if hard:
-            j = _judge_hard(proc, mine, own_hires.filter(pl.col("procurement_id") == pid), day, every,
-                            minimum_months)
+            j = _judge_hard(proc, mine, own_by_proc.get(pid, own_hires.clear()), day, every, minimum_months)
         elif rtype == RequirementType.DIALOGUE.value:
             j, held, _ = _judge_dialogue(
-                proc, records.dialogues.filter(pl.col("procurement_id") == pid), day, every)
+                proc, dialogues_by_proc.get(pid, records.dialogues.clear()), day, every)
         else:
             j = _Judgement(None, _months(proc["contract_start"], day), 0, 0, 0, 0, [], NOT_APPLICABLE, False)
         required = int(proc["required_places"]) if hard else 0
@@ -638,6 +649,7 @@ def requirement_history(
     minimum = policy.eligibility.min_duration_months
     placements = _placements_with_places(region)
     own = records.confirmed_own_hires()
+    by_proc, own_by_proc, dialogues_by_proc = _split(placements), _split(own), _split(records.dialogues)
     rows = []
     for proc in region.procurements.filter(pl.col("contract_start") <= through).sort(
             "procurement_id").iter_rows(named=True):
@@ -648,10 +660,10 @@ def requirement_history(
             if c > through:
                 break
             if rtype == RequirementType.HARD.value:
-                j = _judge_hard(proc, placements.filter(pl.col("procurement_id") == pid),
-                                own.filter(pl.col("procurement_id") == pid), c, every, minimum)
+                j = _judge_hard(proc, by_proc.get(pid, placements.clear()), own_by_proc.get(pid, own.clear()),
+                                c, every, minimum)
             else:
-                j, _, _ = _judge_dialogue(proc, records.dialogues.filter(pl.col("procurement_id") == pid), c,
+                j, _, _ = _judge_dialogue(proc, dialogues_by_proc.get(pid, records.dialogues.clear()), c,
                                           every)
             rows.append((pid, rtype, c, j.final, j.due, j.delivered, j.status))
     return pl.DataFrame(rows, orient="row", schema={
@@ -686,23 +698,6 @@ class YearlyTarget:
     met: bool | None
     """None: not applicable, no company carries a requirement in the year."""
     verdict: str
-
-
-@dataclass(frozen=True)
-class AntiCreaming:
-    """Who was placed vs. who was waiting, on the work ladder's lowest steps (1-2).
-
-    ``ratio`` below 1 means the placed are readier than the pool: a sign of *creaming* (picking
-    those closest to work), which the work ladder is meant to counter (DOMAIN.md, seed 001).
-    """
-
-    placed: int
-    placed_low_steps: int
-    placed_share: float | None
-    pool: int
-    pool_low_steps: int
-    pool_share: float | None
-    ratio: float | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -784,9 +779,12 @@ class KeyFigures:
             ("places_requisitioned", y.places_requisitioned, "places",
              "slots of places starting in the year"),
             ("yearly_target_met", None if y.met is None else float(y.met), "yes=1", y.verdict),
-            ("placed_low_ladder_share", a.placed_share, "share", "placed on work-ladder steps 1-2"),
-            ("pool_low_ladder_share", a.pool_share, "share", "candidates on work-ladder steps 1-2"),
-            ("anti_creaming_ratio", a.ratio, "ratio", "placed share / pool share; below 1 suggests creaming"),
+            ("placed_low_ladder_share", _finite(a.share_placed_low), "share",
+             "placed on work-ladder steps 1-2"),
+            ("pool_low_ladder_share", _finite(a.share_pool_low), "share",
+             "candidates on work-ladder steps 1-2"),
+            ("anti_creaming_ratio", _finite(a.ratio), "ratio",
+             "placed share / pool share; below 1 suggests creaming"),
         ]
         return pl.DataFrame(
             {
@@ -954,7 +952,7 @@ def yearly_target(
     With no company carrying a requirement the target is *not applicable* (``met`` is None).
     """
     start, end = _period(year, period_end)
-    with_req = _overlapping_procurements(region, start, end).filter(
+    with_req = overlapping_procurements(region, start, end).filter(
         pl.col("requirement_type") != RequirementType.NONE.value
     )
     companies = with_req["supplier_id"].n_unique()
@@ -980,22 +978,17 @@ def yearly_target(
     return YearlyTarget(year, companies, per, round(target, 2), requisitioned, started, met, verdict)
 
 
-def anti_creaming_share(region: Region, *, year: int, period_end: dt.date | None = None) -> AntiCreaming:
-    """Share of the people placed in ``year`` on work-ladder steps 1-2, against the pool's share.
+def _year_ladder_steps(region: Region, start: dt.date, end: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """The work-ladder steps of the people placed in the period and of the whole pool, for
+    :func:`scoring.metrics.anti_creaming_share`.
 
     The pool is every candidate in the region; the placed are distinct people whose placement
-    started in the year, on their current step.
+    started in the period, on their current step.
     """
-    start, end = _period(year, period_end)
     placed_ids = _started_between(region.placements, start, end)["candidate_id"].unique().implode()
     steps = region.candidates.select("candidate_id", "work_ladder_step")
     placed = steps.filter(pl.col("candidate_id").is_in(placed_ids))
-    low = pl.col("work_ladder_step").is_in(list(LOW_LADDER_STEPS))
-    n_placed, n_placed_low = placed.height, int(placed.select(low.sum()).item())
-    n_pool, n_pool_low = steps.height, int(steps.select(low.sum()).item())
-    placed_share, pool_share = _share(n_placed_low, n_placed), _share(n_pool_low, n_pool)
-    ratio = None if placed_share is None or not pool_share else placed_share / pool_share
-    return AntiCreaming(n_placed, n_placed_low, placed_share, n_pool, n_pool_low, pool_share, ratio)
+    return placed["work_ladder_step"].to_numpy(), steps["work_ladder_step"].to_numpy()
 
 
 def key_figures(
@@ -1008,7 +1001,8 @@ def key_figures(
     holds those in no group. ``period_end`` (default 31 December) cuts the year where the data end.
     """
     start, end = _period(year, period_end)
-    procs = _overlapping_procurements(region, start, end)
+    placed_steps, pool_steps = _year_ladder_steps(region, start, end)
+    procs = overlapping_procurements(region, start, end)
     qualifies = [
         procurement_qualifies(
             policy, procurement_type=r["procurement_type"], contract_start=r["contract_start"],
@@ -1098,7 +1092,7 @@ def key_figures(
         ongoing_at_year_end=ongoing,
         time_to_start=time_to_start(region, year=year, period_end=end),
         yearly_target=yearly_target(region, policy, year=year, period_end=end),
-        anti_creaming=anti_creaming_share(region, year=year, period_end=end),
+        anti_creaming=anti_creaming_share(placed_steps, pool_ladder_step=pool_steps),
         by_group=_by_group(region, policy, cohort, people_placed),
         by_district=by_district,
         by_supplier=by_supplier,

@@ -276,6 +276,27 @@ class Retention(_Strict):
     # the API documents, one setting of the service), not here.
 
 
+class OutcomeModelRules(_Strict):
+    """When a learnt outcome model may be used (issue 18; ``docs/policies.md``, "outcome_model").
+
+    A model of P(in work or studies 180 days after a placement) is refused where any priority group's
+    expected calibration error on the time-split evaluation outcomes is above
+    ``max_group_calibration_error``, or where a group has fewer than ``min_group_outcomes``
+    evaluation outcomes (its calibration cannot be judged): the model's probabilities are then not
+    the same promise for every group.
+    """
+
+    #: The largest expected calibration error (10 equal-width bins) allowed for any priority group
+    #: and for all outcomes together. 0.10: a predicted 40 % means 30-50 % in work, group by group.
+    max_group_calibration_error: Share = 0.10
+    #: A group with fewer evaluation outcomes than this cannot be judged, and the model is refused.
+    #: 200: a *perfectly* calibrated model's 10-bin error is itself 0.105 on 50 outcomes, 0.076 on
+    #: 100 (one in ten above 0.113), 0.053 on 200 (one in ten above 0.081), 0.039 on 400 (simulated
+    #: with predictions spread as the fitted models', ``docs/research.md``): on fewer, the limit
+    #: would judge the noise of the sample rather than the model.
+    min_group_outcomes: int = Field(default=200, ge=1)
+
+
 class Policy(_Strict):
     """One municipality's policy. Load it with :func:`load_policy`."""
 
@@ -299,6 +320,7 @@ class Policy(_Strict):
     follow_up: FollowUp = FollowUp()
     privacy: Privacy = Privacy()
     retention: Retention = Retention()
+    outcome_model: OutcomeModelRules = OutcomeModelRules()
 
     @model_validator(mode="after")
     def _floors_name_enabled_groups(self) -> Policy:

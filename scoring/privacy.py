@@ -45,6 +45,7 @@ __all__ = [
     "CATEGORY_WORDS",
     "PROFILE_FIELDS",
     "WITHHELD",
+    "WITHHELD_FROM_SUPPLIERS",
     "GroupShare",
     "Profile",
     "coarsen",
@@ -59,6 +60,23 @@ __all__ = [
 #: The candidate columns a supplier's profile is made of, and nothing else (the allowlist).
 PROFILE_FIELDS: tuple[str, ...] = ("competences", "work_ladder_step", "support_needs", "available_from",
                                    "wished_hours", "wished_placement_types")
+
+#: Every other candidate column, and why a supplier never sees it: a new column of the candidates
+#: table is in neither list until someone decides, and a test fails until then.
+WITHHELD_FROM_SUPPLIERS: dict[str, str] = {
+    "candidate_id": "the municipality's id: a supplier sees a pseudonym of its own",
+    "home_district": "where the person lives",
+    "lat": "where the person lives",
+    "lon": "where the person lives",
+    "commute_limit_km": "with the place's address, it narrows down where the person lives",
+    "registered_since": "time in unemployment, which reveals priority-group membership",
+    "gender": "sensitive",
+    "birth_year": "sensitive (age, and the youth group)",
+    "foreign_born": "sensitive (birth country)",
+    "disability": "sensitive (health)",
+    "income_support": "sensitive (economic situation)",
+    "placed": "the person's other placements are not the supplier's business",
+}
 
 #: A competence category of ``scoring/data/competences.toml`` in the words a supplier reads.
 CATEGORY_WORDS: dict[str, str] = {

@@ -466,13 +466,13 @@ def plot_group_district(
 
 
 def _num(value: float | int | None, digits: int = 0) -> str:
-    if value is None:
+    if value is None or value != value:  # None, or a metric's NaN (nothing to divide by)
         return "–"
     return f"{value:,.{digits}f}"
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f} %"
+    return "–" if value is None or value != value else f"{100 * value:.1f} %"
 
 
 def render_text(report: FollowUpReport, *, role: Role = "coordinator") -> str:
@@ -524,8 +524,8 @@ def render_text(report: FollowUpReport, *, role: Role = "coordinator") -> str:
     lines += [
         "",
         f"Yearly target (seed 001): {y.verdict}",
-        f"Anti-creaming: {_pct(a.placed_share)} of the placed are on work-ladder steps 1-2, against "
-        f"{_pct(a.pool_share)} of the pool (ratio {_num(a.ratio, 2)}; below 1 suggests creaming)",
+        f"Anti-creaming: {_pct(a.share_placed_low)} of the placed are on work-ladder steps 1-2, against "
+        f"{_pct(a.share_pool_low)} of the pool (ratio {_num(a.ratio, 2)}; below 1 suggests creaming)",
         "",
         "Per priority group (a person counts in each of their groups)",
     ]

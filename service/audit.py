@@ -64,7 +64,10 @@ def record_apart(
 
 def _entry(who: Principal, action: str, resource: str, resource_id: str | None,
            candidate_ids: Iterable[str] | None, detail: str | None) -> dict[str, Any]:
-    return {"at": dt.datetime.now(dt.UTC), "key_id": who.key_id, "role": who.role.value, "action": action,
+    # A person's entry names their account; a key's names the key (docs/security.md).
+    key_id = who.key_id if who.account_id is None else None
+    return {"at": dt.datetime.now(dt.UTC), "key_id": key_id, "account_id": who.account_id,
+            "role": who.role.value, "action": action,
             "resource": resource, "resource_id": resource_id,
             "candidate_ids": None if candidate_ids is None else list(candidate_ids), "detail": detail}
 

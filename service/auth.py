@@ -71,13 +71,18 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of a request: which key, which role, and what it is bound to."""
+    """The caller of a request: which key or account, which role, and what it is bound to.
+
+    A person signed in to the pages (:mod:`service.accounts`) has ``key_id`` 0, ``account_id`` their
+    account and ``name`` their username; an API key's principal has no ``account_id``.
+    """
 
     key_id: int
     name: str
     role: Role
     district_id: str | None = None
     supplier_id: str | None = None
+    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,32 +119,33 @@ def _unknown(what: str, wanted: str, known: Sequence[str]) -> str:
 
 
 def _binding_problems(conn: sa.Connection, role: Role, district_id: str | None,
-                      supplier_id: str | None) -> tuple[list[str], list[str]]:
-    """Every problem with the key's binding, and the warnings (what could not be checked)."""
+                      supplier_id: str | None, what: str = "key") -> tuple[list[str], list[str]]:
+    """Every problem with the binding of a key (or of a person's account: ``what="account"``), and the
+    warnings (what could not be checked)."""
     problems: list[str] = []
     if role == Role.LABOUR_MARKET_UNIT and not district_id:
-        problems.append("a labour_market_unit key needs a district (--district)")
+        problems.append(f"a labour_market_unit {what} needs a district (--district)")
     if role == Role.SUPPLIER and not supplier_id:
-        problems.append("a supplier key needs a supplier (--supplier)")
+        problems.append(f"a supplier {what} needs a supplier (--supplier)")
     if role != Role.LABOUR_MARKET_UNIT and district_id:
-        problems.append(f"a {role.value} key is not bound to a district")
+        problems.append(f"a {role.value} {what} is not bound to a district")
     if role != Role.SUPPLIER and supplier_id:
-        problems.append(f"a {role.value} key is not bound to a supplier")
-    wanted = [(what, value, REGION_TABLES[table], column) for what, value, table, column, bound in (
+        problems.append(f"a {role.value} {what} is not bound to a supplier")
+    wanted = [(kind, value, REGION_TABLES[table], column) for kind, value, table, column, bound in (
         ("district", district_id, "districts", "district_id", role == Role.LABOUR_MARKET_UNIT),
         ("supplier", supplier_id, "suppliers", "supplier_id", role == Role.SUPPLIER)) if bound and value]
     not_ids = [w for w in wanted if not re.fullmatch(ID_PATTERN, w[1])]
-    problems += [f"{what} {value!r} is not an id: {ID_RULE}" for what, value, _, _ in not_ids]
+    problems += [f"{kind} {value!r} is not an id: {ID_RULE}" for kind, value, _, _ in not_ids]
     wanted = [w for w in wanted if w not in not_ids]  # the others are still looked up: every problem at once
     if not wanted:
         return problems, []
     if conn.execute(sa.select(region_meta.c.id)).first() is None:
-        return problems, [f"no region is imported yet: {what} {value!r} is not checked (a key bound to a "
-                          f"{what} the region lacks sees nothing of it)" for what, value, _, _ in wanted]
-    for what, value, table, column in wanted:
+        return problems, [f"no region is imported yet: {kind} {value!r} is not checked (a {what} bound to a "
+                          f"{kind} the region lacks sees nothing of it)" for kind, value, _, _ in wanted]
+    for kind, value, table, column in wanted:
         known = conn.execute(sa.select(table.c[column]).order_by(table.c[column])).scalars().all()
         if value not in known:
-            problems.append(_unknown(what, value, known))
+            problems.append(_unknown(kind, value, known))
     return problems, []
 
 

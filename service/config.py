@@ -36,7 +36,9 @@ and it does so here). Every variable has the prefix ``PLATSA_``:
     ``1`` (default): once a region snapshot is loaded and its shortlist cache warmed, the objects
     the process holds are collected once and then frozen out of later garbage collections
     (:meth:`service.state.ServiceState.freeze`), and given back to the collector at the next
-    rebuild; ``0``: the collector sees every object, as Python does by default.
+    rebuild; ``0``: the collector sees every object, as Python does by default. A setting of the
+    ``platsa serve`` and ``platsa worker`` processes (:class:`service.cli.common.GcFreeze`): an app
+    built otherwise freezes nothing.
 ``PLATSA_KEY_CACHE_TTL_S``
     How long a serving process trusts a key it has checked without asking the database again: the
     longest a key revoked by another process (``platsa admin revoke-key``) keeps working (default
@@ -57,6 +59,42 @@ and it does so here). Every variable has the prefix ``PLATSA_``:
 ``PLATSA_AUDIT_FLUSH_INTERVAL_S``
     How often queued audit entries of reads (shortlists) are written, one transaction per batch:
     the most a crash can lose (default 0.05).
+
+``PLATSA_ROUNDS``
+    Where allocation rounds run (``service/queue.py``): ``in_process`` (default: in the server
+    process; on PostgreSQL by a procrastinate worker inside it) or ``workers`` (PostgreSQL only:
+    in ``platsa worker`` processes; the servers serve HTTP only, and send no webhooks).
+``PLATSA_QUEUE_HEARTBEAT_S``, ``PLATSA_QUEUE_STALLED_S``
+    On PostgreSQL: how often a round worker writes its heartbeat and looks for stalled jobs
+    (default 10), and how long a worker may be silent before its round is run by another
+    (default 30; at least twice the heartbeat).
+``PLATSA_SHUTDOWN_GRACE_S``
+    A stopping process waits this long for the round it runs to finish, then stops it and hands
+    it back to the queue (default 30); ``platsa serve`` gives the requests in flight as long.
+``PLATSA_SHUTDOWN_DRAIN_S``
+    ``platsa serve``: after SIGTERM, keep serving this long with ``GET /ready`` answering 503
+    (shutting down), so that a load balancer stops sending before the port closes (default 0).
+
+``PLATSA_DB_POOL_SIZE``, ``PLATSA_DB_MAX_OVERFLOW``
+    On PostgreSQL: connections the server keeps open between requests (default 20), and how many
+    more it opens for a burst (default 75); together below the database's ``max_connections``.
+
+``PLATSA_CHANGE_POLL_S``
+    How often a server reads the database's count of writes to region data, to see writes of other
+    processes (``service/changes.py``; on PostgreSQL a notification usually comes first; default 0.5).
+
+The web pages' personal accounts (``docs/security.md``, "Personal accounts"):
+
+``PLATSA_SESSION_IDLE_S``, ``PLATSA_SESSION_MAX_S``
+    A signed-in session ends after this long without a request (default 1800: 30 minutes), and this
+    long after sign-in whatever happens (default 43200: 12 hours).
+``PLATSA_SIGN_IN_FAILURE_LIMIT``, ``PLATSA_SIGN_IN_LOCKOUT_S``
+    An account with this many failed sign-ins in a row (default 5) is locked for this long
+    (default 900: 15 minutes); a success resets the count. 0 turns the lockout off.
+``PLATSA_SIGN_IN_ADDRESS_LIMIT``
+    A client address with this many failed sign-ins within the lockout time (default 20, any
+    usernames) may not try again until the oldest leaves it; the networks of
+    ``PLATSA_AUTH_FAILURE_EXEMPT`` are never held up. 0 turns it off.
 
 The supplier integration's settings (``docs/integration.md``):
 
@@ -96,7 +134,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from sqlalchemy.engine import make_url
 
 PREFIX = "PLATSA_"
@@ -115,11 +153,25 @@ class Settings(BaseModel):
     job_recovery: Literal["resume", "fail"] = "resume"
     shortlist_cache_mb: float = Field(default=128.0, ge=0)
     shortlist_warm: bool = True
+    #: Compute the current year's follow-up report in the background after each new snapshot, so
+    #: that the first follow-up page or report after a change does not wait for it (docs/pages.md).
+    followup_warm: bool = True
     policy_pools: int = Field(default=2, ge=0, le=16)
     shortlist_fast_path: bool = True
     gc_freeze: bool = True
     key_cache_ttl_s: float = Field(default=2.0, ge=0, le=3600)
     audit_flush_interval_s: float = Field(default=0.05, gt=0, le=10)
+    #: PostgreSQL connections kept open between requests, and opened beyond them for a burst.
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
+    db_max_overflow: int = Field(default=75, ge=0, le=1000)
+    #: Where rounds run (service/queue.py): in the server process, or in `platsa worker` processes.
+    rounds: Literal["in_process", "workers"] = "in_process"
+    queue_heartbeat_s: float = Field(default=10.0, gt=0, le=600)
+    queue_stalled_s: float = Field(default=30.0, gt=0, le=3600)
+    shutdown_grace_s: float = Field(default=30.0, ge=0, le=3600)
+    shutdown_drain_s: float = Field(default=0.0, ge=0, le=600)
+    #: How often a server reads the database's count of writes to region data (service/changes.py).
+    change_poll_s: float = Field(default=0.5, gt=0, le=60)
     #: Largest accepted import upload, bytes.
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     #: Largest accepted body of any other request, bytes.
@@ -129,6 +181,11 @@ class Settings(BaseModel):
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     #: Client addresses the limit never holds up (comma-separated networks; default loopback).
     auth_failure_exempt: str = "127.0.0.0/8,::1/128"
+    session_idle_s: float = Field(default=1800.0, gt=0, le=7 * 86_400)
+    session_max_s: float = Field(default=43_200.0, gt=0, le=30 * 86_400)
+    sign_in_failure_limit: int = Field(default=5, ge=0)
+    sign_in_lockout_s: float = Field(default=900.0, gt=0, le=86_400)
+    sign_in_address_limit: int = Field(default=20, ge=0)
     # The supplier integration (service/integration): pseudonyms, webhooks, reminders, idempotency.
     pseudonym_secret: str = ""
     # A SecretStr: the key never shows in a repr, a log line or a validation error.
@@ -145,6 +202,18 @@ class Settings(BaseModel):
     idempotency_ttl_hours: float = Field(default=24.0, gt=0)
     #: How often the service applies the policy's retention periods (service/retention.py); 0: never.
     retention_interval_s: float = Field(default=3600.0, ge=0)
+
+    @model_validator(mode="after")
+    def _heartbeat_below_stall(self) -> Settings:
+        if self.queue_stalled_s < 2 * self.queue_heartbeat_s:
+            raise ValueError(f"PLATSA_QUEUE_STALLED_S ({self.queue_stalled_s:g}) must be at least twice "
+                             f"PLATSA_QUEUE_HEARTBEAT_S ({self.queue_heartbeat_s:g}): a live worker "
+                             "would pass for dead between two heartbeats")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,10 +1,12 @@
-"""``platsa serve --demo``: a generated region and one key per role, on an empty database."""
+"""``platsa serve --demo``: a generated region, a key per role and an admin account, on an empty database."""
 
 from __future__ import annotations
 
+import secrets
+
 import sqlalchemy as sa
 
-from service import store
+from service import accounts, store
 from service.auth import CreatedKey, Role, create_key
 from service.db.engine import writer
 
@@ -35,3 +37,19 @@ def load_demo(db: sa.Engine) -> list[CreatedKey] | None:
             create_key(conn, role=Role.RESEARCHER, name="demo researcher"),
             create_key(conn, role=Role.ORDERER, name="demo orderer"),
         ]
+
+
+#: The username of the demo's admin account.
+DEMO_ADMIN = "admin"
+
+
+def create_demo_admin(db: sa.Engine) -> str | None:
+    """Create the account ``admin`` with a random password and return the password (shown once), or
+    None when an account of that name exists already (``platsa account set-password admin`` then)."""
+    password = secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+    with writer(db).begin() as conn:
+        if accounts.get_account(conn, DEMO_ADMIN) is not None:
+            return None
+        accounts.create_account(conn, username=DEMO_ADMIN, password=password, role="admin",
+                                display_name="Demo admin")
+    return password

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service import changes
 from service.auth import Principal, Role
 from service.errors import Forbidden, ServiceError, Unavailable
 from service.state import ServiceState, Snapshot
@@ -42,9 +43,22 @@ State = Annotated[ServiceState, Depends(get_state)]
 def get_conn(state: State, request: Request) -> Iterator[sa.Connection]:
     # Reads run in a plain transaction; requests that change data take the write lock at once.
     # Reads that are audited write their entry apart (service.audit.record_apart).
-    db = state.db if request.method in ("GET", "HEAD") else state.writer
-    with db.begin() as conn:
+    if request.method in ("GET", "HEAD"):
+        with state.db.begin() as conn:
+            yield conn
+        return
+    before = state.writes
+    counted = 0
+    with state.writer.begin() as conn:
         yield conn
+        if state.writes != before:  # the route wrote region data: every process is told, on commit
+            counted = changes.count(conn)
+    if counted:
+        # The route counted its write before the commit, so a background rebuild that read the rows
+        # in between holds a snapshot that passes for current without the write. Counted again now
+        # that it is committed, no snapshot read before this point passes for current: the next
+        # round (ServiceState.fresh_snapshot) rebuilds first.
+        state.counted(counted)
 
 
 # scope="function": commit before the answer leaves, so that a client's next request sees the write.

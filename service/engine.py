@@ -2,26 +2,32 @@
 
 Routes and the job runner talk to an :class:`Engine`; :class:`CoreEngine` implements it with
 :mod:`scoring` (``build_pool``, ``shortlist``, ``explain_candidate``) and the allocation round glue
-(``scoring.allocation.run_round``), imported lazily so that the service runs, and says clearly what
-is missing, in a build without them. ``PLATSA_ENGINE`` names another implementation
+(``scoring.allocation.run_round``), imported as any other module is, so that the type checker, the
+import linter and a reader follow the path. ``PLATSA_ENGINE`` names another implementation
 (``module:attribute``), which the tests use to make a round slow enough to kill mid-way.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from scoring.allocation import RoundParams
+from scoring.allocation import run_round as run_allocation_round
+from scoring.candidate_places import candidate_places
 from scoring.eligibility import RuleOverride
 from scoring.exceptions import UnknownEntityError
 from scoring.policy import Policy
+from scoring.pool import build_pool, policy_groups_key
 from scoring.region import Region
+from scoring.shortlist import explain_candidate
+from scoring.shortlist import shortlist as fair_shortlist
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +126,11 @@ class Engine(Protocol):
         (``scoring.exceptions.UnknownEntityError``).
         """
 
+    def candidate_places(self, prepared: Any, policy: Policy, candidate_id: str) -> dict[str, Any]:
+        """One candidate against every place open now: ``open`` (how many), ``eligible`` (place id,
+        score, held-back rules; best first) and ``failure_counts`` (rule → open places failing it).
+        An unknown candidate raises ``scoring.exceptions.UnknownEntityError``."""
+
     def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
                   progress: Progress, *, should_stop: Callable[[], bool] | None = None) -> RoundOutcome:
         """Run an allocation round; stop early (a cancellation) once ``should_stop()`` is true."""
@@ -128,73 +139,61 @@ class Engine(Protocol):
 def load_engine(spec: str) -> Engine:
     """The engine named ``module:attribute`` (a class or a factory taking no arguments)."""
     module_name, _, attr = spec.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr or "CoreEngine")
+    factory = getattr(import_module(module_name), attr or "CoreEngine")
     engine: Engine = factory()
     return engine
-
-
-def _optional(module: str) -> Any | None:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        if exc.name != module:  # the module exists but is broken: that is a bug to see
-            raise
-        return None
 
 
 class CoreEngine:
     """The engine backed by :mod:`scoring` and :mod:`matching`."""
 
     def prepare(self, region: Region, policy: Policy) -> Any:
-        pool_module = _optional("scoring.pool")
-        if pool_module is None:
-            logger.warning("scoring.pool is not in this build: shortlists are unavailable")
-            return None
-        pool, places = pool_module.build_pool(region, policy)
+        pool, places = build_pool(region, policy)
         masks = {d: pool.district == i for i, d in enumerate(pool.district_ids)}
         return PreparedPool(pool, places, masks)
 
     def serves(self, prepared: Any, policy: Policy) -> bool:
-        if prepared is None:
-            return True  # nothing to rebuild: queries say what this build lacks
-        pool_module = _optional("scoring.pool")
-        return pool_module is None or pool_module.policy_groups_key(policy) == prepared.pool.policy_key
+        return bool(policy_groups_key(policy) == prepared.pool.policy_key)
 
     def shortlist(self, prepared: Any, policy: Policy, place_id: str, *, k: int,
                   district_id: str | None, fair: bool = True,
                   include_held_back: bool = False) -> dict[str, Any]:
-        module = _optional("scoring.shortlist")
-        if module is None or prepared is None:
-            raise EngineUnavailable("shortlists need scoring.shortlist, which is not in this build")
-        options = {"k": k, "policy": policy, "fair": fair, "include_held_back": include_held_back}
-        if district_id is None:
-            out: dict[str, Any] = module.shortlist(prepared.pool, prepared.places, place_id,
-                                                   **options).to_dict()
-            return out
         # A labour-market unit sees only its district's candidates: exactly their top k, re-ranked
         # fairly among themselves. A district the region does not have has no candidates.
-        out = module.shortlist(prepared.pool, prepared.places, place_id, candidate_mask=self._mask(
-            prepared, district_id), **options).to_dict()
-        out["district_id"] = district_id
+        mask = None if district_id is None else self._mask(prepared, district_id)
+        out: dict[str, Any] = fair_shortlist(
+            prepared.pool, prepared.places, place_id, k=k, policy=policy, fair=fair,
+            include_held_back=include_held_back, candidate_mask=mask).to_dict()
+        if district_id is not None:
+            out["district_id"] = district_id
         return out
 
     def explain(self, prepared: Any, policy: Policy, place_id: str, candidate_id: str, *, k: int,
                 district_id: str | None, fair: bool = True,
                 include_held_back: bool = False) -> dict[str, Any]:
-        module = _optional("scoring.shortlist")
-        if module is None or prepared is None:
-            raise EngineUnavailable("explanations need scoring.shortlist, which is not in this build")
         mask = None if district_id is None else self._mask(prepared, district_id)
         position = prepared.pool.position(candidate_id)  # UnknownEntityError for an unknown id
         if mask is not None and not mask[position]:
             # Another district's candidate is unknown to this unit, as one that does not exist.
             raise UnknownEntityError("candidate", candidate_id)
-        out: dict[str, Any] = module.explain_candidate(
+        out: dict[str, Any] = explain_candidate(
             prepared.pool, prepared.places, candidate_id, place_id, policy=policy, k=k, fair=fair,
             include_held_back=include_held_back, candidate_mask=mask).to_dict()
         if district_id is not None:
             out["district_id"] = district_id
         return out
+
+    def candidate_places(self, prepared: Any, policy: Policy, candidate_id: str) -> dict[str, Any]:
+        pool, places = prepared.pool, prepared.places
+        found = candidate_places(pool, places, pool.position(candidate_id), policy)
+        ids = [str(places.ids[p]) for p in found.open_places.tolist()]
+        return {
+            "open": len(ids),
+            "eligible": [{"place_id": ids[i], "score": float(found.scores[i]),
+                          "held_back": [rule for rule, mask in found.held_back.items() if mask[i]]}
+                         for i in found.best_eligible().tolist()],
+            "failure_counts": found.failure_counts(),
+        }
 
     @staticmethod
     def _mask(prepared: PreparedPool, district_id: str) -> npt.NDArray[np.bool_]:
@@ -204,9 +203,6 @@ class CoreEngine:
 
     def run_round(self, region: Region, prepared: Any, policy: Policy, inputs: RoundInputs,
                   progress: Progress, *, should_stop: Callable[[], bool] | None = None) -> RoundOutcome:
-        module = _optional("scoring.allocation")
-        if module is None or not hasattr(module, "run_round") or prepared is None:
-            raise EngineUnavailable("allocation rounds need scoring.allocation, which is not in this build")
         # The policy may differ from the one the pool was built with: rebuild so that its groups
         # and thresholds are the round's.
         if policy.id != region.manifest.policy:
@@ -214,12 +210,12 @@ class CoreEngine:
             prepared = self.prepare(region, policy)
             progress(1.0, "building the pool")
         pool, places = prepared.pool, prepared.places
-        known = set(module.RoundParams.__dataclass_fields__)
-        params = module.RoundParams(
+        known = set(RoundParams.__dataclass_fields__)
+        params = RoundParams(
             **{k: v for k, v in inputs.params.items() if k in known},
             pins=tuple(inputs.pins), forbidden=tuple(inputs.removals), overrides=tuple(inputs.overrides),
         )
-        result = module.run_round(pool, places, policy, params,
+        result = run_allocation_round(pool, places, policy, params,
                                   progress=lambda stage, fraction: progress(fraction, stage),
                                   should_stop=should_stop)
         return outcome_from_result(result, pinned=set(inputs.pins))

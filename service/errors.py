@@ -1,4 +1,8 @@
-"""Errors as RFC 9457 problem details: the one place that maps exceptions to HTTP answers.
+"""Errors as RFC 9457 problem details: the service's exceptions, the problem kinds and their answer.
+
+The handlers that turn every exception into its answer are in one module beside this one,
+:mod:`service.handlers` (it also knows the pages' and the integration's exceptions, which import
+this module).
 
 Every error answer has ``Content-Type: application/problem+json`` and the members ``type``,
 ``title``, ``status``, ``detail`` and ``instance``; validation answers add ``errors`` (every invalid
@@ -18,18 +22,14 @@ Hierarchy of the service's own exceptions::
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from scoring.exceptions import PolicyError, Problem, RegionValidationError, UnknownEntityError
 from service.models import RegionEdit
 
 logger = logging.getLogger(__name__)
@@ -243,112 +243,6 @@ def problem_response(
     if status == 401:
         out["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=out or None)
-
-
-def _problem_dicts(problems: Sequence[Problem]) -> list[dict[str, Any]]:
-    return [
-        {"file": p.file, "row": p.row, "column": p.column, "value": p.value, "reason": p.reason}
-        for p in problems
-    ]
-
-
-def _field_errors(request: Request, exc: RequestValidationError) -> list[dict[str, str]]:
-    out = []
-    for err in exc.errors():
-        parts = tuple(err.get("loc", ()))
-        message = str(err.get("msg", ""))
-        if err.get("type") == "extra_forbidden" and parts[:1] == ("query",):
-            # An undeclared query parameter (service.routes._common.StrictQueryRoute).
-            names = getattr(request.scope.get("route"), "query_names", ())
-            message = "unknown query parameter; this operation takes " + (
-                ", ".join(names) if names else "none")
-        out.append({"location": ".".join(str(part) for part in parts), "message": message,
-                    "type": str(err.get("type", ""))})
-    return out
-
-
-_HTTP_TITLES = {
-    400: ("bad-request", "Bad request"), 401: ("unauthorized", "Unauthorized"),
-    403: ("forbidden", "Forbidden"), 404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"), 406: ("not-acceptable", "Not acceptable"),
-    409: ("conflict", "Conflict"), 413: ("too-large", "Content too large"),
-    415: ("unsupported-media-type", "Unsupported media type"), 422: ("invalid-input", "Invalid input"),
-    429: ("too-many-requests", "Too many requests"),
-}
-
-
-def _allowed_methods(request: Request, given: str | None) -> list[str]:
-    """Every method the request's path takes: the operations of the OpenAPI document at that path
-    (GET implies HEAD) and ``given``, the ``Allow`` of the route that refused the method."""
-    app = request.app
-    paths: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_by_path", None)
-    if paths is None:
-        paths = []
-        for template, item in app.openapi().get("paths", {}).items():
-            pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
-            methods = {m.upper() for m in item if m in _HTTP_METHODS}
-            paths.append((pattern, methods | ({"HEAD"} if "GET" in methods else set())))
-        app.state.allow_by_path = paths
-    allowed = {m.strip() for m in (given or "").split(",") if m.strip()}
-    for pattern, methods in paths:
-        if pattern.match(request.url.path):
-            allowed |= methods
-    return sorted(allowed)
-
-
-_HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-def install(app: FastAPI) -> None:
-    """Register every exception handler on ``app``."""
-
-    @app.exception_handler(ServiceError)
-    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        errors = [e.model_dump() for e in exc.errors] if isinstance(exc, InvalidInput) else None
-        return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, errors=errors,
-                                **exc.extra())
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _field_errors(request, exc)
-        return problem_response(request, 422, "invalid-input", "Invalid input",
-                                f"{len(errors)} invalid field(s)", errors=errors)
-
-    @app.exception_handler(RegionValidationError)
-    async def _region(request: Request, exc: RegionValidationError) -> JSONResponse:
-        return problem_response(request, 422, "invalid-region", "Invalid region data",
-                                f"{len(exc.problems)} problem(s) found; nothing was imported",
-                                problems=_problem_dicts(exc.problems))
-
-    @app.exception_handler(PolicyError)
-    async def _policy(request: Request, exc: PolicyError) -> JSONResponse:
-        # An unknown policy id in a path is the common case: answer 404 for it, 422 for a bad file.
-        unknown = all(p.reason.startswith("no policy named") for p in exc.problems)
-        if unknown:
-            return problem_response(request, 404, "not-found", "Not found", exc.problems[0].reason)
-        return problem_response(request, 422, "invalid-policy", "Invalid policy",
-                                f"{len(exc.problems)} problem(s) in the policy",
-                                problems=_problem_dicts(exc.problems))
-
-    @app.exception_handler(UnknownEntityError)
-    async def _unknown(request: Request, exc: UnknownEntityError) -> JSONResponse:
-        return problem_response(request, 404, "not-found", "Not found", str(exc))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            # Every method of the path, not only the first route's (RFC 9110, 15.5.6).
-            headers["Allow"] = ", ".join(_allowed_methods(request, headers.get("Allow")))
-        return problem_response(request, exc.status_code, slug, title, str(exc.detail), headers=headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # A bug: log the traceback (never request bodies, which may hold sensitive data).
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, 500, "internal", "Internal error",
-                                "an unexpected error; it has been logged")
 
 
 def problem_responses(*kinds: int | str) -> dict[int | str, dict[str, Any]]:

@@ -25,7 +25,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from scoring.followup import DIALOGUE_SCHEMA, OWN_HIRE_SCHEMA, SUPPLIER_FIGURES_SCHEMA, FollowUpRecords
-from service.db.tables import metadata
+from service.db.metadata import metadata
 
 __all__ = ["dialogues", "load_records", "own_hires", "records_fingerprint", "supplier_figures"]
 

@@ -295,6 +295,9 @@ class AuditEntry(BaseModel):
     resource_id: str | None = Field(examples=["C-000001"])
     candidate_ids: list[str] | None = Field(examples=[["C-000001"]])
     detail: str | None = Field(examples=[None])
+    account_id: int | None = Field(default=None, examples=[None],
+                                   description="The person's account, for a read or change made on the pages "
+                                               "(then `key_id` is null).")
 
 
 class RegionEdit(BaseModel):

@@ -11,6 +11,10 @@
   each field's own example (``Field(examples=...)``, a model's ``examples``, an enum's first value,
   a default), or :data:`PROPERTY_EXAMPLES` for models defined outside the wire-model modules.
 
+It also adds the ``Idempotency-Key`` header to every POST (:func:`service.integration.idempotency.document`)
+and the webhooks the app documents (``app.webhooks``, OpenAPI 3.1: :mod:`service.integration.runtime`).
+This is the one customisation of the document; ``service/app.py`` sets ``app.openapi`` to it.
+
 A field without any of these leaves the example out, and ``tests/service/test_openapi_contract.py``
 fails, naming the field: the document never carries a made-up value.
 """
@@ -25,6 +29,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from service.errors import DEFAULT_KINDS, PROBLEM_JSON, PROBLEMS, ProblemKind, problem_response_doc
+from service.integration import idempotency
 
 #: Examples of fields whose models live outside ``service/models.py`` and
 #: ``service/integration/models.py`` (rounds, policies, explanations), by ``Schema.property``.
@@ -65,8 +70,21 @@ def build(app: FastAPI) -> dict[str, Any]:
             _complete(operation, method, path, components)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
+    idempotency.document(schema)
+    _add_webhooks(app, schema)
     app.openapi_schema = schema
     return schema
+
+
+def _add_webhooks(app: FastAPI, schema: dict[str, Any]) -> None:
+    """The app's webhooks (``app.webhooks``), and the schemas they name that the routes do not."""
+    # A document of the webhooks alone: their operations are the receivers' to answer, not
+    # completed as the routes' are.
+    extra = get_openapi(title=app.title, version=app.version, routes=[], webhooks=app.webhooks.routes)
+    schema["webhooks"] = extra.get("webhooks", {})
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in extra.get("components", {}).get("schemas", {}).items():
+        components.setdefault(name, definition)
 
 
 def _add_problem_schemas(components: dict[str, Any]) -> None:

@@ -46,10 +46,13 @@ class SupplierProfiles:
         self._lock = threading.Lock()
         self._by_id: dict[str, Profile] | None = None
 
-    def warm(self, snapshot: Snapshot) -> None:
-        """Compute the profiles now, on a thread of their own, so that no supplier's request waits."""
-        threading.Thread(target=self.get, args=(snapshot, ""), name="platsa-supplier-profiles",
-                         daemon=True).start()
+    def warm(self, snapshot: Snapshot) -> threading.Thread:
+        """Compute the profiles now, on a thread of their own, so that no supplier's request waits;
+        the thread is returned for its owner to wait for (:meth:`service.state.ServiceState.close`)."""
+        thread = threading.Thread(target=self.get, args=(snapshot, ""), name="platsa-supplier-profiles",
+                                  daemon=True)
+        thread.start()
+        return thread
 
     def get(self, snapshot: Snapshot, candidate_id: str) -> Profile | None:
         if self._by_id is None:

@@ -16,6 +16,12 @@ What is due, per table (``[retention]`` of the region's policy; 0 keeps for ever
 audit entry that gives the counts. :class:`RetentionJob` runs :func:`apply` in the service every
 ``PLATSA_RETENTION_INTERVAL_S`` (an hour by default); ``platsa retention --dry-run / --apply`` runs it
 by hand.
+
+Every server process starts a :class:`RetentionJob`, but one process sweeps: on PostgreSQL, where
+several processes share a database (``docs/deploy.md``), the one that holds the session advisory
+lock :data:`SWEEPER_LOCK`, on a connection of its own, from its first turn until it stops (or its
+connection breaks; another process takes the lock at its next turn). The others look at each turn
+whether the lock has become free. On SQLite one process serves a database, and it sweeps.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import sqlalchemy as sa
 
 from scoring.exceptions import PolicyError
 from scoring.policy import Retention, load_policy
-from service import audit, store
+from service import audit, changes, store
 from service.auth import Principal, Role
 from service.config import Settings
 from service.db.tables import REGION_TABLES, audit_log
@@ -146,15 +152,22 @@ def apply(conn: sa.Connection, retention: Retention, settings: Settings, now: dt
             webhook_deliveries.c.delivery_id.in_(queries["webhook_deliveries"])))
     conn.execute(idempotency_keys.delete().where(idempotency_keys.c.created_at
                                                  < cutoffs(retention, settings, now)["idempotency_keys"]))
+    if counts["proposals"]:
+        changes.count(conn)  # proposals feed shortlists and rounds: every server rebuilds
     if any(counts.values()):
         audit.record(conn, who, "delete", "retention", None, detail="retention: " + ", ".join(
             f"{name} {n}" for name, n in counts.items() if n))
     return counts
 
 
+#: The key of the PostgreSQL advisory lock held by the one process that sweeps (``pg_try_advisory_lock``).
+SWEEPER_LOCK = 0x706C_6174_7361_7274  # "platsart": a constant of this service, apart from any other
+
+
 class RetentionJob:
     """Applies retention in the service, every ``settings.retention_interval_s`` (0: never), on a
-    thread of its own; the first run comes one interval after the start."""
+    thread of its own, if this process is the one that sweeps (:meth:`is_sweeper`); the first run
+    comes one interval after the start."""
 
     def __init__(self, db: sa.Engine, settings: Settings, *, on_change: Callable[[], None] | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
@@ -164,6 +177,48 @@ class RetentionJob:
         self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock_holder: Any = None
+        """On PostgreSQL, the connection holding :data:`SWEEPER_LOCK` (None: not held)."""
+
+    def is_sweeper(self) -> bool:
+        """Whether this process is the one that sweeps: on SQLite always; on PostgreSQL if it holds
+        :data:`SWEEPER_LOCK`, or takes it now (on a connection of its own, out of the pool)."""
+        if self.db.dialect.name != "postgresql":
+            return True
+        if self._lock_holder is not None:
+            try:
+                self._lock_holder.execute("SELECT 1")  # a broken connection has lost the lock
+                return True
+            except Exception:
+                logger.warning("the connection holding the retention lock broke", exc_info=True)
+                self._release()
+        raw = self.db.raw_connection()
+        holder = raw.driver_connection
+        if holder is None:
+            raw.close()
+            return False
+        raw.detach()  # held as long as the lock: never handed back to the pool with it
+        try:
+            holder.rollback()
+            holder.autocommit = True
+            taken = bool(holder.execute("SELECT pg_try_advisory_lock(%s)", (SWEEPER_LOCK,)).fetchone()[0])
+        except Exception:
+            holder.close()
+            raise
+        if not taken:
+            holder.close()
+            return False
+        self._lock_holder = holder
+        logger.info("this process sweeps the retention periods (it holds the retention lock)")
+        return True
+
+    def _release(self) -> None:
+        holder, self._lock_holder = self._lock_holder, None
+        if holder is not None:
+            try:
+                holder.close()  # the session ends, and the lock with it
+            except Exception:
+                logger.debug("closing the retention lock's connection failed", exc_info=True)
 
     def run_once(self) -> dict[str, int]:
         with self.db.begin() as conn:
@@ -185,10 +240,13 @@ class RetentionJob:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self._release()
 
     def _loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
+                if not self.is_sweeper():
+                    continue  # another process sweeps
                 counts = self.run_once()
                 if any(counts.values()):
                     logger.info("retention deleted %s", counts)

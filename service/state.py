@@ -16,38 +16,61 @@ an import checks the policy before it writes) does not stop the process: it star
 snapshot, logs why, and the region's endpoints answer 503 with that reason
 (:attr:`ServiceState.unavailable`) until a restart or an import finds a policy again.
 
-Once a snapshot is in place (and its cache warmed), everything the process then holds is frozen out
-of the garbage collector's reach (:meth:`ServiceState.freeze`): a full collection of the serving
-process walked every object of the libraries, the region and the cache, and held every request for
-125–165 ms (``benchmarks/README.md``, "HTTP service").
+Once a snapshot is in place (and its cache warmed), the state says the heap has settled, and the
+process may freeze everything it then holds out of the garbage collector's reach
+(:class:`HeapFreeze`, :meth:`ServiceState.freeze`): a full collection of the serving process walked
+every object of the libraries, the region and the cache, and held every request for 125–165 ms
+(``benchmarks/README.md``, "HTTP service"). Whether to freeze is the process's choice, not this
+state's: ``platsa serve`` and ``platsa worker`` lend their freezer
+(:class:`service.cli.common.GcFreeze`, ``PLATSA_GC_FREEZE``); a state without one (an app built
+outside those commands: tests) freezes nothing.
+
+Every thread the state starts for a snapshot (its rebuild, the shortlist cache warming, the
+suppliers' profiles, the snapshot hooks' warm-ups) is joined by :meth:`ServiceState.stop`, which the
+app's background (:mod:`service.background`) calls at shutdown.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from scoring.exceptions import PolicyError
 from scoring.policy import Policy, load_named_policy
 from scoring.region import Region
-from service import store
+from service import changes, store
 from service.audit import AuditQueue
 from service.auth import KeyCache
+from service.background import Background
 from service.cache import DEFAULT_K, CachedShortlist, ShortlistCache, answer_shortlist, warm
+from service.changes import ChangeWatcher
 from service.config import Settings
 from service.db.engine import writer
 from service.engine import Engine, EngineUnavailable
 from service.privacy import SupplierProfiles
 
 logger = logging.getLogger(__name__)
+
+
+class HeapFreeze(Protocol):
+    """What a process does with its heap once a snapshot has settled (:meth:`ServiceState.freeze`).
+
+    Process-wide (:func:`gc.freeze` reaches every object of the process), so it belongs to the
+    command that owns the process: ``platsa serve``, ``platsa worker`` (:class:`service.cli.common.GcFreeze`).
+    """
+
+    def freeze(self) -> None:
+        """Leave every object the process holds now out of later collections."""
+
+    def unfreeze(self) -> None:
+        """Give every frozen object back to the collector."""
 
 
 class PolicyPools:
@@ -125,20 +148,34 @@ class Snapshot:
     counted later (:meth:`ServiceState.request_reload`) is not in it yet."""
     supplier_profiles: SupplierProfiles = field(compare=False, default_factory=SupplierProfiles)
     """Suppliers' views of this snapshot's candidates (:mod:`service.privacy`), computed on first use."""
+    changes: int = 0
+    """The database's count of writes to region data when the rows were read (:mod:`service.changes`),
+    whichever process made them."""
 
 
 class ServiceState:
     """The process-wide state behind the app (one per app instance)."""
 
-    def __init__(self, settings: Settings, db: sa.Engine, engine: Engine) -> None:
+    def __init__(self, settings: Settings, db: sa.Engine, engine: Engine, *,
+                 heap: HeapFreeze | None = None) -> None:
         self.settings = settings
+        self.heap = heap
+        """Told when a snapshot has settled, and before a rebuild (None: nothing is frozen)."""
         self.db = db
         self.engine = engine
         self._snapshot: Snapshot | None = None
+        self.snapshot_hooks: list[Callable[[Snapshot], threading.Thread | None]] = []
+        """Called with each new snapshot once it is in place. Each must return at once: a hook that
+        computes starts a thread of its own and returns it, and the snapshot is frozen (:meth:`freeze`)
+        only once those threads are done, so that nothing they hold is frozen with it."""
+        self._hook_threads: list[threading.Thread] = []
+        """Threads started for snapshots (hooks, suppliers' profiles) and not yet seen to end."""
         self._lock = threading.Lock()
         self.writer = writer(db)
         """``db`` for transactions that write."""
-        self.jobs: Any = None  # the JobRunner, set by the app's lifespan
+        self.jobs: Any = None  # the round queue (service.queue), set by the app's lifespan
+        self.background: Background | None = None
+        """The app's background workers (:mod:`service.background`), set by its lifespan."""
         self.keys = KeyCache(ttl_s=settings.key_cache_ttl_s)
         self.audit = AuditQueue(self.writer, interval_s=settings.audit_flush_interval_s)
         """Audit entries of reads, written in batches (started and stopped by the app's lifespan)."""
@@ -146,22 +183,45 @@ class ServiceState:
         self._generation = 0
         """Writes to region data this process has made (:meth:`request_reload` counts them)."""
         self._generation_lock = threading.Lock()
+        self._changes_held = 0
+        """The database's count of writes that the last rebuild read (:mod:`service.changes`)."""
+        self._changes_asked = 0
+        """The highest count a rebuild has been asked for (by this process's writes or the watcher)."""
+        self.watcher = ChangeWatcher(db, seen=lambda: max(self._changes_held, self._changes_asked),
+                                     on_change=self.changed_elsewhere, poll_s=settings.change_poll_s)
         self._reloader: threading.Thread | None = None
         self._closed = threading.Event()
         self._warmer: threading.Thread | None = None
         self.unavailable: str | None = None
         """Why there is no snapshot although a region is stored (None: there is one, or no region)."""
 
+    def start(self) -> None:
+        """Start watching the other processes' writes (:class:`service.changes.ChangeWatcher`)."""
+        self.watcher.start()
+
+    def stop(self) -> None:
+        """:meth:`close` (the name :class:`service.background.Background` calls)."""
+        self.close()
+
     def close(self) -> None:
-        """Stop background work on snapshots (the cache warming); called when the app stops.
+        """Stop background work on snapshots and wait for every thread this state started: the
+        watcher, a rebuild, the cache warming, the suppliers' profiles and the hooks' warm-ups.
 
         What was frozen is handed back to the collector, so that a stopped app's snapshot can go.
         """
         self._closed.set()
-        if self._warmer is not None:
-            self._warmer.join(timeout=30)
+        self.watcher.stop()
+        self._reload_wanted.set()  # wakes a waiting rebuild loop, which sees the state closed
+        for thread in (self._reloader, self._warmer, *self._hook_threads):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=30)
         with self._lock:
             self._unfreeze()
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether the process has begun to shut down (``GET /ready`` answers 503 from then on)."""
+        return self.background is not None and self.background.stopping.is_set()
 
     def request_reload(self) -> None:
         """Rebuild the snapshot soon, in the background (after a write to region data).
@@ -173,14 +233,44 @@ class ServiceState:
         with self._generation_lock:
             self._generation += 1
         self._reload_wanted.set()
+        if self._closed.is_set():
+            return  # stopped: the next process start reads the region anew
         if self._reloader is None or not self._reloader.is_alive():
             self._reloader = threading.Thread(target=self._reload_loop, name="platsa-reload", daemon=True)
             self._reloader.start()
 
+    @property
+    def writes(self) -> int:
+        """How many writes to region data this process has counted (:meth:`request_reload`)."""
+        return self._generation
+
+    def expect(self, count: int) -> None:
+        """This process made the database's count ``count`` and rebuilds for it itself: the watcher
+        is not to ask again for it (it may read the count before the rebuild has)."""
+        self._changes_asked = max(self._changes_asked, count)
+
+    def counted(self, count: int) -> None:
+        """This process committed a write that made the database's count ``count``: rebuild soon."""
+        self.expect(count)
+        self.request_reload()
+
+    def changed_elsewhere(self, count: int) -> None:
+        """The watcher read the count ``count``, past the snapshot's: another process wrote.
+
+        Nothing is asked while a rebuild is waiting or running: if it read its rows before that
+        write, its snapshot's count is below ``count`` and the watcher asks at its next look.
+        """
+        if self._reload_wanted.is_set() or self._lock.locked():
+            return
+        self._changes_asked = max(self._changes_asked, count)
+        self.request_reload()
+
     def _reload_loop(self) -> None:
-        while self._reload_wanted.wait(timeout=5.0):
+        while self._reload_wanted.wait(timeout=5.0) and not self._closed.is_set():
             time.sleep(0.2)  # let a burst of writes finish
             self._reload_wanted.clear()
+            if self._closed.is_set():
+                return
             try:
                 self.reload()
             except Exception:  # keep serving the previous snapshot; the next write retries
@@ -219,7 +309,9 @@ class ServiceState:
         background rebuild has yet to replace.
         """
         snapshot = self._snapshot
-        if snapshot is not None and snapshot.generation >= self._generation:
+        with self.db.connect() as conn:
+            committed = changes.read(conn)  # writes of every process, committed before now
+        if snapshot is not None and snapshot.generation >= self._generation and snapshot.changes >= committed:
             return snapshot
         return self.reload()
 
@@ -235,7 +327,9 @@ class ServiceState:
             self._unfreeze()
             generation = self._generation  # read before the rows: a write counted later is not in them
             with self.db.connect() as conn:
+                counted = changes.read(conn)  # before the rows: a snapshot never claims a later count
                 loaded = store.load_region(conn)
+            self._changes_held = max(self._changes_held, counted)
             if loaded is None:
                 self._snapshot = None
                 self.unavailable = None
@@ -252,9 +346,12 @@ class ServiceState:
             place_ids = frozenset(region.places.get_column("place_id").to_list())
             cache = ShortlistCache(int(self.settings.shortlist_cache_mb * 1024 * 1024))
             self._snapshot = Snapshot(region, version, policy, prepared, place_ids, cache,
-                                      PolicyPools(self.settings.policy_pools), generation)
+                                      PolicyPools(self.settings.policy_pools), generation,
+                                      changes=counted)
             self.unavailable = None
-            self._snapshot.supplier_profiles.warm(self._snapshot)
+            started = [self._snapshot.supplier_profiles.warm(self._snapshot)]
+            started += [t for t in (hook(self._snapshot) for hook in self.snapshot_hooks) if t]
+            self._hook_threads = [t for t in self._hook_threads if t.is_alive()] + started
             logger.info("region version %d loaded: %s", version, region.counts())
             if self.settings.shortlist_warm and cache.max_bytes > 0 and not self._closed.is_set():
                 order = region.places.get_column("place_id").to_list()
@@ -278,24 +375,25 @@ class ServiceState:
         logger.error("%s; the region's endpoints answer 503 until then", message)
 
     def freeze(self, snapshot: Snapshot) -> None:
-        """Leave every object the process now holds out of later garbage collections, if
-        ``snapshot`` is still the current one (``PLATSA_GC_FREEZE``).
+        """Tell the process's freezer (:attr:`heap`) that ``snapshot`` has settled, if it is still
+        the current one: it may leave every object the process now holds out of later collections.
 
         A full collection walks every tracked object; most of the ~200 000 of a serving process are
         the libraries' (functions, types, their dicts) and live as long as it does, and the
         snapshot and its warmed cache live until the next rebuild. Frozen (:func:`gc.freeze`), they
         are left out of collections, and the pause of a full collection, every request waiting,
-        goes with them (``benchmarks/README.md``, "HTTP service"). One collection first, so that
-        no garbage is frozen with them.
+        goes with them (``benchmarks/README.md``, "HTTP service").
 
-        Concurrency: the rebuild runs in the background while requests are served. The freeze is
-        process-wide, so it and the unfreeze that starts every rebuild (:meth:`reload`) both run
-        under the snapshot lock, and the freeze only for the current snapshot: a warming that
-        finishes after a rebuild has begun waits for it, then finds its snapshot replaced and leaves
-        the freeze to the new snapshot's warming. Requests keep running meanwhile; objects they hold
-        at the freeze are frozen too, and freed as usual once no longer referenced (only garbage in
-        reference cycles waits for the next rebuild). The freeze belongs to the process, not to
-        this state: a process serves one app.
+        What this state owns is *when* that is safe. The rebuild runs in the background while
+        requests are served, and the freeze is process-wide, so it and the unfreeze that starts
+        every rebuild (:meth:`reload`) both run under the snapshot lock, and the freeze only for the
+        current snapshot: a warming that finishes after a rebuild has begun waits for it, then finds
+        its snapshot replaced and leaves the freeze to the new snapshot's warming. The threads the
+        snapshot's hooks started are waited for first, so that what they hold (this snapshot, or an
+        earlier one) is not frozen with it. Requests keep running meanwhile; objects they hold at
+        the freeze are frozen too, and freed as usual once no longer referenced (only garbage in
+        reference cycles waits for the next rebuild). *Whether* to freeze belongs to the process
+        (``platsa serve``, ``PLATSA_GC_FREEZE``), which serves one app.
         """
         with self._lock:
             if self._snapshot is snapshot:
@@ -303,18 +401,16 @@ class ServiceState:
 
     def _freeze(self) -> None:
         """:meth:`freeze`, with the lock held."""
-        if not self.settings.gc_freeze or self._closed.is_set():
+        if self.heap is None or self._closed.is_set():
             return
-        started = time.perf_counter()
-        gc.collect()
-        gc.freeze()
-        logger.info("%d objects frozen out of garbage collection (collected first in %.0f ms)",
-                    gc.get_freeze_count(), (time.perf_counter() - started) * 1000)
+        for thread in self._hook_threads:  # what they hold (this snapshot, or an earlier one) is not frozen
+            thread.join(timeout=60)
+        self.heap.freeze()
 
     def _unfreeze(self) -> None:
         """Give every frozen object back to the collector (their next collection may free them)."""
-        if self.settings.gc_freeze:
-            gc.unfreeze()
+        if self.heap is not None:
+            self.heap.unfreeze()
 
     def _warm(self, snapshot: Snapshot, place_ids: list[str]) -> None:
         """Fill ``snapshot``'s shortlist cache while it is current (:func:`service.cache.warm`)."""

@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scoring.schema import ERASED_PREFIX
-from service import audit
+from service import audit, changes
 from service.auth import Principal
 from service.db.tables import (
     REGION_TABLES,
@@ -239,6 +239,7 @@ def erase(conn: sa.Connection, candidate_id: str, who: Principal) -> str:
     conn.execute(_cands.delete().where(_cands.c.candidate_id == candidate_id))
     audit.record(conn, who, "erase", "candidate", pseudonym, candidate_ids=[pseudonym],
                  detail="erased (GDPR art. 17): personal data removed, history kept under this pseudonym")
+    changes.count(conn)  # every server on the database drops the person (service/changes.py)
     return pseudonym
 
 

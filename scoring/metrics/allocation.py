@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from scoring.domain import LOW_LADDER_STEPS
 from scoring.metrics._engine import Membership, _clean, membership
 
 __all__ = [
@@ -275,7 +276,7 @@ def anti_creaming_share(
     placed_ladder_step: Any,
     *,
     pool_ladder_step: Any = None,
-    low_steps: Sequence[int] = (1, 2),
+    low_steps: Sequence[int] = LOW_LADDER_STEPS,
 ) -> AntiCreaming:
     """Share of placements that went to candidates on low work-ladder steps (anti-creaming).
 
@@ -291,7 +292,7 @@ def anti_creaming_share(
     pool_ladder_step
         ``(n,)`` steps of every candidate in the pool, optional.
     low_steps
-        Steps that count as low.
+        Steps that count as low (default :data:`scoring.domain.LOW_LADDER_STEPS`, steps 1-2).
 
     Returns
     -------

@@ -12,47 +12,37 @@ Exit codes: 0 success, 1 the work ran but found problems (invalid data, infeasib
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from scoring.exceptions import PolicyError, RegionValidationError, ScoringError
-
-#: Command modules, in the order ``platsa --help`` lists them.
-COMMAND_MODULES = (
-    "demo",
-    "fixtures",
-    "validate",
-    "policies",
-    "shortlist",
-    "allocate",
-    "verify_round",
-    "serve",
-    "admin",
-    "candidate",
-    "retention",
-    "bench",
-    "report",
-    "plan",
+from service.cli import (
+    account,
+    admin,
+    allocate,
+    bench,
+    candidate,
+    demo,
+    fixtures,
+    model,
+    plan,
+    policies,
+    report,
+    retention,
+    serve,
+    shortlist,
+    validate,
+    verify_round,
+    worker,
 )
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
 
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
+#: The command modules, in the order ``platsa --help`` lists them.
+COMMANDS = (demo, fixtures, validate, policies, shortlist, allocate, verify_round, serve, worker, admin,
+            account, candidate, retention, bench, report, plan, model)
 
-
-def policy_dirs() -> tuple[Path, ...]:
-    """The folders of extra policy files (``PLATSA_POLICY_DIR``), searched as the server searches them.
-
-    A region folder's ``region.toml`` names its policy by id; the commands that read a folder find
-    that id where ``platsa serve`` would, so that a folder valid here imports there.
-    """
-    from service.config import Settings
-
-    return Settings.from_env().policy_dirs
+__all__ = ["COMMANDS", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "build_parser", "main", "policy_dirs"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,10 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to standard error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        if importlib.util.find_spec(f"service.cli.{name}") is None:
-            continue  # a command whose module is not part of this build
-        module = importlib.import_module(f"service.cli.{name}")
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

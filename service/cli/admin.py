@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -19,7 +19,10 @@ from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
-from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
+
+#: The round's defaults, stated once (scoring.allocation.RoundParams); the options show them.
+DEFAULTS = RoundParams()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,11 +42,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="region folder (see 'platsa validate')")
     p.add_argument("--policy", metavar="POLICY", help="policy id or file (default: the region's own)")
     p.add_argument("--out", metavar="FILE", help="write the result as JSON to FILE")
-    p.add_argument("--objective", choices=("max-placed", "score"), default="max-placed",
+    p.add_argument("--objective", choices=("max-placed", "score"),
+                   default=DEFAULTS.objective.replace("_", "-"),
                    help="max-placed: as many people as possible, then the best score (default); "
                         "score: the best total score")
     p.add_argument("--method", choices=("optimal", "greedy", "serial-dictatorship", "deferred-acceptance"),
-                   default="optimal", help="the exact optimum (default) or a baseline for comparison")
+                   default=DEFAULTS.method.replace("_", "-"),
+                   help="the exact optimum (default) or a baseline for comparison")
     p.add_argument("--no-keys", action="store_true", help="ignore the distribution keys")
     p.add_argument("--no-floors", action="store_true", help="ignore the priority-group floors")
     p.add_argument("--penalise", action="store_true",
@@ -61,9 +66,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="also consider candidates with an open proposal elsewhere or recently declined")
     p.add_argument("--no-prune", action="store_true",
                    help="solve with every eligible pair in the graph itself (small regions)")
-    p.add_argument("--time-limit", type=float, default=120.0, metavar="SECONDS",
-                   help="time limit of the round's solves and pricing passes together")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
+    p.add_argument("--time-limit", type=float, default=DEFAULTS.time_limit_s, metavar="SECONDS",
+                   help="time limit of the round's solves and pricing passes together (default: "
+                        f"{DEFAULTS.time_limit_s:g})")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the random baseline")
     p.add_argument("--export-mps", metavar="FILE",
                    help="also write the model the result was proven on as MPS, for any MIP solver "
                         "(its optimum is the round's objective; docs/rounds.md)")

@@ -27,7 +27,7 @@ from typing import Any
 
 import polars as pl
 
-from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
 DEFAULT_FAIRNESS_OUT = Path("benchmarks/results/fairness")
 DEFAULT_PERF_OUT = Path("benchmarks/results/perf.json")
@@ -380,9 +380,15 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
                quick_args=("--sizes", "small", "--seeds", "1", "--full")),
     PerfScript("service", "bench_service.py", "service.json",
                quick_args=("--pools", "medium", "--clients", "1", "10", "--requests", "50")),
+    # Shortlists at 100 clients, idle and during a round: one process vs 2 web + 1 worker (PostgreSQL).
+    PerfScript("workers", "bench_workers.py", "workers.json",
+               quick_args=("--size", "small", "--requests", "200", "--max-blocks", "1")),
     # A legitimate key's latency alone, under a flood of wrong keys, with and without the limit.
     PerfScript("auth_flood", "bench_auth_flood.py", "auth_flood.json",
                full_args=("--requests", "3000", "--flooders", "4"), quick_args=("--requests", "200")),
+    # Server time of every web page on the large pool, against its 300 ms budget (docs/pages.md).
+    PerfScript("pages", "bench_pages.py", "pages.json",
+               full_args=("--size", "large"), quick_args=("--size", "small", "--requests", "5")),
 )
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
 if TYPE_CHECKING:
     from service.auth import Principal
@@ -86,6 +86,6 @@ def run_erase(args: argparse.Namespace) -> int:
                 return EXIT_PROBLEMS
     finally:
         db.dispose()
-    print(f"erased {args.candidate_id}: its history is kept under {pseudonym}; a running server picks the "
-          "change up at its next reload (restart it, or any write through its API)")
+    print(f"erased {args.candidate_id}: its history is kept under {pseudonym}; a server running on this "
+          "database drops the person from its answers within a second (docs/deploy.md)")
     return EXIT_OK

@@ -17,7 +17,7 @@ from scoring.policy import load_policy, procurement_qualifies
 from scoring.pool import build_pool
 from scoring.region import load_region, write_region
 from scoring.shortlist import shortlist
-from service.cli import EXIT_OK
+from service.cli.common import EXIT_OK
 from service.cli.shortlist import render_table
 
 

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from scoring.region import write_region
-from service.cli import EXIT_OK
+from service.cli.common import EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from scoring.planning import PlanAssumptions, PlannedProcurement, plan
 from scoring.policy import load_policy
-from service.cli import EXIT_OK, EXIT_PROBLEMS, policy_dirs
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, policy_dirs
 
 #: The CSV's columns; ``requirement_type`` and ``required_places`` may be left out (hard / 0).
 COLUMNS = (

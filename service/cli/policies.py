@@ -9,7 +9,7 @@ import sys
 
 from scoring.domain import ProcurementType
 from scoring.policy import builtin_policy_ids, load_policy, procurement_qualifies
-from service.cli import EXIT_OK, EXIT_PROBLEMS
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

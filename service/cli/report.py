@@ -12,7 +12,7 @@ from scoring.followup import ROLES, build_report
 from scoring.policy import load_policy
 from scoring.region import load_region
 from scoring.reports import FORMATS, LANGUAGES, render_text, write_report
-from service.cli import EXIT_OK, EXIT_USAGE, policy_dirs
+from service.cli.common import EXIT_OK, EXIT_USAGE, policy_dirs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

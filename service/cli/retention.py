@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import sys
 
-from service.cli import EXIT_OK, EXIT_USAGE
+from service.cli.common import EXIT_OK, EXIT_USAGE
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

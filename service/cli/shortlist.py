@@ -12,7 +12,7 @@ from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
 from scoring.shortlist import PairExplanation, Shortlist, explain_candidate, shortlist
-from service.cli import EXIT_OK, EXIT_USAGE, policy_dirs
+from service.cli.common import EXIT_OK, EXIT_USAGE, policy_dirs
 
 #: Short column names for the score terms in the table.
 _TERM_ABBREVIATIONS = {

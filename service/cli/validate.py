@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scoring.exceptions import Problem
 from scoring.region import Region, RegionUpload, validate_region
-from service.cli import EXIT_OK, EXIT_PROBLEMS, policy_dirs
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, policy_dirs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,7 +13,7 @@ from scoring.eligibility import RuleOverride
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
-from service.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
+from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -72,8 +72,11 @@ def _private_file(url: sa.URL) -> None:
         os.close(fd)
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 75) -> sa.Engine:
     """An engine for ``url`` (SQLite or PostgreSQL), configured for concurrent requests.
+
+    On PostgreSQL, ``pool_size`` connections are kept open between requests and up to
+    ``max_overflow`` more are opened for a burst (``PLATSA_DB_POOL_SIZE``, ``PLATSA_DB_MAX_OVERFLOW``).
 
     SQL errors are logged and raised without their bound parameters (``hide_parameters``): a
     failed statement's values may be personal data or a key's hash.
@@ -90,8 +93,9 @@ def make_engine(url: str) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # Up to ~100 connections (PostgreSQL's default limit) for as many concurrent requests.
-    return sa.create_engine(url, pool_size=20, max_overflow=75, pool_pre_ping=True, hide_parameters=True)
+    # By default up to ~100 connections (PostgreSQL's default limit) for as many concurrent requests.
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+                            hide_parameters=True)
 
 
 def alembic_config(engine: sa.Engine) -> Config:

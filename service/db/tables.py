@@ -20,14 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
 from scoring.schema import TABLES, Column, Table
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from service.db.metadata import metadata
 
 
 def _sql_type(col: Column) -> TypeEngine[Any]:
@@ -89,6 +82,15 @@ region_meta = sa.Table(
     sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: The count of writes to region data, one row (id 1), that every process on the database watches
+#: (service/changes.py): each writing transaction adds one to it inside itself.
+region_changes = sa.Table(
+    "region_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("counter", sa.BigInteger, nullable=False, server_default="0"),
+)
+
 #: Region rows created or changed through the API since the last import, one row per region row:
 #: what a re-import would otherwise drop or overwrite without a word (service/edits.py). Written in the
 #: transaction of the API's write; emptied by every import (the rows are then the last import's).
@@ -118,6 +120,35 @@ api_keys = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+#: Personal accounts of the web pages (service/accounts.py): a person signs in with a username and
+#: password; API keys stay for integrations.
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String, nullable=False),
+    sa.Column("role", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=True),
+    sa.Column("supplier_id", sa.String, nullable=True),
+    sa.Column("password_hash", sa.String, nullable=False),  # argon2id, with its own salt and parameters
+    sa.Column("failed_sign_ins", sa.Integer, nullable=False, server_default="0"),  # since the last success
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+#: Signed-in sessions: only the SHA-256 of the cookie's 256-bit token is kept, as for API keys.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.Integer, nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),  # the forms' token (not a secret of the cookie)
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,
@@ -130,6 +161,7 @@ audit_log = sa.Table(
     sa.Column("resource_id", sa.String, nullable=True),
     sa.Column("candidate_ids", sa.JSON, nullable=True),  # ids only: never a sensitive value
     sa.Column("detail", sa.String, nullable=True),
+    sa.Column("account_id", sa.Integer, nullable=True),  # a person's account (key_id is then NULL)
 )
 
 rounds = sa.Table(
@@ -195,7 +227,16 @@ jobs = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("error", sa.String, nullable=True),
+    # Set by a cancellation; the runner, in whichever process, stops at its next check and stores
+    # nothing (service/jobs.py). The round's row stays the truth, not the queue's.
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Who runs the current attempt ("host:pid"), for the operator and the tests.
+    sa.Column("worker", sa.String, nullable=True),
 )
+
+#: Tables in the database that are not the project's: the job queue's on PostgreSQL (procrastinate,
+#: migration 0010). The migrations' comparison with :data:`metadata` leaves them out.
+FOREIGN_TABLE_PREFIX = "procrastinate_"
 
 # The supplier integration keeps its tables in its own module, on this metadata (migration 0002).
 # The follow-up's records (dialogue log, suppliers' own hires) likewise (migration 0006).

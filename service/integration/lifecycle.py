@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from scoring.domain import OPEN_PROPOSAL_STATES, PlacementEnd, ProposalStatus, period_last_date
 from service.auth import Principal, Role
@@ -230,10 +231,26 @@ def record_event(
         "data": {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in (data or {}).items()},
         "dedupe_key": dedupe_key,
     }
-    event["event_seq"] = conn.execute(
-        proposal_events.insert().values(**event).returning(proposal_events.c.event_seq)).scalar_one()
+    if dedupe_key is None:
+        event["event_seq"] = conn.execute(
+            proposal_events.insert().values(**event).returning(proposal_events.c.event_seq)).scalar_one()
+    else:
+        # Two passes may record the same event at once (the delivery loop's reminders and a
+        # synchronous pass, or two processes): both read "not seen" under the shared region lock.
+        # The unique key decides; the one that loses records nothing, as if it had seen it.
+        insert = _dialect_insert(conn)(proposal_events).values(**event)
+        seq = conn.execute(insert.on_conflict_do_nothing(index_elements=[proposal_events.c.dedupe_key])
+                           .returning(proposal_events.c.event_seq)).scalar_one_or_none()
+        if seq is None:
+            return None
+        event["event_seq"] = seq
     webhooks.enqueue(conn, event, proposal, settings=settings)
     return event
+
+
+def _dialect_insert(conn: sa.Connection) -> Any:
+    """The INSERT of ``conn``'s database that has ``ON CONFLICT`` (PostgreSQL and SQLite)."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def apply(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from service.db.tables import metadata
+from service.db.metadata import metadata
 
 proposal_events = sa.Table(
     "proposal_events",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from service.db.tables import metadata
+from service.db.tables import FOREIGN_TABLE_PREFIX, metadata
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -18,6 +18,8 @@ with engine.begin() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=lambda name, type_, _parents: not (
+            type_ == "table" and (name or "").startswith(FOREIGN_TABLE_PREFIX)),
     )
     with context.begin_transaction():
         context.run_migrations()

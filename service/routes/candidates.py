@@ -63,9 +63,15 @@ def list_candidates(
 def get_candidate(candidate_id: PathId, caller: CandidateReader, conn: Conn, state: State) -> dict[str, Any]:
     """A candidate of another district than a labour-market unit's own answers 404, exactly like one that
     does not exist. The read is audited."""
-    row = one(conn, _t, "candidate_id", candidate_id, "candidate", *_own(caller))
+    row = own_candidate(conn, caller, candidate_id)
     audit.record_apart(state.writer, caller, "read", "candidate", candidate_id, candidate_ids=[candidate_id])
     return row
+
+
+def own_candidate(conn: sa.Connection, caller: Principal, candidate_id: str) -> dict[str, Any]:
+    """The candidate's row if ``caller`` may see it, else :class:`service.errors.NotFound` (another
+    district's candidate exactly as one that does not exist). Not audited: the caller audits the read."""
+    return one(conn, _t, "candidate_id", candidate_id, "candidate", *_own(caller))
 
 
 @router.post("", summary="Add a candidate", status_code=status.HTTP_201_CREATED, response_model=Candidate,

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scoring.exceptions import RegionValidationError
 from scoring.region import RegionUpload, validate_region
-from service import audit, store
+from service import audit, changes, store
 from service.auth import Principal
 from service.deps import Staff, State
 from service.edits import Edit, Mode
@@ -84,10 +84,12 @@ def _import(state: ServiceState, caller: Principal, upload: RegionUpload, mode: 
         raise RegionValidationError(problems)
     with state.writer.begin() as conn:
         stored = store.replace_region(conn, region, mode)
+        counted = changes.count(conn)  # every other process on the database rebuilds too (service/changes.py)
         audit.record(conn, caller, "import", "region", region.manifest.region,
                      detail=f"version {stored.version}: {stored.counts}; kept from Platsa's record: "
                             f"{stored.kept}{_api_rows('merged', stored.merged)}"
                             f"{_api_rows('discarded', stored.discarded)}")
+    state.expect(counted)  # this process rebuilds for it now: the watcher need not ask
     state.reload()
     return ImportReport(region=region.manifest.region, version=stored.version, counts=stored.counts,
                         kept=stored.kept, ignored_proposals=stored.ignored_proposals,

@@ -24,15 +24,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import logging
 import math
 import tempfile
 import threading
+import weakref
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,7 +56,9 @@ from service.deps import Conn, Loaded, State, require
 from service.errors import FieldError, Forbidden, InvalidInput, NotFound, problem_responses
 from service.followup_records import load_records, records_fingerprint
 from service.routes._common import PathId, StrictQueryRoute
-from service.state import Snapshot
+from service.state import ServiceState, Snapshot
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["reports"], route_class=StrictQueryRoute)
 
@@ -223,9 +228,12 @@ class RequirementStatus(BaseModel):
 # -- computing, once per snapshot -------------------------------------------------------------------
 
 _Key = tuple[int, int, int, dt.date | None, str]
-_cache: OrderedDict[_Key, tuple[Snapshot, FollowUpReport]] = OrderedDict()
+#: Reports by key, each with its snapshot held weakly (a replaced region is not kept alive for this).
+_cache: OrderedDict[_Key, tuple[weakref.ref[Snapshot], FollowUpReport]] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 8
+#: The reports being computed now, each under its own lock.
+_computing: dict[_Key, threading.Lock] = {}
 #: matplotlib's pyplot keeps global state: one chart at a time per process.
 _chart_lock = threading.Lock()
 
@@ -237,21 +245,49 @@ def _report(state_key: int, snapshot: Snapshot, year: int, as_of: dt.date | None
     key = (state_key, id(snapshot), year, as_of, records_fingerprint(records))
     with _cache_lock:
         # Reports of an earlier snapshot of the same server are stale: drop them with the old region.
-        for old in [k for k, (s, _) in _cache.items() if k[0] == state_key and s is not snapshot]:
+        for old in [k for k, (s, _) in _cache.items() if k[0] == state_key and s() is not snapshot]:
             del _cache[old]
         hit = _cache.get(key)
-        if hit is not None:
+        if hit is not None and hit[0]() is snapshot:  # an id of a freed snapshot may be taken again
             _cache.move_to_end(key)
             return hit[1]
-    try:
-        report = build_report(snapshot.region, snapshot.policy, year=year, as_of=as_of, records=records)
-    except FollowUpPeriodError as exc:
-        raise _period_error(exc) from None
-    with _cache_lock:
-        _cache[key] = (snapshot, report)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        computing = _computing.setdefault(key, threading.Lock())
+    with computing:  # one computation per report: a request during the warm-up waits for it
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None and hit[0]() is snapshot:
+            return hit[1]
+        try:
+            report = build_report(snapshot.region, snapshot.policy, year=year, as_of=as_of, records=records)
+        except FollowUpPeriodError as exc:
+            raise _period_error(exc) from None
+        finally:
+            with _cache_lock:
+                _computing.pop(key, None)
+        with _cache_lock:
+            _cache[key] = (weakref.ref(snapshot), report)
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
     return report
+
+
+def warm_follow_up(state: ServiceState, snapshot: Snapshot) -> threading.Thread:
+    """Compute the follow-up of the snapshot's year, with the records stored now, on a thread of its
+    own (``PLATSA_FOLLOWUP_WARM``): the first page or report asked for after a change finds it ready,
+    or waits for this computation instead of starting its own."""
+    def work() -> None:
+        try:
+            with state.db.connect() as conn:
+                records = load_records(conn)
+            _report(id(state), snapshot, _year(snapshot, None, None), None, records)
+        except InvalidInput:  # no data for the year: each request says so
+            logger.debug("no follow-up report to warm for region version %d", snapshot.version)
+        except Exception:  # a report that cannot be made now is made (and its error answered) on request
+            logger.exception("warming the follow-up report failed")
+
+    thread = threading.Thread(target=work, name="platsa-warm-followup", daemon=True)
+    thread.start()
+    return thread
 
 
 def _period_error(exc: FollowUpPeriodError) -> InvalidInput:
@@ -325,10 +361,14 @@ def follow_up(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, 
 
     Definitions of every figure: ``docs/follow-up.md``.
     """
-    chosen = _view(caller, view)
-    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
-    tables = report_tables(report, chosen)
-    _audit_person_level(state, caller, chosen, tables, f"follow-up {report.year} json")
+    report, chosen, tables = follow_up_tables(caller, state, snapshot, conn, year=year, as_of=as_of,
+                                              view=view, what="json")
+    return follow_up_view(report, chosen, tables, snapshot)
+
+
+def follow_up_view(report: FollowUpReport, chosen: View, tables: dict[str, pl.DataFrame],
+                   snapshot: Snapshot) -> FollowUpView:
+    """The JSON answer of ``tables`` (the view's tables, or some of them)."""
     est = report.estimate
     return FollowUpView(
         region=report.region, policy_id=report.policy_id, region_version=snapshot.version, year=report.year,
@@ -342,6 +382,18 @@ def follow_up(caller: ReportReader, state: State, snapshot: Loaded, conn: Conn, 
         # The assumptions are a member of their own here; the files keep them as a table/sheet.
         tables={name: _table(frame) for name, frame in tables.items() if name != "assumptions"},
     )
+
+
+def follow_up_tables(caller: Principal, state: ServiceState, snapshot: Snapshot, conn: sa.Connection, *,
+                     year: int | None, as_of: dt.date | None, view: View | None,
+                     what: str) -> tuple[FollowUpReport, View, dict[str, pl.DataFrame]]:
+    """The year's report and the tables of the caller's view, the read audited as ``what`` (the
+    JSON operation's own path, which the follow-up page takes too and shows a page of at a time)."""
+    chosen = _view(caller, view)
+    report = _report(id(state), snapshot, _year(snapshot, year, as_of), as_of, load_records(conn))
+    tables = report_tables(report, chosen)
+    _audit_person_level(state, caller, chosen, tables, f"follow-up {report.year} {what}")
+    return report, chosen, tables
 
 
 @router.get("/v1/reports/follow-up.xlsx", summary="The year's follow-up as a workbook",

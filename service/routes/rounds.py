@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+import polars as pl
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from matching import RoundComparison
 from scoring.allocation import RoundParams as CoreRoundParams
-from scoring.allocation import check_round_inputs
+from scoring.allocation import check_round_inputs, compare_assignments
 from scoring.eligibility import RULES, RuleOverride
 from scoring.exceptions import Problem
 from scoring.policy import Policy
@@ -34,6 +36,7 @@ from service.integration import lifecycle
 from service.integration.lifecycle import ConflictReason
 from service.integration.models import ProposalConflict, RuleOverrideIn
 from service.integration.tables import proposal_events
+from service.jobs import cancel as cancel_job
 from service.jobs import create_round, override_record, overrides_of
 from service.models import Id, Page, UtcDatetime
 from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, page
@@ -41,20 +44,27 @@ from service.routes._common import Limit, Offset, PathId, StrictQueryRoute, page
 router = APIRouter(tags=["rounds"], route_class=StrictQueryRoute)
 
 
+#: A round's defaults, stated once, in the core's round (the command line's are the same).
+_DEFAULT = CoreRoundParams()
+
+
 class RoundParams(BaseModel):
-    """Solver settings of a round (``docs/allocation.md``); every field has a default."""
+    """Solver settings of a round (``docs/allocation.md``); every field has a default, the core's
+    round's own (:class:`scoring.allocation.RoundParams`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     objective: Literal["score", "max_placed"] = Field(
-        default="max_placed", description="Place as many as possible, then best score; or best score.")
-    method: Literal["optimal", "greedy", "serial_dictatorship", "deferred_acceptance"] = "optimal"
-    use_keys: bool = Field(default=True, description="Keep each district within its distribution key.")
-    use_floors: bool = Field(default=True, description="Meet the policy's priority-group floors.")
-    on_infeasible: Literal["report", "penalise"] = "report"
-    include_held_back: bool = False
-    time_limit_s: float = Field(default=60.0, gt=0, le=600, allow_inf_nan=False)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+        default=_DEFAULT.objective, description="Place as many as possible, then best score; or best score.")
+    method: Literal["optimal", "greedy", "serial_dictatorship", "deferred_acceptance"] = _DEFAULT.method
+    use_keys: bool = Field(default=_DEFAULT.use_keys,
+                           description="Keep each district within its distribution key.")
+    use_floors: bool = Field(default=_DEFAULT.use_floors,
+                             description="Meet the policy's priority-group floors.")
+    on_infeasible: Literal["report", "penalise"] = _DEFAULT.on_infeasible
+    include_held_back: bool = _DEFAULT.include_held_back
+    time_limit_s: float = Field(default=_DEFAULT.time_limit_s, gt=0, le=600, allow_inf_nan=False)
+    seed: int = Field(default=_DEFAULT.seed, ge=0, le=2**31 - 1)
 
 
 class Pair(BaseModel):
@@ -110,8 +120,11 @@ class Job(BaseModel):
                                      "`solving`, `pricing the pairs left out` (docs/rounds.md).",
                          examples=["solving"])
     attempts: int = Field(examples=[1])
-    recovery: str | None = Field(description="What a restart did to this job, if anything.",
-                                 examples=["resumed after an interrupted run (attempt 2 next)"])
+    recovery: str | None = Field(description="What a restart, a killed worker or a shutdown did to this job, "
+                                             "if anything.",
+                                 examples=["resumed after an interrupted run (attempt 2)"])
+    worker: str | None = Field(default=None, description="The process that runs, or ran, the current "
+                                                          "attempt (`host:pid`).", examples=["app-1:4711"])
     created_at: UtcDatetime
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
@@ -324,9 +337,10 @@ def _start(conn: sa.Connection, state: Any, snapshot: Any, caller: Any, inputs: 
                      detail="; ".join(f"{o.candidate_id} at {o.place_id}: overrides "
                                       f"{', '.join(o.rules) or 'every rule it breaks'} ({o.reason[:200]})"
                                       for o in inputs.overrides))
+    state.jobs.enqueue(conn, job_id, round_id)  # in this transaction: the round and its job, or neither
     job = dict(conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().one())
     conn.commit()  # the job must be visible before the worker looks for it
-    state.jobs.submit(job_id)
+    state.jobs.committed(job_id)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
     return {"round_id": round_id, "job": job}
 
@@ -383,7 +397,7 @@ def cancel(round_id: PathId, caller: Staff, conn: Conn, state: State, response: 
     if job is None or rnd["status"] not in ("queued", "running"):
         raise Conflict(f"round {round_id!r} is {rnd['status']}: only a queued or running round can be "
                        "cancelled")
-    outcome = state.jobs.cancel(conn, job["job_id"], round_id)
+    outcome = cancel_job(conn, job["job_id"], round_id)
     if outcome not in ("cancelled", "stopping"):
         raise Conflict(f"round {round_id!r} is {outcome}: only a queued or running round can be cancelled")
     audit.record(conn, caller, "update", "round_cancel", round_id, detail=outcome)
@@ -524,10 +538,34 @@ def rerun(round_id: PathId, body: Rerun, caller: Staff, conn: Conn, state: State
     return _start(conn, state, snapshot, caller, inputs, response, parent=round_id)
 
 
-def _pairs_of(conn: sa.Connection, round_id: str) -> dict[str, str]:
-    rows = conn.execute(sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id)
-                        .where(round_assignments.c.round_id == round_id))
-    return {r.candidate_id: r.place_id for r in rows}
+def _assignments_of(conn: sa.Connection, round_id: str) -> pl.DataFrame:
+    rows = conn.execute(sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id,
+                                  round_assignments.c.score)
+                        .where(round_assignments.c.round_id == round_id)).all()
+    return pl.DataFrame([tuple(r) for r in rows], orient="row",
+                        schema={"candidate_id": pl.String, "place_id": pl.String, "score": pl.Float64})
+
+
+def _succeeded(conn: sa.Connection, round_id: str) -> dict[str, Any]:
+    row = _round(conn, round_id)
+    if row["status"] != "succeeded":
+        raise Conflict(f"round {round_id!r} is {row['status']}, not succeeded")
+    return row
+
+
+def round_comparison(conn: sa.Connection, round_id: str, other_id: str) -> RoundComparison:
+    """The comparison of two stored, succeeded rounds by candidate id (:func:`scoring.compare_assignments`).
+
+    Raises
+    ------
+    NotFound
+        If either round does not exist.
+    Conflict
+        If either round has not succeeded.
+    """
+    a, b = _succeeded(conn, round_id), _succeeded(conn, other_id)
+    return compare_assignments(_assignments_of(conn, round_id), _assignments_of(conn, other_id),
+                               objective_a=a["objective"], objective_b=b["objective"])
 
 
 @router.get("/v1/rounds/{round_id}/compare/{other_id}", summary="Compare two rounds",
@@ -535,20 +573,18 @@ def _pairs_of(conn: sa.Connection, round_id: str) -> dict[str, str]:
 def compare(round_id: PathId, other_id: PathId, caller: Staff, conn: Conn) -> Comparison:
     """Coordinators and admins: candidates with the same place in both rounds, those who moved, and those
     assigned in one only. A round that has not succeeded answers 409."""
-    a, b = _round(conn, round_id), _round(conn, other_id)
-    for r in (a, b):
-        if r["status"] != "succeeded":
-            raise Conflict(f"round {r['round_id']!r} is {r['status']}, not succeeded")
-    pa, pb = _pairs_of(conn, round_id), _pairs_of(conn, other_id)
-    moved = [{"candidate_id": c, "place_a": pa[c], "place_b": pb[c]}
-             for c in sorted(pa.keys() & pb.keys()) if pa[c] != pb[c]]
+    diff = round_comparison(conn, round_id, other_id)
+    who, where = diff.candidate_label, diff.place_label
     return Comparison(
-        round_a=round_id, round_b=other_id,
-        same=sum(1 for c in pa.keys() & pb.keys() if pa[c] == pb[c]),
-        moved=moved,
-        only_a=[{"candidate_id": c, "place_id": pa[c]} for c in sorted(pa.keys() - pb.keys())],
-        only_b=[{"candidate_id": c, "place_id": pb[c]} for c in sorted(pb.keys() - pa.keys())],
-        objective_a=a["objective"], objective_b=b["objective"],
+        round_a=round_id, round_b=other_id, same=diff.unchanged,
+        moved=[{"candidate_id": who(c), "place_a": str(where(int(diff.place_a[c]))),
+                "place_b": str(where(int(diff.place_b[c])))} for c in diff.moved.tolist()],
+        only_a=[{"candidate_id": who(c), "place_id": str(where(int(diff.place_a[c])))}
+                for c in diff.dropped.tolist()],
+        only_b=[{"candidate_id": who(c), "place_id": str(where(int(diff.place_b[c])))}
+                for c in diff.newly_placed.tolist()],
+        # The stored objectives (None where a round did not record one), not the total scores.
+        objective_a=_round(conn, round_id)["objective"], objective_b=_round(conn, other_id)["objective"],
     )
 
 
@@ -581,10 +617,7 @@ def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot:
     if row["region_version"] != version:
         raise Conflict("the region was replaced since this round: its pairs may no longer exist")
     now = dt.datetime.now(dt.UTC)
-    # Each assignment with what orders it for its place's free slots: pins first, then by score.
-    order = {(r.candidate_id, r.place_id): (r.pinned, r.score) for r in conn.execute(
-        sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id, round_assignments.c.pinned,
-                  round_assignments.c.score).where(round_assignments.c.round_id == round_id))}
+    order = _publication_order(conn, round_id)
     pairs = sorted(order)
     overrides = {(o.candidate_id, o.place_id): o for o in overrides_of(row["overrides"])}
     conflicts = _conflicts(conn, dict(row), order, state.policy(row["policy_id"]), overrides,
@@ -616,6 +649,29 @@ def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot:
     state.request_reload()
     return Published(round_id=round_id, proposals_created=len(proposals), published_at=now,
                      skipped=[ProposalConflict.model_validate(c) for c in refused])
+
+
+def _publication_order(conn: sa.Connection, round_id: str) -> dict[tuple[str, str], tuple[bool, float]]:
+    """Each assignment with what orders it for its place's free slots: pins first, then by score."""
+    return {(r.candidate_id, r.place_id): (r.pinned, r.score) for r in conn.execute(
+        sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id, round_assignments.c.pinned,
+                  round_assignments.c.score).where(round_assignments.c.round_id == round_id))}
+
+
+def publication_conflicts(conn: sa.Connection, state: Any, round_id: str, *,
+                          allow_multiple_open: bool = False) -> list[dict[str, Any]]:
+    """Every assignment that publishing the round now would name as a conflict, checked as
+    :func:`publish` checks them, with nothing locked or written (the pages' confirm step shows them
+    before the coordinator publishes). A round that is not a succeeded, unpublished round of the
+    current region has none to show: :func:`publish` refuses it as a whole (409)."""
+    row = conn.execute(sa.select(rounds).where(rounds.c.round_id == round_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no round {round_id!r}")
+    if row["status"] != "succeeded" or row["published_at"] is not None:
+        return []
+    overrides = {(o.candidate_id, o.place_id): o for o in overrides_of(row["overrides"])}
+    return _conflicts(conn, dict(row), _publication_order(conn, round_id), state.policy(row["policy_id"]),
+                      overrides, allow_multiple_open=allow_multiple_open)
 
 
 def _override_words(pair: tuple[str, str], row: dict[str, Any]) -> list[str]:

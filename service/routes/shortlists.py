@@ -10,11 +10,13 @@ with FastAPI's validation, dependencies and problem answers. :class:`ShortlistFa
 layer in front of the app, answers the common request without FastAPI's routing and dependency
 solving, which cost most of a cached answer's time (``benchmarks/README.md``): a GET with no query
 or only ``k``, an active key whose role may read shortlists, a place of the loaded snapshot. It
-makes the same checks (the key through the same key cache, :meth:`service.auth.KeyCache.check`),
-takes the same cached answer (or the same shared computation), queues the same audit entry, and
-sends the same bytes and headers. Every other request (no key, an unknown or revoked key, a refused
-role, an unknown place, an invalid ``k``, an error on the way) goes on to the route untouched, so
-that every refusal is answered in one place, by the route.
+makes the same checks (the key through the same key cache, :meth:`service.auth.KeyCache.check`;
+who may read which place's list, and of which candidates, through the same function,
+:func:`shortlist_access`, which the route calls too), takes the same cached answer (or the same
+shared computation), queues the same audit entry, and sends the same bytes and headers. Every
+other request (no key, an unknown or revoked key, a refused role, an unknown place, an invalid
+``k``, an error on the way) goes on to the route untouched, so that every refusal is answered in
+one place, by the route.
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scoring.exceptions import UnknownEntityError
-from service.auth import Role
+from service.auth import Principal, Role
 from service.cache import DEFAULT_K, CachedShortlist, answer_shortlist, cache_key
 from service.deps import CANDIDATE_READERS, CandidateReader, Loaded, State, admitted
 from service.engine import EngineUnavailable
-from service.errors import NotFound, Unavailable, problem_responses
+from service.errors import Forbidden, NotFound, Unavailable, problem_responses
 from service.routes._common import POLICY_ID_PATTERN, PathId, StrictQueryRoute
 from service.state import ServiceState, Snapshot
 
@@ -59,6 +61,36 @@ SHORTLIST_EXAMPLE = {
 COMPUTING_AT_ONCE = 2
 
 
+#: The roles that may read shortlists (admin among them).
+SHORTLIST_READERS = admitted(*CANDIDATE_READERS)
+
+
+def shortlist_access(caller: Principal, snapshot: Snapshot, place_id: str) -> str | None:
+    """Whether ``caller`` may read the shortlist of ``place_id``, and of which candidates: the one
+    access check of both doors to a shortlist (the route and :class:`ShortlistFastPath`) and of the
+    explanation of a line.
+
+    Returns
+    -------
+    str or None
+        The district whose candidates the list is drawn from (a labour-market unit's own: exactly
+        the best of its district), or None for the region's (a coordinator, an admin).
+
+    Raises
+    ------
+    service.errors.Forbidden
+        The caller's role may not read shortlists (a supplier, a researcher, an orderer).
+    service.errors.NotFound
+        No place ``place_id`` in the snapshot (every role gets the same answer).
+    """
+    if caller.role not in SHORTLIST_READERS:
+        allowed = ", ".join(sorted(r.value for r in SHORTLIST_READERS))
+        raise Forbidden(f"a {caller.role.value} key may not do this (allowed: {allowed})")
+    if place_id not in snapshot.place_ids:
+        raise NotFound(f"no place {place_id!r} that this key may see")
+    return caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
+
+
 def _answer(state: ServiceState, snapshot: Snapshot, place_id: str, k: int, district: str | None,
             fair: bool, include_held_back: bool, policy_id: str | None) -> CachedShortlist:
     policy, prepared = state.for_policy(snapshot, policy_id)  # PolicyError: unknown policy, 404
@@ -69,9 +101,9 @@ def _answer(state: ServiceState, snapshot: Snapshot, place_id: str, k: int, dist
         raise Unavailable(str(exc)) from None
 
 
-async def _cached_answer(state: ServiceState, snapshot: Snapshot, key: Hashable, place_id: str, k: int,
-                         district: str | None, *, fair: bool = True, include_held_back: bool = False,
-                         policy_id: str | None = None) -> CachedShortlist:
+async def cached_answer(state: ServiceState, snapshot: Snapshot, key: Hashable, place_id: str, k: int,
+                        district: str | None, *, fair: bool = True, include_held_back: bool = False,
+                        policy_id: str | None = None) -> CachedShortlist:
     """The snapshot's cached answer, or one computation in a worker thread shared by all who ask.
 
     ``key`` is :func:`service.cache.cache_key` of the other arguments; ``policy_id`` None is the
@@ -126,13 +158,11 @@ async def get_shortlist(
 ) -> Response:
     """Coordinators get the region's best candidates; a labour-market unit exactly the best of its
     own district's candidates. The parameters are those of `platsa shortlist`."""
-    if place_id not in snapshot.place_ids:
-        raise NotFound(f"no place {place_id!r} that this key may see")
-    district = caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
+    district = shortlist_access(caller, snapshot, place_id)
     policy_id = _own_policy(snapshot, policy)
     key = cache_key(place_id, k, district, fair=fair, include_held_back=include_held_back,
                     policy_id=policy_id)
-    answer = await _cached_answer(state, snapshot, key, place_id, k, district, fair=fair,
+    answer = await cached_answer(state, snapshot, key, place_id, k, district, fair=fair,
                                   include_held_back=include_held_back, policy_id=policy_id)
     state.audit.add(caller, "read", "shortlist", place_id, candidate_ids=answer.candidate_ids)
     return Response(answer.body, media_type="application/json")
@@ -196,9 +226,21 @@ class ShortlistExplanation(BaseModel):
     standing: ListStanding
 
 
-def _explain(state: ServiceState, snapshot: Snapshot, place_id: str, candidate_id: str, k: int,
-             district: str | None, fair: bool, include_held_back: bool,
-             policy_id: str | None) -> dict[str, Any]:
+def explain_candidate(state: ServiceState, snapshot: Snapshot, place_id: str, candidate_id: str, k: int,
+                      district: str | None, fair: bool, include_held_back: bool,
+                      policy_id: str | None) -> dict[str, Any]:
+    """Why ``candidate_id`` is, or is not, on the place's shortlist with these parameters (blocking: run
+    it in a worker thread), as ``GET /v1/places/{id}/shortlist/explain/{candidate_id}`` answers.
+
+    ``policy_id`` None is the snapshot's own policy. The caller has checked access to the place.
+
+    Raises
+    ------
+    NotFound
+        The candidate is unknown, or another district's (the same answer; docs/api.md, "Roles").
+    Unavailable
+        The engine is not available.
+    """
     policy, prepared = state.for_policy(snapshot, policy_id)  # PolicyError: unknown policy, 404
     try:
         return state.engine.explain(prepared, policy, place_id, candidate_id, k=k, district_id=district,
@@ -223,11 +265,9 @@ async def explain_shortlist_candidate(
     candidate stands against the list that the shortlist operation gives with the same parameters.
     A labour-market unit may ask about its own district's candidates only; another district's
     candidate answers 404, as an unknown one does."""
-    if place_id not in snapshot.place_ids:
-        raise NotFound(f"no place {place_id!r} that this key may see")
-    district = caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
+    district = shortlist_access(caller, snapshot, place_id)
     answer = await anyio.to_thread.run_sync(
-        _explain, state, snapshot, place_id, candidate_id, k, district, fair, include_held_back,
+        explain_candidate, state, snapshot, place_id, candidate_id, k, district, fair, include_held_back,
         _own_policy(snapshot, policy), limiter=snapshot.shortlists.limiter(COMPUTING_AT_ONCE))
     state.audit.add(caller, "read", "shortlist_explanation", place_id, candidate_ids=[candidate_id])
     return answer
@@ -237,7 +277,6 @@ async def explain_shortlist_candidate(
 _PATH = re.compile(r"/v1/places/([^/]+)/shortlist")
 _PLACE_ID = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _QUERY = re.compile(rb"k=([1-9][0-9]{0,2})")
-_READERS = admitted(*CANDIDATE_READERS)
 _CONTENT_TYPE = (b"content-type", b"application/json")
 
 
@@ -279,7 +318,7 @@ class ShortlistFastPath:
         if state is None or not state.settings.shortlist_fast_path:
             return None
         snapshot = state.snapshot
-        if snapshot is None or place_id not in snapshot.place_ids or not _PLACE_ID.fullmatch(place_id):
+        if snapshot is None or not _PLACE_ID.fullmatch(place_id):
             return None
         k = DEFAULT_K
         if scope["query_string"]:
@@ -292,10 +331,10 @@ class ShortlistFastPath:
             return None
         try:
             caller = await state.keys.check(state.db, token)
-            if caller is None or caller.role not in _READERS:
+            if caller is None:
                 return None
-            district = caller.district_id if caller.role == Role.LABOUR_MARKET_UNIT else None
-            answer = await _cached_answer(state, snapshot, cache_key(place_id, k, district), place_id, k,
+            district = shortlist_access(caller, snapshot, place_id)  # a refusal: the route answers it
+            answer = await cached_answer(state, snapshot, cache_key(place_id, k, district), place_id, k,
                                           district)
             state.audit.add(caller, "read", "shortlist", place_id, candidate_ids=answer.candidate_ids)
         except Exception:

@@ -1,4 +1,4 @@
-"""Reduced-cost fixing with several duals (matching._exact._sharpened_dev) and the exact models
+"""Reduced-cost fixing with several duals (matching._exact.certificate.sharpened_dev) and the exact models
 it feeds: every assignment the fixing excludes must be provably worse than the bound allows."""
 
 from __future__ import annotations
@@ -6,23 +6,31 @@ from __future__ import annotations
 import dataclasses
 import time
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pytest
 
-from matching import AllocationProblem, SolveParams, Status, _exact, build_problem, solve
+from matching import AllocationProblem, SolveParams, Status, _exact, _repair, build_problem, solve
+from matching._exact import certificate, fixed_count, lp, repair
+from matching._exact import params as exact_params
 from tests.matching.conftest import reference_milp
 from tests.matching.test_properties import _binding_round
 
 
-def _count_certificate(prep: _exact.Prepared, n: int) -> tuple[_exact._CountBound,
-                                                                 _exact._CountOracle]:
+def _count_certificate(prep: _exact.Prepared, n: int) -> tuple[fixed_count.CountBound,
+                                                                 fixed_count.CountOracle]:
     core = np.arange(prep.edges.size, dtype=np.int64)
-    stats = {"count_flows": 0}
-    cb, _ = _exact._count_bound(prep, n, core, np.zeros(prep.num_groups, np.int64),
-                                time.perf_counter() + 60, stats)
+    cb, _ = fixed_count.count_bound(prep, n, core, np.zeros(prep.num_groups, np.int64),
+                                    time.perf_counter() + 60, fixed_count.Counters())
     assert cb.value is not None and cb.cert is not None
-    return cb, _exact._CountOracle(prep, n, core)
+    return cb, fixed_count.CountOracle(prep, n, core)
+
+
+def _tuned(monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
+    """Solve with the default tuning changed (``matching._exact.params.DEFAULT``)."""
+    monkeypatch.setattr(exact_params, "DEFAULT", dataclasses.replace(exact_params.DEFAULT,
+                                                                      **changes))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -36,7 +44,7 @@ def test_sharpened_fixing_never_excludes_a_flow_the_bound_admits(seed: int) -> N
     cb, oracle = _count_certificate(prep, n)
     cert = cb.cert
     assert cert is not None and cb.value is not None
-    dev = _exact._sharpened_dev(prep, cert, 10**15)
+    dev = certificate.sharpened_dev(prep, cert, 10**15)
     assert (dev >= np.abs(cert.rc)).all()
     rng = np.random.default_rng(seed)
     checked = 0
@@ -65,7 +73,7 @@ def test_sharpened_fixing_holds_used_pairs_the_flow_potentials_leave_free(seed: 
     assert cb.cert is not None
     used = cb.cert.used
     plain = np.abs(cb.cert.rc)
-    sharp = _exact._sharpened_dev(prep, cb.cert, 10**15)
+    sharp = certificate.sharpened_dev(prep, cb.cert, 10**15)
     # The flow's own potentials price most used pairs at 0; the shifted dual prices them.
     assert (sharp[used] > 0).sum() > 2 * max((plain[used] > 0).sum(), 1)
 
@@ -76,7 +84,7 @@ def test_fixed_count_models_match_the_reference_with_either_solver(seed: int, cb
                                                                    monkeypatch: pytest.MonkeyPatch
                                                                    ) -> None:
     # HiGHS (cbc_max = 0) and CBC (everything) close the same rounds to the same optimum.
-    monkeypatch.setattr(_exact, "_CBC_MAX_PAIRS", cbc_max)
+    _tuned(monkeypatch, cbc_max_pairs=cbc_max)
     p = _binding_round(seed)
     res = solve(p, SolveParams(time_limit_s=60))
     assert res.status is Status.OPTIMAL and res.gap == 0
@@ -89,23 +97,21 @@ def test_fixed_counts_close_the_gap_without_any_incumbent(seed: int,
     # A round whose floors barely bind can leave every flow one person short of a floor, so the
     # repair has nothing to repair towards. The fixed-count models (widened step by step) must
     # then find the optimum themselves, not hand the round to the whole-round model.
-    phase = _exact._fixed_count_phase
-    calls: list[_exact.ExactOutcome | None] = []
+    phase = fixed_count.run
+    calls: list[fixed_count.CountResult | None] = []
 
-    def without_incumbent(*args: object, **kwargs: object) -> _exact.ExactOutcome | None:
-        args_ = list(args)
-        args_[7] = None  # incumbent
-        out = phase(*args_, **kwargs)  # type: ignore[arg-type]
+    def without_incumbent(state: _exact.SearchState) -> fixed_count.CountResult | None:
+        out = phase(dataclasses.replace(state, incumbent=None))
         calls.append(out)
         return out
 
-    monkeypatch.setattr(_exact, "_fixed_count_phase", without_incumbent)
-    monkeypatch.setattr(_exact, "_improve", lambda *a, **k: None)
-    monkeypatch.setattr(_exact, "_MIP_MARGIN_W", 1)  # a first model too shallow: widen
+    monkeypatch.setattr(fixed_count, "run", without_incumbent)
+    monkeypatch.setattr(repair, "improve", lambda *a, **k: None)
+    _tuned(monkeypatch, mip_margin_w=1)  # a first model too shallow: widen
     # The LP warm starts' prices prove these rounds optimal before the fixed-count phase: without
     # them, the phase this test is about runs.
-    monkeypatch.setattr(_exact, "_lp_prices", lambda *a, **k: None)
-    monkeypatch.setattr(_exact, "_lp_multipliers", lambda *a, **k: None)
+    monkeypatch.setattr(lp, "lp_prices", lambda *a, **k: None)
+    monkeypatch.setattr(lp, "lp_multipliers", lambda *a, **k: None)
     p = _binding_round(seed)
     res = solve(p, SolveParams(time_limit_s=60))
     # Either the phase found it, or (since the bound converges, issue 20) a flow meeting the floors
@@ -129,15 +135,15 @@ def test_large_fixed_count_models_are_rebounded_as_rounds_of_their_own(
         seed: int, objective: str, pins: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # With the size limit at 30 pairs every fixed-count model of these rounds is re-bounded as a
     # restricted round (pins, placement weight and all) before any MIP: the same optimum.
-    monkeypatch.setattr(_exact, "_RESTRICT_ABOVE", 30)
+    _tuned(monkeypatch, restrict_above=30)
     sizes: list[int] = []
-    restricted = _exact._restricted
+    restricted = fixed_count.restricted
 
     def spy(prep: _exact.Prepared, free: np.ndarray, fixed1: np.ndarray) -> _exact.Prepared:
         sizes.append(int(free.size))
         return restricted(prep, free, fixed1)
 
-    monkeypatch.setattr(_exact, "_restricted", spy)
+    monkeypatch.setattr(fixed_count, "restricted", spy)
     p = _binding_round(seed)
     if pins:
         p = _pinned(p, pins)
@@ -166,14 +172,14 @@ def test_a_restricted_model_finds_what_the_plain_model_finds_above_theta(
     k = prep.scale_k
     # Deep enough to hold the round's optimum and 200 w-units more: a few hundred pairs.
     tau = cb.value - k * round(opt.objective * 1000) + 200 * k
-    dev = _exact._sharpened_dev(prep, cb.cert, tau + 1)
+    dev = certificate.sharpened_dev(prep, cb.cert, tau + 1)
     free = np.flatnonzero(dev <= tau)
     fixed1 = np.flatnonzero(cb.cert.used & (dev > tau))
     assert free.size > 30
-    plain = _exact._solve_fixed_count_mip(prep, free, fixed1, 60, n)
+    plain = lp.solve_fixed_count_mip(prep, free, fixed1, 60, n)
     assert plain.status == "optimal"
 
-    def value(res: _exact._MipResult) -> Fraction:
+    def value(res: lp.MipResult) -> Fraction:
         x = np.zeros(prep.edges.size, bool)
         x[free[res.x_free]] = True
         x[fixed1] = True
@@ -182,12 +188,12 @@ def test_a_restricted_model_finds_what_the_plain_model_finds_above_theta(
         return v
 
     best = value(plain)
-    monkeypatch.setattr(_exact, "_RESTRICT_ABOVE", 30)  # the restricted re-bound, then the MIP
+    _tuned(monkeypatch, restrict_above=30)  # the restricted re-bound, then the MIP
     for margin in (-50, 0, 1, 50):  # theta in w-units relative to the model's optimum
         theta = Fraction(k * (best + margin))
-        res = _exact._solve_count_model(
+        res = fixed_count.solve_count_model(
             prep, free, fixed1, n, theta, cb.cert.mu, time.perf_counter() + 60,
-            {"count_flows": 0})
+            fixed_count.Counters())
         if margin <= 0:
             assert res.status == "optimal" and value(res) == best
         else:
@@ -205,7 +211,7 @@ def test_two_flows_missing_different_floors_are_repaired_into_one_meeting_both()
     prep = _exact.prepare(p, False, None)
     x0 = np.flatnonzero(np.isin(prep.edges, [0, 2]))  # A and a non-member: misses B
     x1 = np.flatnonzero(np.isin(prep.edges, [1, 3]))  # B and a non-member: misses A
-    out = _exact._improve(prep, [x0, x1], None, time.perf_counter() + 10)
+    out = repair.improve(prep, [x0, x1], None, time.perf_counter() + 10)
     assert out is not None
     value, ok = _exact.primal_value(prep, out[1])
     assert ok and sorted(prep.edges[out[1]].tolist()) == [0, 1] and value == 19_000
@@ -217,13 +223,13 @@ def test_without_a_warm_start_the_free_n_search_runs_longer(seed: int,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     # Six Kelley steps suffice from the warm-start LP's prices, not from zero: stopped there, the
     # bound is far off and the fixed-count phase has over a hundred numbers placed to examine.
-    monkeypatch.setattr(_exact, "_lp_multipliers", lambda *a, **k: None)
-    monkeypatch.setattr(_exact, "_lp_prices", lambda *a, **k: None)
+    monkeypatch.setattr(lp, "lp_multipliers", lambda *a, **k: None)
+    monkeypatch.setattr(lp, "lp_prices", lambda *a, **k: None)
     p = _binding_round(seed)
     res = solve(p, SolveParams(time_limit_s=60))
     assert res.status is Status.OPTIMAL and res.gap == 0
     assert res.objective == pytest.approx(reference_milp(p).objective, abs=1e-9)
-    assert res.stats["kelley_iterations"] > _exact._MAX_KELLEY
+    assert res.stats["kelley_iterations"] > exact_params.DEFAULT.max_kelley
     assert res.stats.get("fixed_counts", 0) <= 3  # absent: the bound closed before that phase
 
 
@@ -234,27 +240,27 @@ def test_repairs_remembered_in_a_memo_are_not_repeated(monkeypatch: pytest.Monke
     prep = _exact.prepare(p, False, None)
     # The flows a fixed-count search meets from prices near its dual optimum (these rounds'
     # floors are worth about 5 score units a person: 320 000 c-units at K = 64).
-    _, flows = _exact._count_bound(prep, solve(p).num_assigned, np.arange(prep.edges.size),
-                                   np.full(prep.num_groups, 320_000, np.int64),
-                                   time.perf_counter() + 60, {"count_flows": 0})
+    _, flows = fixed_count.count_bound(prep, solve(p).num_assigned, np.arange(prep.edges.size),
+                                       np.full(prep.num_groups, 320_000, np.int64),
+                                       time.perf_counter() + 60, fixed_count.Counters())
     calls: list[int] = []
-    real = _exact._repair.repair
+    real = _repair.repair
 
     def counting(*args: object) -> object:
         calls.append(1)
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_exact._repair, "repair", counting)
+    monkeypatch.setattr(_repair, "repair", counting)
     memo: set[tuple[bytes, bytes]] = set()
     deadline = time.perf_counter() + 60
-    first = _exact._improve(prep, flows[:-1], None, deadline, memo=memo)
+    first = repair.improve(prep, flows[:-1], None, deadline, memo=memo)
     assert first is not None and _exact.primal_value(prep, first[1])[1]
     # Again with one more flow and the first result as the incumbent, as the phase does.
     before = len(calls)
-    again = _exact._improve(prep, flows, first, deadline, memo=memo)
+    again = repair.improve(prep, flows, first, deadline, memo=memo)
     with_memo = len(calls) - before
     before = len(calls)
-    fresh = _exact._improve(prep, flows, first, deadline)
+    fresh = repair.improve(prep, flows, first, deadline)
     without = len(calls) - before
     assert again is not None and fresh is not None and again[0] == fresh[0] >= first[0]
     assert with_memo < without

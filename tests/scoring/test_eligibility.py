@@ -15,6 +15,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from fixtures import generate_region
+from scoring import allocation
+from scoring.allocation import RoundParams
 from scoring.competence import CompetenceNormaliser
 from scoring.eligibility import (
     HELD_BACK_RULES,
@@ -29,6 +32,7 @@ from scoring.eligibility import (
 from scoring.policy import Policy, load_policy, parse_policy
 from scoring.pool import EARTH_RADIUS_KM, build_pool
 from scoring.region import Manifest, Region, region_from_frames
+from service.demo import DEMO_REGION
 
 REF = dt.date(2026, 3, 1)
 LAT, LON = 57.70, 11.97
@@ -426,3 +430,35 @@ def test_the_place_rules_agree_on_both_paths() -> None:
     built = _variant(start_date=[_d("2025-06-01"), _d("2026-04-01"), _d("2026-05-01")],
                      competences_learnable=[[], [], []])
     test_place_eligibility_over_pool_matches_pairs(built)
+
+
+# --- the three paths of the hard rules -------------------------------------------------------------
+
+@pytest.mark.parametrize("include_held_back", [True, False])
+@pytest.mark.parametrize(("name", "size", "seed"), [DEMO_REGION, ("ostersund", "small", 3)],
+                         ids=["demo", "ostersund-small-3"])
+def test_the_round_scan_pair_rules_and_place_eligibility_find_the_same_pairs(
+        name: str, size: str, seed: int, include_held_back: bool) -> None:
+    """One statement of each rule (the functions above _rules in scoring/eligibility.py) read by all
+    three paths: every place's eligible candidates are the same pairs, on the demo region and a
+    fixture region, with and without the held-back candidates."""
+    region = generate_region(name, size, seed=seed)
+    policy = load_policy(region.manifest.policy)
+    pool, places = build_pool(region, policy)
+    everyone = np.arange(pool.size)
+    scan = allocation._PlaceScan(pool, places, policy, RoundParams(include_held_back=include_held_back))
+    from_scan: dict[int, list[int]] = {}
+    for group, group_places in scan.groups():
+        for p in group_places:
+            from_scan[p] = np.sort(scan.eligible_at(group, p).candidates()).tolist()
+    total = 0
+    for p in range(places.size):
+        check = place_eligibility(pool, places, p, policy)
+        want = check.eligible.copy()
+        if not include_held_back:
+            for held in check.held_back.values():
+                want &= ~held
+        np.testing.assert_array_equal(eligible_pairs(pool, places, everyone, p, policy), check.eligible)
+        assert from_scan.get(p, []) == np.flatnonzero(want).tolist(), f"place {places.ids[p]}"
+        total += int(want.sum())
+    assert total > 0  # the regions have eligible pairs: the comparison compared something

@@ -26,7 +26,6 @@ from scoring.followup import (
     DIALOGUE_SCHEMA,
     OWN_HIRE_SCHEMA,
     FollowUpRecords,
-    anti_creaming_share,
     build_report,
     checkpoints,
     data_coverage,
@@ -439,11 +438,12 @@ def test_yearly_target(region: Region, policy: Policy) -> None:
     assert y2.verdict.startswith("not met: 5 place(s) requisitioned in 2026 < 2 × 3")
 
 
-def test_anti_creaming(region: Region) -> None:
-    a = anti_creaming_share(region, year=YEAR)
+def test_anti_creaming(region: Region, policy: Policy) -> None:
+    a = key_figures(region, policy, year=YEAR).anti_creaming
     # placed c1 (1), c2 (2), c3 (4), c4 (1): 3 of 4 low; pool c1, c2, c4, c6, c7: 5 of 8.
-    assert (a.placed, a.placed_low_steps, a.pool, a.pool_low_steps) == (4, 3, 8, 5)
-    assert a.placed_share == 0.75 and a.pool_share == 0.625 and a.ratio == pytest.approx(1.2)
+    assert (a.num_placed, a.num_placed_low, a.num_pool, a.num_pool_low) == (4, 3, 8, 5)
+    assert a.share_placed_low == 0.75 and a.share_pool_low == 0.625 and a.ratio == pytest.approx(1.2)
+    assert a.low_steps == (1, 2)
 
 
 def test_by_group_counts_overlapping_groups(region: Region, policy: Policy) -> None:

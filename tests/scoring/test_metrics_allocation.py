@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import metrics as m
+from scoring.domain import LOW_LADDER_STEPS
 from scoring.policy import Distribution
 
 
@@ -82,6 +83,17 @@ def test_anti_creaming_share_hand_checked() -> None:
     assert only_step_1.share_placed_low == pytest.approx(1 / 3) and math.isnan(only_step_1.share_pool_low)
     with pytest.raises(ValueError, match=r"1\.\.4"):
         m.anti_creaming_share([5])
+
+
+def test_anti_creaming_counts_work_ladder_steps_1_and_2_as_low() -> None:
+    # DOMAIN.md: step 1 (very large need of support) and step 2 (large need) are low; 3 and 4 are not.
+    # The one statement of the step set is scoring.domain.LOW_LADDER_STEPS, and it is the default.
+    assert LOW_LADDER_STEPS == (1, 2)
+    r = m.anti_creaming_share([1, 2, 3, 4, 4], pool_ladder_step=[1, 1, 1, 2, 3, 3, 4, 4])
+    assert r.low_steps == (1, 2)
+    assert (r.num_placed, r.num_placed_low, r.num_pool, r.num_pool_low) == (5, 2, 8, 4)
+    assert (r.share_placed_low, r.share_pool_low) == (0.4, 0.5)
+    assert r.ratio == pytest.approx(0.8) and r.difference == pytest.approx(-0.1)
 
 
 def test_placements_per_supplier_status() -> None:

@@ -22,7 +22,9 @@ from fixtures import generate_region
 from scoring.exceptions import PolicyError
 from scoring.policy import Privacy, load_policy, parse_policy
 from scoring.privacy import (
+    PROFILE_FIELDS,
     WITHHELD,
+    WITHHELD_FROM_SUPPLIERS,
     GroupShare,
     Profile,
     coarsen,
@@ -31,6 +33,7 @@ from scoring.privacy import (
     protected_groups,
     smallest_class,
 )
+from scoring.schema import SENSITIVE_COLUMNS, TABLES
 
 #: The profile as it was shown before issue 14: no coarse words.
 AS_STORED = Privacy(coarsen_support={}, coarsen_competences={})
@@ -162,3 +165,15 @@ def test_the_policy_refuses_steps_out_of_order() -> None:
     data["privacy"]["generalise"] = ["available_from:quarter", "available_from:month"]
     with pytest.raises(PolicyError, match="coarser or equal step"):
         parse_policy(data)
+
+
+def test_every_candidate_column_is_shown_to_suppliers_or_withheld_with_a_reason() -> None:
+    """A new column of the candidates table reaches no supplier until it is classified here."""
+    columns = {c.name for c in TABLES["candidates"].columns}
+    shown, withheld = set(PROFILE_FIELDS), set(WITHHELD_FROM_SUPPLIERS)
+    assert not shown & withheld
+    assert columns == shown | withheld, (
+        f"classify {sorted(columns - shown - withheld)} (shown or withheld); "
+        f"no longer columns: {sorted((shown | withheld) - columns)}")
+    assert SENSITIVE_COLUMNS.issubset(withheld)
+    assert all(WITHHELD_FROM_SUPPLIERS.values())

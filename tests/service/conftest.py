@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
@@ -40,6 +41,8 @@ PG_URL = os.environ.get("PLATSA_TEST_POSTGRES_URL", "postgresql+psycopg://postgr
 
 #: Rounds in the tests run on a transparent greedy engine (tests/service/engines.py); shortlists on the core.
 TEST_ENGINE = "tests.service.engines:SlowEngine"
+#: Idle PostgreSQL connections a test server keeps (``PLATSA_DB_POOL_SIZE``; 20 in a deployment).
+TEST_POOL_SIZE = 2
 
 
 def free_port() -> int:
@@ -133,8 +136,13 @@ class Api:
 class ThreadServer:
     """uvicorn serving an app from a thread of the test process."""
 
-    def __init__(self, settings: Settings) -> None:
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port,
+    def __init__(self, settings: Settings, build: Callable[[Settings], Any] = create_app) -> None:
+        # Many servers live at once in a test process, and two test processes run (-n auto): each
+        # keeps few idle PostgreSQL connections, so that together they stay below its 100.
+        if "db_pool_size" not in settings.model_fields_set:
+            settings = settings.model_copy(update={"db_pool_size": TEST_POOL_SIZE})
+        # ``build``: the app as create_app makes it, or as a command does (service.cli.serve.build_app).
+        config = uvicorn.Config(build(settings), host="127.0.0.1", port=settings.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -237,7 +245,8 @@ def server_with_region(backend: str, tmp_path_factory: pytest.TempPathFactory,
 @contextmanager
 def serve_process(database_url: str, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
     """``platsa serve`` in a process of its own, once its ``/health`` answers; stopped after."""
-    environ = {**os.environ, "PLATSA_DATABASE_URL": database_url, **env}
+    environ = {**os.environ, "PLATSA_DATABASE_URL": database_url, "PLATSA_DB_POOL_SIZE": str(TEST_POOL_SIZE),
+               **env}
     code = "import sys; from service.cli import main; sys.exit(main(sys.argv[1:]))"
     process = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
                                 "--log-level", "warning"], env=environ)

@@ -38,6 +38,7 @@ ZIP = {"content": b"not a zip", "headers": {"Content-Type": "application/zip"}}
 #: (method, path template, concrete path, request kwargs, statuses in ROLES order)
 MATRIX: list[tuple[str, str, str, dict[str, Any], tuple[int, ...]]] = [
     ("GET", "/health", "/health", {}, (200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/ready", "/ready", {}, (200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/v1/me", "/v1/me", {}, (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/v1/region", "/v1/region", {}, (401, 200, 200, 200, 200, 200, 200)),
     ("POST", "/v1/region/import", "/v1/region/import", ZIP, (401, 422, 422, 403, 403, 403, 403)),

@@ -27,8 +27,10 @@ without the checks beyond schema and status, took 60 s).
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import httpx
@@ -137,10 +139,39 @@ def run_schemathesis(api: Api, role: str, max_examples: int, coverage: bool) -> 
 def test_every_check_passes_for_every_role(servers: Callable[[str], Api], backend: str, role: str,
                                            max_examples: int, coverage: bool) -> None:
     api = servers(backend)
-    sent, problems = run_schemathesis(api, role, max_examples, coverage)
+    with server_errors() as errors:
+        sent, problems = run_schemathesis(api, role, max_examples, coverage)
     assert sent >= 57 * 2, f"only {sent} requests: not every operation was reached"
     print(f"{backend} {role}: {sent} requests")  # the figure in the module's docstring
-    assert problems == [], "\n\n".join(problems)
+    assert problems == [], "\n\n".join(problems + errors)
+
+
+class _Errors(logging.Handler):
+    """The server's logged exceptions, each as the last lines of its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            lines = "".join(traceback.format_exception(*record.exc_info)).rstrip().splitlines()
+            self.found.append(f"server log ({record.name}): " + "\n    ".join(lines[-24:]))
+
+
+@contextmanager
+def server_errors() -> Iterator[list[str]]:
+    """Collect what the in-process server logs with a traceback while the block runs: a 5xx's cause
+    is then part of the failure itself, not only of the captured output (which CI may cut short)."""
+    handler = _Errors()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error")]  # uvicorn's does not propagate
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.found
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
 
 
 # -- 5xx that fuzzing found (issue 14) -----------------------------------------------------------

@@ -1,8 +1,11 @@
 """The serving process freezes its long-lived objects out of garbage collection, and lets go of them
 at a rebuild (``PLATSA_GC_FREEZE``, :meth:`service.state.ServiceState.freeze`).
 
-Freezing is process-wide, and these servers run in the test process: each test starts from nothing
-frozen, on a server of its own (SQLite; the collector does not depend on the database). The engine
+Freezing is process-wide, and belongs to the command that owns the process: each server here is
+built as ``platsa serve`` builds its app (:func:`service.cli.serve.build_app`, with its freezer,
+:class:`service.cli.common.GcFreeze`), and an app built without one freezes nothing. The servers
+run in the test process: each test starts from nothing frozen, on a server of its own (SQLite; the
+collector does not depend on the database). The engine
 puts each prepared pool in a reference cycle, which only the collector can free: the core's own pool
 has none today, and would be freed by reference counting even if it stayed frozen.
 """
@@ -19,6 +22,8 @@ import pytest
 
 from scoring.policy import Policy
 from scoring.region import Region
+from service.app import create_app
+from service.cli.serve import build_app
 from service.config import Settings
 from service.engine import PreparedPool
 from service.state import ServiceState
@@ -71,7 +76,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         url = f"sqlite:///{tmp_path / 'platsa.db'}"
         tokens = add_keys(url)
         config = Settings(database_url=url, port=free_port(), engine=f"{__name__}:CyclicEngine", gc_freeze=gc_freeze)
-        server = ThreadServer(config)
+        server = ThreadServer(config, build_app)
         servers.append(server.__enter__())
         state: ServiceState = server.server.config.app.state.platsa  # type: ignore[union-attr]
         return Api("sqlite", f"http://127.0.0.1:{config.port}", url, tokens), state
@@ -110,3 +115,16 @@ def test_freezing_can_be_turned_off(serve: Serve) -> None:
     assert state.snapshot is not None and len(state.snapshot.shortlists) > 0
     assert gc.get_freeze_count() == 0
     assert tracked(state.snapshot)
+
+
+def test_an_app_built_without_the_commands_freezer_freezes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'platsa.db'}"
+    tokens = add_keys(url)
+    gc.unfreeze()
+    config = Settings(database_url=url, port=free_port(), engine=f"{__name__}:CyclicEngine")
+    assert config.gc_freeze  # the setting is the command's to act on, not the app's
+    with ThreadServer(config, create_app) as server:
+        state: ServiceState = server.server.config.app.state.platsa  # type: ignore[union-attr]
+        import_region(Api("sqlite", f"http://127.0.0.1:{config.port}", url, tokens), state)
+        assert state.heap is None and gc.get_freeze_count() == 0
+        assert state.snapshot is not None and tracked(state.snapshot)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +29,16 @@ def db(tmp_path: Path) -> Iterator[sa.Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: the test process may have a loop running already
+    (Playwright's, when a browser test ran before in the same worker)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def count_key_queries(engine: sa.Engine) -> list[str]:
@@ -63,10 +74,10 @@ def test_a_burst_asks_the_database_once(db: sa.Engine) -> None:
     async def burst() -> list[Any]:
         return await asyncio.gather(*(cache.check(db, token) for _ in range(50)))
 
-    found = asyncio.run(burst())
+    found = run(burst())
     assert {p.key_id for p in found} == {key_id}
     assert len(queries) == 1
-    assert asyncio.run(cache.check(db, token)).key_id == key_id  # type: ignore[union-attr]
+    assert run(cache.check(db, token)).key_id == key_id  # type: ignore[union-attr]
     assert len(queries) == 1  # cached
 
 
@@ -74,7 +85,7 @@ def test_unknown_tokens_are_never_cached(db: sa.Engine) -> None:
     queries = count_key_queries(db)
     cache = KeyCache(ttl_s=60)
     for _ in range(3):
-        assert asyncio.run(cache.check(db, "platsa_unknown")) is None
+        assert run(cache.check(db, "platsa_unknown")) is None
     assert len(queries) == 3
 
 
@@ -108,17 +119,17 @@ def test_an_entry_is_renewed_before_it_expires_and_a_revocation_elsewhere_ends_i
         assert digest not in cache._entries
         assert (await cache.check(db, token)) is None
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_key_revoked_in_this_process_is_refused_at_once(db: sa.Engine) -> None:
     key_id, token = new_key(db)
     cache = KeyCache(ttl_s=60)
-    assert asyncio.run(cache.check(db, token)) is not None
+    assert run(cache.check(db, token)) is not None
     with db.begin() as conn:
         assert revoke_key(conn, key_id)
     assert cache.get(token) is None
-    assert asyncio.run(cache.check(db, token)) is None
+    assert run(cache.check(db, token)) is None
 
 
 def test_without_a_cache_every_request_asks(db: sa.Engine) -> None:
@@ -129,6 +140,6 @@ def test_without_a_cache_every_request_asks(db: sa.Engine) -> None:
     async def burst() -> list[Any]:
         return await asyncio.gather(*(cache.check(db, token) for _ in range(5)))
 
-    assert all(p is not None for p in asyncio.run(burst()))
+    assert all(p is not None for p in run(burst()))
     assert len(queries) == 5
     assert cache._entries == {}

@@ -32,8 +32,10 @@ from tests.service.conftest import (
 
 @contextmanager
 def server(url: str, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    # On PostgreSQL the restarted server's round worker takes up the killed one's job once that
+    # worker has been silent for PLATSA_QUEUE_STALLED_S (service/queue.py).
     with serve_process(url, port, PLATSA_ENGINE=TEST_ENGINE, PLATSA_TEST_ROUND_PAUSE="0.5",
-                       **env) as process:
+                       PLATSA_QUEUE_HEARTBEAT_S="0.5", PLATSA_QUEUE_STALLED_S="2", **env) as process:
         yield process
 
 
@@ -95,6 +97,9 @@ def test_killed_round_is_resumed_or_failed_never_half_stored(
     with server(url, port, PLATSA_JOB_RECOVERY="fail"), httpx.Client(
             base_url=f"http://127.0.0.1:{port}", timeout=30,
             headers={"Authorization": f"Bearer {token}"}) as client:
+        # At once on SQLite (the server takes up unfinished jobs on start); on PostgreSQL once the
+        # killed server's worker has been silent for PLATSA_QUEUE_STALLED_S.
+        assert wait_for_job(client, job_id)["status"] == "failed"
         rnd = client.get(f"/v1/rounds/{round_id}").json()
         assert rnd["status"] == "failed"
         assert "interrupted by a restart" in rnd["error"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +154,42 @@ def test_months_are_calendar_months() -> None:
     assert months_before(dt.date(2028, 8, 20), 24) == dt.date(2026, 8, 20)
     assert months_before(dt.date(2028, 2, 29), 12) == dt.date(2027, 2, 28)
     assert months_before(dt.date(2026, 5, 31), 3) == dt.date(2026, 2, 28)
+
+
+class CountingJob(RetentionJob):
+    """A retention job that counts its sweeps."""
+
+    sweeps = 0
+
+    def run_once(self) -> dict[str, int]:
+        self.sweeps += 1
+        return super().run_once()
+
+
+def test_one_process_sweeps(db: sa.Engine) -> None:
+    """Two processes' jobs on one database (two engines): on PostgreSQL only the one holding the lock
+    sweeps, and the other takes over once it stops; on SQLite (one process per database) it sweeps."""
+    other_db = make_engine(str(db.url.render_as_string(hide_password=False)), pool_size=1, max_overflow=0)
+    settings = SETTINGS.model_copy(update={"retention_interval_s": 0.05})
+    first = CountingJob(db, settings, clock=lambda: NOW)
+    second = CountingJob(other_db, settings, clock=lambda: NOW)
+    try:
+        first.start()
+        deadline = dt.datetime.now() + dt.timedelta(seconds=10)
+        while first.sweeps < 3 and dt.datetime.now() < deadline:
+            threading.Event().wait(0.05)
+        assert first.sweeps >= 3 and first.is_sweeper()
+        if db.dialect.name == "sqlite":
+            assert second.is_sweeper()  # one process per SQLite database: it sweeps
+            return
+        second.start()
+        threading.Event().wait(0.5)  # ten turns of the second
+        assert second.sweeps == 0 and not second.is_sweeper()
+        first.stop()  # its session ends, and the lock with it
+        while second.sweeps < 1 and dt.datetime.now() < deadline:
+            threading.Event().wait(0.05)
+        assert second.sweeps >= 1 and second.is_sweeper()
+    finally:
+        first.stop()
+        second.stop()
+        other_db.dispose()

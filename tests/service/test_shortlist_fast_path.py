@@ -20,13 +20,19 @@ import sqlalchemy as sa
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.auth import Principal, Role, create_key, revoke_key
 from service.cache import DEFAULT_K, cache_key
 from service.config import Settings
 from service.db import make_engine
+from service.db.engine import writer
 from service.db.tables import audit_log
 from service.engine import load_engine
-from service.state import ServiceState
+from service.errors import Forbidden, NotFound
+from service.routes import shortlists
+from service.routes.shortlists import shortlist_access
+from service.state import ServiceState, Snapshot
 from tests.service.conftest import (
+    KEYS,
     TEST_ENGINE,
     Api,
     ThreadServer,
@@ -244,3 +250,76 @@ def test_a_new_snapshot_is_warmed_with_every_places_default_list(pair: Pair, war
     finally:
         state.close()
         db.dispose()
+
+
+def _snapshot(pair: Pair) -> Snapshot:
+    db = make_engine(Settings(database_url=pair.fast.database_url).sqlalchemy_url)
+    state = ServiceState(Settings(database_url=pair.fast.database_url, shortlist_warm=False), db,
+                         load_engine(TEST_ENGINE))
+    snapshot = state.reload()
+    db.dispose()
+    assert snapshot is not None
+    return snapshot
+
+
+def test_the_access_check_says_who_reads_which_list(pair: Pair) -> None:
+    snapshot = _snapshot(pair)
+    principal = {name: Principal(i, name, Role(role), district, supplier)
+                 for i, (name, (role, district, supplier)) in enumerate(KEYS.items())}
+    assert shortlist_access(principal["coordinator"], snapshot, "pl1") is None  # region-wide
+    assert shortlist_access(principal["admin"], snapshot, "pl2") is None
+    # A unit reads any place's list, of its own district's candidates: pl2 is in angered.
+    assert shortlist_access(principal["lmu_centrum"], snapshot, "pl2") == "centrum"
+    assert shortlist_access(principal["lmu_angered"], snapshot, "pl2") == "angered"
+    for refused in ("supplier_s1", "supplier_s2", "researcher", "orderer"):
+        with pytest.raises(Forbidden):
+            shortlist_access(principal[refused], snapshot, "pl2")
+    with pytest.raises(NotFound):
+        shortlist_access(principal["lmu_angered"], snapshot, "nowhere")
+
+
+def test_a_change_of_the_access_rule_changes_both_doors(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both doors call the one check: a stricter rule (a unit sees only its own district's places)
+    refuses a unit of another district at both, and leaves its own district's place to both."""
+    place_district = dict(_snapshot(pair).region.places.select("place_id", "district_id").iter_rows())
+    assert place_district["pl2"] == "angered"
+    lenient = shortlists.shortlist_access
+
+    def own_district_only(caller: Principal, snapshot: Snapshot, place_id: str) -> str | None:
+        district = lenient(caller, snapshot, place_id)
+        if district is not None and place_district[place_id] != district:
+            raise NotFound(f"no place {place_id!r} that this key may see")
+        return district
+
+    before = both(pair, "/v1/places/pl2/shortlist?k=3", bearer(pair, "lmu_centrum"))
+    assert before[0].status_code == 200
+    monkeypatch.setattr(shortlists, "shortlist_access", own_district_only)
+    pair.reached_routing.clear()
+    fast, routed = both(pair, "/v1/places/pl2/shortlist?k=3", bearer(pair, "lmu_centrum"))
+    assert fast.status_code == 404, fast.text
+    assert_same(fast, routed)
+    assert len(pair.reached_routing) == 1  # the fast path refused with the route's rule, and passed it on
+    pair.reached_routing.clear()
+    fast, routed = both(pair, "/v1/places/pl2/shortlist?k=3", bearer(pair, "lmu_angered"))
+    assert fast.status_code == 200
+    assert_same(fast, routed)
+    assert pair.reached_routing == []
+
+
+def test_a_revoked_key_is_refused_at_both_doors(pair: Pair) -> None:
+    # The writer engine: on SQLite its transactions take the write lock at BEGIN and wait for the
+    # servers' own writers (their audit entries), where a deferred one fails at once ("database is locked").
+    db = writer(make_engine(Settings(database_url=pair.fast.database_url).sqlalchemy_url))
+    with db.begin() as conn:
+        created = create_key(conn, role="labour_market_unit", name="to-revoke", district_id="angered")
+    headers = {"Authorization": f"Bearer {created.token}"}
+    fast, routed = both(pair, "/v1/places/pl1/shortlist?k=2", headers)
+    assert fast.status_code == 200
+    assert_same(fast, routed)
+    with db.begin() as conn:
+        assert revoke_key(conn, created.principal.key_id)
+    db.dispose()
+    time.sleep(Settings().key_cache_ttl_s + 0.5)  # each server's key cache asks the database again
+    fast, routed = both(pair, "/v1/places/pl1/shortlist?k=2", headers)
+    assert fast.status_code == 401, fast.text
+    assert_same(fast, routed)

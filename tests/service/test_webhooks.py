@@ -315,3 +315,46 @@ def test_a_synchronous_pass_for_tests_and_tools(integration_api: Api) -> None:
         db.dispose()
     events = client(api, "supplier_s1").get(f"/v1/supplier/proposals/{pid}/events").json()
     assert [e["type"] for e in events].count("proposal.reminder") == 1
+
+
+def test_two_passes_recording_one_reminder_at_once_record_it_once(integration_api: Api) -> None:
+    # Two reminder passes (the server's delivery loop and a synchronous pass, or two processes) both
+    # read "not reminded yet" under the shared region lock; on PostgreSQL the second used to fail on
+    # the unique dedupe key (an IntegrityError, its whole pass lost). Now the key decides: the second
+    # waits for the first's commit and records nothing.
+    import threading
+
+    from service import store
+    from service.integration import lifecycle
+    from tests.service.integration_support import integration_settings
+
+    api = integration_api
+    [pid] = propose(api, "pl1", [new_candidate(api)])
+    settings = integration_settings(api.database_url)
+    db = api.db()
+    proposal = {"proposal_id": pid, "supplier_id": "s1"}
+    key = f"reminder:{pid}-race"
+    second: list[Any] = []
+    try:
+        with db.begin() as first:
+            store.lock_region(first)
+            made = lifecycle.record_event(first, proposal, lifecycle.REMINDER, actor=None, settings=settings,
+                                          from_status="proposed", to_status="proposed", dedupe_key=key)
+            assert made is not None
+
+            def other_pass() -> None:
+                with db.begin() as conn:
+                    store.lock_region(conn)  # shared: it does not wait for the first pass
+                    second.append(lifecycle.record_event(
+                        conn, proposal, lifecycle.REMINDER, actor=None, settings=settings,
+                        from_status="proposed", to_status="proposed", dedupe_key=key))
+
+            thread = threading.Thread(target=other_pass)
+            thread.start()
+            thread.join(timeout=1.0 if api.backend == "postgres" else 0.0)  # it waits on the key (or lock)
+        thread.join(timeout=30)
+        assert not thread.is_alive() and second == [None]
+        events = client(api, "supplier_s1").get(f"/v1/supplier/proposals/{pid}/events").json()
+        assert [e["type"] for e in events].count("proposal.reminder") == 1
+    finally:
+        db.dispose()
