@@ -51,7 +51,7 @@ import numpy.typing as npt
 from scoring.domain import WorkLadderStep
 from scoring.eligibility import PLACEMENT_WORDS, distance_km, km_words
 from scoring.policy import Policy
-from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable
+from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable, set_bits
 
 __all__ = [
     "HOURS_TOLERANCE",
@@ -436,7 +436,7 @@ def _term_words(
     values: dict[str, float],
     distance: float | None,
 ) -> dict[str, str]:
-    has = {pool.concepts[b] for b in _bits(pool.competences[:, cand])}
+    has = {pool.concepts[b] for b in set_bits(pool.competences[:, cand])}
     required = list(places.required_concepts[place])
     wanted = list(places.wanted_concepts[place])
     if not required and not wanted:
@@ -484,14 +484,6 @@ def _term_words(
     }
 
 
-def _bits(words: np.ndarray) -> list[int]:
-    out = []
-    for w, word in enumerate(words.tolist()):
-        while word:
-            low = word & -word
-            out.append(w * 64 + low.bit_length() - 1)
-            word ^= low
-    return out
 
 
 def breakdown_from_values(
