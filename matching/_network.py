@@ -79,28 +79,12 @@ class Skeleton:
     supply: I64
 
 
-@dataclass(frozen=True)
-class KeyArcs:
-    """The district keys' arcs ``S -> district d`` and the supplies they put on the source and the
-    district nodes: built by :func:`matching._exact.keys.district_arcs`, where a key becomes a
-    network constraint."""
-
-    tail: I32
-    head: I32
-    capacity: I64
-    cost: I64
-    kind: npt.NDArray[np.int8]
-    index: I32
-    #: int64 (num_nodes,): the supply each node gets from the keys (source and districts only).
-    supply: I64
-
-
 def build_skeleton(
     layout: Layout,
     candidate_district: I32,
     candidates_with_edges: I32,
     slots: I64,
-    keys: KeyArcs,
+    keys: Skeleton,
     spare: int = 1,
 ) -> Skeleton:
     """Build the non-pair arcs and supplies around the keys' arcs.
@@ -116,8 +100,9 @@ def build_skeleton(
     slots
         int64 (P,): remaining slots per place.
     keys
-        The district keys' arcs for these candidates (:func:`matching._exact.keys.district_arcs`
-        with ``through = candidates_with_edges.size + spare``).
+        The district keys' arcs and the supplies they put on the source and the district nodes,
+        for these candidates (:func:`matching._exact.keys.district_arcs` with
+        ``through = candidates_with_edges.size + spare``); the rest is laid around them.
     spare
         Extra units sent from S to T. They can only take the bypass, which therefore always
         carries flow in both residual directions; potentials computed on a network of some of the

@@ -46,8 +46,9 @@ Rows = tuple[list[sparse.csr_matrix], list[F64], list[F64]]
 
 # ----------------------------------------------------------------------------- keys, in the network
 def district_arcs(layout: net.Layout, lower: I64, upper: I64, penalty: int | None,
-                  through: int) -> net.KeyArcs:
-    """The district keys as arcs ``S -> district d`` of the flow network, with their supplies.
+                  through: int) -> net.Skeleton:
+    """The district keys as arcs ``S -> district d`` of the flow network, with their supplies (a
+    skeleton of these arcs only, :func:`matching._network.build_skeleton` adds the rest).
 
     ``lower``, ``upper``: int64 (D,) remaining bounds (``0 <= lower``; ``upper`` may be below
     ``lower`` only in the penalised mode, where it is clipped); ``through``: the units the network
@@ -74,7 +75,7 @@ def district_arcs(layout: net.Layout, lower: I64, upper: I64, penalty: int | Non
         kinds = [4, 0, 5]
         supply[net.SOURCE] = through
     m = len(kinds)
-    return net.KeyArcs(
+    return net.Skeleton(
         tail=np.full(m * d, net.SOURCE, np.int32), head=np.tile(dist_nodes, m),
         capacity=np.concatenate(caps).astype(np.int64), cost=np.concatenate(costs),
         kind=np.repeat(np.array(kinds, np.int8), d), index=np.tile(dr, m), supply=supply)
