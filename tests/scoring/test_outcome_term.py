@@ -127,9 +127,9 @@ def test_shortlists_and_rounds_use_the_term(setup: Setup) -> None:
         names = [t.name for t in line.breakdown.terms]
         assert names == [*TERMS, OUTCOME_TERM]
         c = np.array([line.candidate_index])
-        p = float(s.model.predict(s.pool, s.places, c, np.array([s.place]), s.base)[0])
+        predicted = float(s.model.predict(s.pool, s.places, c, np.array([s.place]), s.base)[0])
         base = float(score_pairs(s.pool, s.places, c, s.place, s.base)[0][0])
-        assert line.score == pytest.approx(base + WEIGHT * p, abs=1e-9)
+        assert line.score == pytest.approx(base + WEIGHT * predicted, abs=1e-9)
     result = run_round(s.pool, s.places, policy, RoundParams())
     rows = result.assignments
     assert rows.height and "term_outcome" in rows.columns
@@ -160,3 +160,16 @@ def test_no_priority_group_attribute_is_a_feature(setup: Setup) -> None:
         assert feature.split("=")[0].split("*")[0] not in EXCLUDED_ATTRIBUTES, feature
     assert not any(f.startswith(("age", "gender", "foreign", "disab", "home_district", "priority"))
                    for f in model.features)
+
+
+@pytest.mark.parametrize(("lang", "said", "term"), [
+    ("sv", "förutsagt 62 % i arbete eller studier efter 180 dagar", "förutsagt utfall"),
+    ("en", "predicted 62 % in work or studies after 180 days", "predicted outcome"),
+])
+def test_the_pages_say_the_term_in_swedish_and_english(lang: str, said: str, term: str) -> None:
+    from service.web.explain_words import in_words
+    from service.web.pages import words
+
+    translate = words(lang)
+    assert in_words(outcome_words(0.6234), translate) == said
+    assert translate(f"rd_term_{OUTCOME_TERM}") == term
