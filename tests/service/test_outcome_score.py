@@ -194,3 +194,28 @@ def test_a_proposal_under_a_policy_without_the_model_stores_its_score_only(integ
     _supplier_sees_none(api, pid, "supplier_s2")
 
 
+
+
+def test_a_server_whose_policy_names_a_refused_model_says_why(trained: Trained, tmp_path: Path) -> None:
+    t = trained
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "gothenburg.toml").write_text(
+        lenient_text("gothenburg", weight=WEIGHT, model=t.model.version, max_error=0.0001), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'platsa.db'}"
+    tokens = add_keys(url)
+    settings = integration_settings(url, policy_dir=policies, models_dir=t.models, port=free_port())
+    with ThreadServer(settings):
+        api = Api("sqlite", f"http://127.0.0.1:{settings.port}", url, tokens)
+        with api.client("admin") as admin:
+            answer = admin.post("/v1/region/import", content=region_zip(),
+                                headers={"Content-Type": "application/zip"})
+        with api.client("coordinator") as coordinator:
+            listed = coordinator.get("/v1/places/pl1/shortlist")
+    # The import stores the region; the policy it names cannot be used, so the region is
+    # unavailable, with each group's reason: no shortlist without the term the policy asks for.
+    assert answer.status_code == 201, answer.text
+    assert listed.status_code == 503
+    detail = listed.json()["detail"]
+    assert "names policy 'gothenburg', which cannot be loaded" in detail
+    assert "the policy refuses the model: all: calibration error" in detail
