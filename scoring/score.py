@@ -150,8 +150,9 @@ def outcome_predictor(policy: Policy) -> OutcomePredictor:
     if predictor is None:
         raise PolicyError([Problem(
             policy.id, None, "outcome_model.model", policy.outcome_model.model,
-            "the policy weighs the outcome model, but no model was loaded for it (the service and the "
-            "commands load it from their models folder: docs/policies.md, 'outcome_model')")])
+            "the policy weighs the outcome model, but no model was loaded for it (the service, platsa "
+            "shortlist, allocate and verify-round load it from their models folder: docs/policies.md, "
+            "'outcome_model')")])
     return cast(OutcomePredictor, predictor)
 
 
