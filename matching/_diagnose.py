@@ -12,6 +12,7 @@ from fractions import Fraction
 import numpy as np
 
 from matching import _network as net
+from matching._exact import keys
 from matching._exact.prepare import Prepared
 from matching._placeable import max_placeable
 from matching.result import (
@@ -49,8 +50,7 @@ def diagnose(prep: Prepared) -> list[Infeasibility]:
             reasons.append(DistrictShortage(d, needed, int(available[d]), placeable))
     if reasons:
         return reasons
-    skeleton = net.build_skeleton(prep.layout, p.candidate_district, prep.candidates_with_edges,
-                                  prep.slots, prep.lower, prep.upper, None)
+    skeleton = keys.skeleton(prep, prep.candidates_with_edges, None)
     zero = np.zeros(prep.edges.size, np.int64)
     if not net.solve_flow(prep.layout, skeleton, prep.cand, prep.place, zero).feasible:
         return [_joint_shortage(prep)]
@@ -67,8 +67,7 @@ def diagnose(prep: Prepared) -> list[Infeasibility]:
 def _joint_shortage(prep: Prepared) -> JointDistrictShortage:
     """The least total shortfall of the lower bounds, and where it falls."""
     p = prep.problem
-    skeleton = net.build_skeleton(prep.layout, p.candidate_district, prep.candidates_with_edges,
-                                  prep.slots, prep.lower, prep.upper, 1)
+    skeleton = keys.skeleton(prep, prep.candidates_with_edges, 1)
     sol = net.solve_flow(prep.layout, skeleton, prep.cand, prep.place,
                          np.zeros(prep.edges.size, np.int64))
     flow = sol.flow[: skeleton.tail.size]

@@ -5,10 +5,9 @@ Nodes: source S, sink T, one node per district, candidate and place. Arcs::
     S --[lower_d, upper_d]--> district d --[1]--> candidate c --[1, -cost_e]--> place p --[slots]--> T
     S --------------------------------- bypass (unassigned capacity) ------------------------------> T
 
-District lower bounds are moved into node supplies (the standard lower-bound transformation):
-the district node receives ``lower_d`` units that must leave through its candidates. In the
-penalised mode the bounds become parallel arcs with a bonus below the lower bound and a penalty
-above the upper bound, which is a convex piecewise-linear cost and therefore still a network.
+The district keys' arcs ``S -> district d`` (and the supplies of the lower-bound transformation,
+or the penalised mode's bonus and penalty arcs) are built where the keys become constraints,
+:func:`matching._exact.keys.district_arcs`; this module lays the rest of the network around them.
 
 Besides solving, this module computes *node potentials* for an optimal flow (Bellman–Ford on the
 residual graph, vectorised), because OR-Tools does not expose its duals; the potentials give every
@@ -85,12 +84,10 @@ def build_skeleton(
     candidate_district: I32,
     candidates_with_edges: I32,
     slots: I64,
-    lower: I64,
-    upper: I64,
-    penalty: int | None,
+    keys: Skeleton,
     spare: int = 1,
 ) -> Skeleton:
-    """Build the non-pair arcs and supplies.
+    """Build the non-pair arcs and supplies around the keys' arcs.
 
     Parameters
     ----------
@@ -102,57 +99,40 @@ def build_skeleton(
         int32: the candidates that have at least one usable pair (the others get no arc).
     slots
         int64 (P,): remaining slots per place.
-    lower, upper
-        int64 (D,): remaining district bounds (``0 <= lower``; ``upper`` may be below ``lower``
-        only in the penalised mode, where it is clipped).
-    penalty
-        ``None`` for hard bounds; otherwise the cost per unit of bound violation (network units).
+    keys
+        The district keys' arcs and the supplies they put on the source and the district nodes,
+        for these candidates (:func:`matching._exact.keys.district_arcs` with
+        ``through = candidates_with_edges.size + spare``); the rest is laid around them.
     spare
         Extra units sent from S to T. They can only take the bypass, which therefore always
         carries flow in both residual directions; potentials computed on a network of some of the
         candidates then stay valid for the network of all of them (see ``_exact._certify``).
     """
-    d = layout.num_districts
-    dist_nodes = layout.district0 + np.arange(d, dtype=np.int32)
     n_supply = int(candidates_with_edges.size)
-    tails: list[npt.NDArray[np.int32]] = []
-    heads: list[npt.NDArray[np.int32]] = []
-    caps: list[I64] = []
-    costs: list[I64] = []
-    kinds: list[npt.NDArray[np.int8]] = []
-    idx: list[I32] = []
-    supply = np.zeros(layout.num_nodes, np.int64)
+    tails: list[npt.NDArray[np.int32]] = [keys.tail]
+    heads: list[npt.NDArray[np.int32]] = [keys.head]
+    caps: list[I64] = [keys.capacity]
+    costs: list[I64] = [keys.cost]
+    kinds: list[npt.NDArray[np.int8]] = [keys.kind]
+    idx: list[I32] = [keys.index]
+    supply = keys.supply.copy()
 
-    def add(t: object, h: object, c: object, w: object, k: int, i: object, n: int) -> None:
+    def add(t: object, h: object, c: object, k: int, i: object, n: int) -> None:
         tails.append(np.broadcast_to(np.asarray(t, np.int32), (n,)))
         heads.append(np.broadcast_to(np.asarray(h, np.int32), (n,)))
         caps.append(np.broadcast_to(np.asarray(c, np.int64), (n,)))
-        costs.append(np.broadcast_to(np.asarray(w, np.int64), (n,)))
+        costs.append(np.zeros(n, np.int64))
         kinds.append(np.full(n, k, np.int8))
         idx.append(np.broadcast_to(np.asarray(i, np.int32), (n,)))
 
-    dr = np.arange(d, dtype=np.int32)
-    if penalty is None:
-        # Lower-bound transformation: lower_d units are supplied at the district node.
-        add(SOURCE, dist_nodes, np.maximum(upper - lower, 0), 0, 0, dr, d)
-        supply[dist_nodes] = lower
-        supply[SOURCE] = n_supply + spare - int(lower.sum())
-    else:
-        up = np.maximum(upper, 0)
-        below = np.minimum(lower, up)
-        # Units below the lower bound earn a bonus of `penalty` each: missing one costs it.
-        add(SOURCE, dist_nodes, below, -penalty, 4, dr, d)
-        add(SOURCE, dist_nodes, up - below, 0, 0, dr, d)
-        add(SOURCE, dist_nodes, 2 * (n_supply + spare), penalty, 5, dr, d)
-        supply[SOURCE] = n_supply + spare
     cands = candidates_with_edges
-    add(layout.district0 + candidate_district[cands], layout.candidate0 + cands, 1, 0, 1, cands,
+    add(layout.district0 + candidate_district[cands], layout.candidate0 + cands, 1, 1, cands,
         cands.size)
     places = np.arange(layout.num_places, dtype=np.int32)
-    add(layout.place0 + places, SINK, slots, 0, 2, places, layout.num_places)
+    add(layout.place0 + places, SINK, slots, 2, places, layout.num_places)
     # Twice the supply: never saturated, so its residual arcs do not depend on which candidates
     # are in the network.
-    add(SOURCE, SINK, 2 * (n_supply + spare), 0, 3, 0, 1)
+    add(SOURCE, SINK, 2 * (n_supply + spare), 3, 0, 1)
     supply[SINK] = -n_supply - spare
     return Skeleton(
         tail=np.concatenate(tails),

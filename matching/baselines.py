@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy.typing as npt
 
 from matching._violations import find_violations
 from matching.problem import SCORE_SCALE, AllocationProblem
-from matching.result import AllocationResult, Status
+from matching.result import AllocationResult, Status, unassigned_reasons
 
 if TYPE_CHECKING:
     from matching.solve import SolveParams
@@ -34,6 +35,7 @@ __all__ = ["run_baseline"]
 
 def run_baseline(problem: AllocationProblem, params: SolveParams) -> AllocationResult:
     """Run the baseline named by ``params.method``."""
+    t0 = time.perf_counter()
     p = problem
     remaining = p.place_slots.astype(np.int64) - np.bincount(p.edge_place[p.pins],
                                                              minlength=p.num_places)
@@ -58,12 +60,16 @@ def run_baseline(problem: AllocationProblem, params: SolveParams) -> AllocationR
     cp = np.full(p.num_candidates, -1, np.int32)
     cp[p.edge_candidate[chosen_edges]] = p.edge_place[chosen_edges]
     total = int(p.scaled_score[chosen_edges].sum()) / SCORE_SCALE
+    violations = find_violations(p, chosen_edges)
+    t_expl = time.perf_counter()
+    reasons = unassigned_reasons(p, chosen_edges, cp)
+    done = time.perf_counter()
     return AllocationResult(
         status=Status.HEURISTIC, method=params.method, objective=total, bound=math.nan,
         gap=math.nan, chosen_edges=chosen_edges, candidate_place=cp,
         num_assigned=int(chosen_edges.size), total_score=total, problem=p,
-        violations=find_violations(p, chosen_edges),
-        constraints_ignored=ignored,
+        unassigned_reason=reasons, violations=violations,
+        constraints_ignored=ignored, timings={"explain": done - t_expl, "total": done - t0},
     )
 
 

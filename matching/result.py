@@ -287,9 +287,10 @@ class Unassigned:
 
 
 # ------------------------------------------------------------------ the result
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class AllocationResult:
-    """The outcome of :func:`matching.solve`.
+    """The outcome of :func:`matching.solve`, built once and never changed (frozen: its fields
+    cannot be reassigned; the explanations' lookup tables are derived on first use).
 
     Attributes
     ----------
@@ -327,6 +328,9 @@ class AllocationResult:
     stopped_by
         ``"time_limit"`` or ``"cancel"`` (``SolveParams.should_stop``) when the search was cut
         short (status ``FEASIBLE`` or ``UNKNOWN``), else ``None``.
+    unassigned_reason
+        int8 (C,): an :class:`UnassignedReason` code per candidate (0 = assigned), from
+        :func:`unassigned_reasons` when the result is built.
     certificate
         The dual prices proving ``bound`` (:class:`matching.Certificate`), checkable without
         the solver and able to price pairs outside the round; ``None`` for baselines and for
@@ -343,6 +347,7 @@ class AllocationResult:
     num_assigned: int
     total_score: float
     problem: AllocationProblem = field(repr=False)
+    unassigned_reason: npt.NDArray[np.int8] = field(repr=False)
     violations: list[Violation] = field(default_factory=list)
     infeasibility: list[Infeasibility] = field(default_factory=list)
     constraints_ignored: tuple[str, ...] = ()
@@ -350,16 +355,13 @@ class AllocationResult:
     stats: dict[str, Any] = field(default_factory=dict)
     certificate: Certificate | None = None
     stopped_by: str | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for array in (self.chosen_edges, self.candidate_place, self.unassigned_reason):
+            array.flags.writeable = False
 
     # --------------------------------------------------------------- explanations
-    @property
-    def unassigned_reason(self) -> npt.NDArray[np.int8]:
-        """int8 (C,): an :class:`UnassignedReason` code per candidate (0 = assigned)."""
-        if "reason" not in self._cache:
-            self._cache["reason"] = _reasons(self)
-        out: npt.NDArray[np.int8] = self._cache["reason"]
-        return out
 
     def explain(self, candidate: int) -> Assignment | Unassigned:
         """Explain one candidate's outcome.
@@ -459,19 +461,20 @@ class AllocationResult:
         return out
 
 
-def _reasons(r: AllocationResult) -> npt.NDArray[np.int8]:
-    p = r.problem
+def unassigned_reasons(p: AllocationProblem, chosen_edges: npt.NDArray[np.int64],
+                       candidate_place: npt.NDArray[np.int32]) -> npt.NDArray[np.int8]:
+    """int8 (C,): why each candidate of an assignment is unassigned (0 = assigned)."""
     out = np.zeros(p.num_candidates, np.int8)
     ok = ~p.forbidden
     ec, ep = p.edge_candidate[ok], p.edge_place[ok]
     has_edge = np.zeros(p.num_candidates, bool)
     has_edge[ec] = True
-    unassigned = r.candidate_place < 0
+    unassigned = candidate_place < 0
     assigned_per_district = np.bincount(
         p.candidate_district[~unassigned], minlength=p.num_districts
     )
     district_full = assigned_per_district >= p.district_upper
-    used = np.bincount(p.edge_place[r.chosen_edges], minlength=p.num_places)
+    used = np.bincount(p.edge_place[chosen_edges], minlength=p.num_places)
     place_has_room = used < p.place_slots
     room_in_reach = np.zeros(p.num_candidates, bool)
     room_in_reach[ec[place_has_room[ep]]] = True

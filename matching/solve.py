@@ -29,6 +29,7 @@ from matching.result import (
     Infeasibility,
     Status,
     Violation,
+    unassigned_reasons,
 )
 
 logger = logging.getLogger(__name__)
@@ -135,9 +136,7 @@ def solve(problem: AllocationProblem, params: SolveParams | None = None) -> Allo
     params = params or SolveParams()
     t0 = time.perf_counter()
     if params.method != "optimal":
-        result = run_baseline(problem, params)
-        result.timings["total"] = time.perf_counter() - t0
-        return result
+        return run_baseline(problem, params)
     with _control.controlled(params.progress, params.should_stop) as control:
         return _solve_exact(problem, params, t0, control)
 
@@ -183,14 +182,7 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float,
         outcome = _exact.solve_exact(prep, deadline - time.perf_counter())
         timings = {"prepare": t_prep}  # the diagnosis' time is reported where the round stops
     assert outcome is not None
-    result = _result(problem, prep, outcome, control, timings, t0, reasons=reasons)
-    t_expl = time.perf_counter()
-    _control.report("explain", 0.0)
-    _ = result.unassigned_reason  # explanations are part of the result (computed once)
-    _control.report("explain", 1.0)
-    result.timings["explain"] = time.perf_counter() - t_expl
-    result.timings["total"] = time.perf_counter() - t0
-    return result
+    return _result(problem, prep, outcome, control, timings, t0, reasons=reasons)
 
 
 def _stopped_by(control: _control.Control, status: Status) -> str | None:
@@ -203,7 +195,8 @@ def _result(problem: AllocationProblem, prep: _exact.Prepared,
             outcome: _exact.ExactOutcome | None, control: _control.Control,
             timings: dict[str, float], t0: float, *, reasons: list[Infeasibility] | None = None,
             unknown: bool = False) -> AllocationResult:
-    """The result of the exact method, built once. ``timings`` are the solve's own (prepare,
+    """The result of the exact method, built once, with its explanations (the reason of every
+    unassigned candidate) and the time they took. ``timings`` are the solve's own (prepare,
     diagnose), after the exact method's; ``unknown``: stopped before anything was proven."""
     if outcome is None or outcome.status in ("infeasible", "unknown"):
         status = Status.INFEASIBLE if outcome is None or outcome.status == "infeasible" \
@@ -215,11 +208,14 @@ def _result(problem: AllocationProblem, prep: _exact.Prepared,
         times.update(timings)
         if outcome is None:
             times["total"] = time.perf_counter() - t0
+        none_chosen = np.zeros(0, np.int64)
+        nobody = np.full(problem.num_candidates, -1, np.int32)
         return AllocationResult(
             status=status, method="optimal", objective=math.nan, bound=no_bound, gap=math.inf,
-            chosen_edges=np.zeros(0, np.int64),
-            candidate_place=np.full(problem.num_candidates, -1, np.int32), num_assigned=0,
-            total_score=0.0, problem=problem, infeasibility=list(reasons or []),
+            chosen_edges=none_chosen, candidate_place=nobody, num_assigned=0,
+            total_score=0.0, problem=problem,
+            unassigned_reason=unassigned_reasons(problem, none_chosen, nobody),
+            infeasibility=list(reasons or []),
             stats={} if outcome is None else dict(outcome.stats), timings=times,
             stopped_by=_stopped_by(control, status),
         )
@@ -241,13 +237,19 @@ def _result(problem: AllocationProblem, prep: _exact.Prepared,
     certificate = None if outcome.proof is None else _exact.public_certificate(
         prep, outcome.proof, bound + offset_w, offset_w, bound_f)
     status = Status.OPTIMAL if outcome.status == "optimal" else Status.FEASIBLE
+    t_expl = time.perf_counter()
+    _control.report("explain", 0.0)
+    unassigned = unassigned_reasons(problem, chosen, cp)
+    _control.report("explain", 1.0)
+    done = time.perf_counter()
     return AllocationResult(
         status=status, method="optimal", objective=obj_f, bound=bound_f,
         gap=max(bound_f - obj_f, 0.0) / max(abs(obj_f), 1.0),
         chosen_edges=chosen, candidate_place=cp, num_assigned=n,
-        total_score=total_w / SCORE_SCALE, problem=problem, violations=violations,
-        infeasibility=list(reasons or []), stats=dict(outcome.stats),
-        timings={**outcome.timings, **timings}, certificate=certificate,
+        total_score=total_w / SCORE_SCALE, problem=problem, unassigned_reason=unassigned,
+        violations=violations, infeasibility=list(reasons or []), stats=dict(outcome.stats),
+        timings={**outcome.timings, **timings, "explain": done - t_expl, "total": done - t0},
+        certificate=certificate,
         stopped_by=_stopped_by(control, status),
     )
 

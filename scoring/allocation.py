@@ -94,7 +94,7 @@ from scoring.eligibility import (
 )
 from scoring.exceptions import Problem, RoundSetupError
 from scoring.policy import Policy
-from scoring.pool import CandidatePool, PlaceTable
+from scoring.pool import CandidatePool, PlaceTable, set_bits
 from scoring.score import (
     TERMS,
     competence_table,
@@ -808,7 +808,7 @@ class _CandidateGroup:
                              self.places.y_km[place], out=self._squared[:size], scratch=self._scratch[:size])
         failed = fails_commute(squared, self.commute_limit_sq[:size], out=self._failed[:size])
         # Required competences that are a hard rule at the place (place_eligibility's "competence").
-        for concept in _bits(self.places.needed[:, place]):
+        for concept in set_bits(self.places.needed[:, place]):
             np.logical_or(failed, self._lacks(concept)[:size], out=failed)
         at = self.position[excluded]
         failed[at[(at >= 0) & (at < size)]] = True
@@ -958,7 +958,7 @@ class _CandidateGroup:
         """Add each member's competence term less its value at no hit: a step per concept of the
         place the member has (one scatter per concept), or by the table of hits."""
         places, size = self.places, len(screen)
-        required, wanted = _bits(places.required[:, place]), _bits(places.wanted[:, place])
+        required, wanted = set_bits(places.required[:, place]), set_bits(places.wanted[:, place])
         if steps is not None:
             for concepts, step in ((required, np.float32(steps[0])), (wanted, np.float32(steps[1]))):
                 for concept in concepts:
@@ -1015,15 +1015,6 @@ def _near_best(screen: npt.NDArray[np.float32], keep: int, margin: np.float32) -
     return np.flatnonzero(screen >= cut - margin)
 
 
-def _bits(words: npt.NDArray[np.uint64]) -> list[int]:
-    """Positions of the set bits of a bitset (word ``w`` holds bits ``64 w .. 64 w + 63``)."""
-    out = []
-    for w, word in enumerate(words.tolist()):
-        while word:
-            low = word & -word
-            out.append(w * 64 + low.bit_length() - 1)
-            word ^= low
-    return out
 
 
 def _groups(

@@ -456,6 +456,18 @@ def _map_labels(
     return label_codes, unknown
 
 
+def set_bits(words: npt.NDArray[np.uint64]) -> list[int]:
+    """Positions of the set bits of one column of a bitset (word ``w`` holds bits
+    ``64 w .. 64 w + 63``), ascending: the concept bits of a candidate or a place."""
+    out = []
+    for w, word in enumerate(words.tolist()):
+        while word:
+            low = word & -word
+            out.append(w * 64 + low.bit_length() - 1)
+            word ^= low
+    return out
+
+
 def _bitset(
     lists: pl.Series, label_codes: dict[str, str], bit_of: dict[str, int], num_words: int
 ) -> npt.NDArray[np.uint64]:

@@ -59,7 +59,7 @@ from scoring.domain import WorkLadderStep
 from scoring.eligibility import PLACEMENT_WORDS, distance_km, km_words
 from scoring.exceptions import PolicyError, Problem
 from scoring.policy import Policy
-from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable
+from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable, set_bits
 
 __all__ = [
     "HOURS_TOLERANCE",
@@ -523,7 +523,7 @@ def _term_words(
     values: dict[str, float],
     distance: float | None,
 ) -> dict[str, str]:
-    has = {pool.concepts[b] for b in _bits(pool.competences[:, cand])}
+    has = {pool.concepts[b] for b in set_bits(pool.competences[:, cand])}
     required = list(places.required_concepts[place])
     wanted = list(places.wanted_concepts[place])
     if not required and not wanted:
@@ -585,14 +585,6 @@ def outcome_words(probability: float) -> str:
     return f"predicted {probability * 100:.0f} % in work or studies after 180 days"
 
 
-def _bits(words: np.ndarray) -> list[int]:
-    out = []
-    for w, word in enumerate(words.tolist()):
-        while word:
-            low = word & -word
-            out.append(w * 64 + low.bit_length() - 1)
-            word ^= low
-    return out
 
 
 def breakdown_from_values(

@@ -19,7 +19,7 @@ import numpy as np
 from matching import _control
 from matching._exact import lp as lp_mod
 from matching._exact.bound import rounded_bound
-from matching._exact.repair import primal_value
+from matching._exact.repair import model_assignment
 from matching._exact.state import ExactOutcome, SearchState
 from matching._exact.types import I64
 from matching.exceptions import SolverError
@@ -50,13 +50,7 @@ class _Close:
         res = lp_mod.solve_mip(s.prep, free, fixed1, _control.remaining(s.deadline), n_range,
                                s.params)
         if res.status in ("optimal", "feasible"):
-            x_act = np.zeros(s.prep.edges.size, bool)
-            x_act[free[res.x_free]] = True
-            x_act[fixed1] = True
-            found, ok = primal_value(s.prep, x_act)
-            if not ok:
-                raise SolverError("the exact model returned an assignment that breaks a rule")
-            s.offer(found, x_act)
+            s.offer(*model_assignment(s.prep, free, res.x_free, fixed1))
         return res.status, whole
 
     def lower(self) -> None:

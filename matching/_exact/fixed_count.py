@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -31,11 +30,10 @@ from matching._exact.certificate import FlowCertificate, certify, sharpened_dev
 from matching._exact.oracle import Oracle, outside
 from matching._exact.params import ExactParams
 from matching._exact.prepare import Prepared, prepare
-from matching._exact.repair import primal_value
+from matching._exact.repair import model_assignment, primal_value
 from matching._exact.state import Cut, SearchState
 from matching._exact.types import I32, I64, BoolArray
 from matching._placeable import max_placeable
-from matching.exceptions import SolverError
 from matching.problem import SCORE_SCALE, AllocationProblem
 
 logger = logging.getLogger(__name__)
@@ -79,17 +77,11 @@ class CountOracle(Oracle):
 
     def evaluate(self, mu: I64) -> tuple[int, I64, net.FlowSolution]:
         """Return the bound for ``n`` placed at ``mu`` (c-units), the subgradient and the flow."""
-        prep = self.prep
-        c = self.pair_value(self.core, mu)
-        t = time.perf_counter()
-        sol = net.solve_flow(prep.layout, self.skeleton, prep.cand[self.core],
-                             prep.place[self.core], -c)
-        self.solve_time += time.perf_counter() - t
-        self.num_solves += 1
+        sol = self._flow(mu)
         if not sol.feasible:
             return 0, np.zeros(0, np.int64), sol
         sel = self.core[sol.pair_flow().astype(bool)]
-        grad = keys.count_members(prep, sel) - self.need
+        grad = keys.count_members(self.prep, sel) - self.need
         return -sol.cost + self.const_c - int(mu @ self.need), grad, sol
 
 
@@ -471,12 +463,7 @@ class _CountPhase:
             self.unresolved[n] = Fraction(cb.value, k)
         reached = False
         if res.status in ("optimal", "feasible"):
-            x_act = np.zeros(s.prep.edges.size, bool)
-            x_act[free[res.x_free]] = True
-            x_act[fixed1] = True
-            found, ok = primal_value(s.prep, x_act)
-            if not ok:
-                raise SolverError("the exact model returned an assignment that breaks a rule")
+            found, x_act = model_assignment(s.prep, free, res.x_free, fixed1)
             self.offer(x_act)
             reached = k * found >= theta_n
         return res.status in ("unknown", "feasible") or (res.status == "optimal" and reached)

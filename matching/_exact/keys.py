@@ -6,10 +6,10 @@ A round's two kinds of side rule, and every form they take in the exact method:
 and ``Prepared.upper``) are *network* constraints: in the flow network they are the arcs
 ``S -> district d`` with capacity ``upper_d - lower_d`` and ``lower_d`` units of supply at the
 district node (the lower-bound transformation; in the penalised mode parallel bonus and penalty
-arcs), built by :func:`matching._network.build_skeleton`. They are never priced: the flow meets
-them exactly. In the exact models they are rows over the pairs (:func:`assignment_rows`,
-:func:`mip_key_rows`), and :func:`live_pairs` drops pairs of districts that are full. A primal
-assignment is checked against them by :func:`rule_value`.
+arcs), built by :func:`district_arcs` (:func:`skeleton` lays the round's network around them).
+They are never priced: the flow meets them exactly. In the exact models they are rows over the
+pairs (:func:`assignment_rows`, :func:`mip_key_rows`), and :func:`live_pairs` drops pairs of
+districts that are full. A primal assignment is checked against them by :func:`rule_value`.
 
 **Floors** (``count_g >= floor_g * placed``, ``floor_g = p_g / q_g``) are what the network cannot
 hold. With the number placed ``n`` free, floor ``g`` is the row ``A_g x = sum_e (q_g 1[e in g] -
@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from matching import _network as net
 from matching._exact.types import I64, BoolArray
 
 if TYPE_CHECKING:
@@ -41,6 +42,52 @@ if TYPE_CHECKING:
 
 F64 = npt.NDArray[np.float64]
 Rows = tuple[list[sparse.csr_matrix], list[F64], list[F64]]
+
+
+# ----------------------------------------------------------------------------- keys, in the network
+def district_arcs(layout: net.Layout, lower: I64, upper: I64, penalty: int | None,
+                  through: int) -> net.Skeleton:
+    """The district keys as arcs ``S -> district d`` of the flow network, with their supplies (a
+    skeleton of these arcs only, :func:`matching._network.build_skeleton` adds the rest).
+
+    ``lower``, ``upper``: int64 (D,) remaining bounds (``0 <= lower``; ``upper`` may be below
+    ``lower`` only in the penalised mode, where it is clipped); ``through``: the units the network
+    carries from S (one per candidate in it, plus the spare units of the bypass). Hard keys: one
+    arc of capacity ``upper_d - lower_d`` per district and ``lower_d`` units supplied at the
+    district node (the lower-bound transformation: they must leave through its candidates).
+    Penalised (``penalty`` network units per unit of violation): parallel arcs, a bonus of
+    ``penalty`` per unit below the lower bound (arc kind 4), free up to the upper bound (kind 0),
+    ``penalty`` per unit above it (kind 5): a convex piecewise-linear cost, still a network.
+    """
+    d = layout.num_districts
+    dist_nodes = layout.district0 + np.arange(d, dtype=np.int32)
+    dr = np.arange(d, dtype=np.int32)
+    supply = np.zeros(layout.num_nodes, np.int64)
+    if penalty is None:
+        caps, costs, kinds = [np.maximum(upper - lower, 0)], [np.zeros(d, np.int64)], [0]
+        supply[dist_nodes] = lower
+        supply[net.SOURCE] = through - int(lower.sum())
+    else:
+        up = np.maximum(upper, 0)
+        below = np.minimum(lower, up)
+        caps = [below, up - below, np.full(d, 2 * through, np.int64)]
+        costs = [np.full(d, -penalty, np.int64), np.zeros(d, np.int64), np.full(d, penalty, np.int64)]
+        kinds = [4, 0, 5]
+        supply[net.SOURCE] = through
+    m = len(kinds)
+    return net.Skeleton(
+        tail=np.full(m * d, net.SOURCE, np.int32), head=np.tile(dist_nodes, m),
+        capacity=np.concatenate(caps).astype(np.int64), cost=np.concatenate(costs),
+        kind=np.repeat(np.array(kinds, np.int8), d), index=np.tile(dr, m), supply=supply)
+
+
+def skeleton(prep: Prepared, candidates: npt.NDArray[np.int32], penalty: int | None,
+             spare: int = 1) -> net.Skeleton:
+    """The round's network without its pairs, for ``candidates`` (those with a usable pair), the
+    district keys hard (``penalty`` None) or penalised."""
+    arcs = district_arcs(prep.layout, prep.lower, prep.upper, penalty, int(candidates.size) + spare)
+    return net.build_skeleton(prep.layout, prep.problem.candidate_district, candidates, prep.slots,
+                              arcs, spare)
 
 
 # ----------------------------------------------------------------------------- floors, dualised

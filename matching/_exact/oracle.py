@@ -55,9 +55,7 @@ class Oracle:
         self.skeleton = self._skeleton(self.core_candidates)
 
     def _skeleton(self, candidates: I32) -> net.Skeleton:
-        prep = self.prep
-        return net.build_skeleton(prep.layout, prep.problem.candidate_district, candidates,
-                                  prep.slots, prep.lower, prep.upper, self._penalty)
+        return keys.skeleton(self.prep, candidates, self._penalty)
 
     def pair_value(self, sel: I64 | slice, mu: I64) -> I64:
         """Network value of the active pairs ``sel`` at multipliers ``mu`` (c-units)."""

@@ -24,6 +24,7 @@ from matching._exact.params import ExactParams
 from matching._exact.prepare import Prepared
 from matching._exact.state import Incumbent
 from matching._exact.types import I64, BoolArray
+from matching.exceptions import SolverError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,19 @@ def primal_value(prep: Prepared, x_active: BoolArray) -> tuple[Fraction, bool]:
     value = Fraction(int(prep.weight[sel].sum()) + prep.pin_score_w + prep.big_m * prep.num_pins)
     cost, ok = keys.rule_value(prep, sel)
     return value - cost, ok
+
+
+def model_assignment(prep: Prepared, free: I64, x_free: I64 | BoolArray, fixed1: I64) -> Scored:
+    """The assignment an exact model chose, over the active pairs: its free pairs ``free[x_free]``
+    and the pairs it held at 1 (``fixed1``), with its exact value (w-units). An answer that breaks
+    a hard rule is the solver's error, never an assignment."""
+    x_act = np.zeros(prep.edges.size, bool)
+    x_act[free[x_free]] = True
+    x_act[fixed1] = True
+    found, ok = primal_value(prep, x_act)
+    if not ok:
+        raise SolverError("the exact model returned an assignment that breaks a rule")
+    return found, x_act
 
 
 def _digest(x: BoolArray) -> bytes:

@@ -325,13 +325,17 @@ def test_two_passes_recording_one_reminder_at_once_record_it_once(integration_ap
     import threading
 
     from service import store
+    from service.db.engine import writer
     from service.integration import lifecycle
     from tests.service.integration_support import integration_settings
 
     api = integration_api
     [pid] = propose(api, "pl1", [new_candidate(api)])
     settings = integration_settings(api.database_url)
-    db = api.db()
+    # Both passes write as the delivery worker does, through the writer engine (on SQLite a
+    # transaction that takes the write lock at BEGIN; a deferred one that read before the other's
+    # commit would fail on its first write, a race of the test's own making, not the service's).
+    db = writer(api.db())
     proposal = {"proposal_id": pid, "supplier_id": "s1"}
     key = f"reminder:{pid}-race"
     second: list[Any] = []
