@@ -95,7 +95,15 @@ from scoring.eligibility import (
 from scoring.exceptions import Problem, RoundSetupError
 from scoring.policy import Policy
 from scoring.pool import CandidatePool, PlaceTable, set_bits
-from scoring.score import TERMS, competence_table, norm_breaker_pairs, place_terms, score_pairs
+from scoring.score import (
+    TERMS,
+    competence_table,
+    norm_breaker_pairs,
+    place_terms,
+    policy_terms,
+    score_pairs,
+    term_weight,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -380,7 +388,7 @@ def _assemble(
 
     t1 = time.perf_counter()
     score, terms = score_pairs(pool, places, cand, plc, policy)
-    weighted = {name: getattr(policy.weights, name) * terms[name] for name in TERMS}
+    weighted = {name: term_weight(policy, name) * terms[name] for name in policy_terms(policy)}
     timings["scores"] = timings.get("scores", 0.0) + time.perf_counter() - t1
 
     keys = pair_keys(cand, plc, places.size)
@@ -780,7 +788,9 @@ class _CandidateGroup:
         self._failed = np.empty(len(self.members), dtype=bool)
         total_weight = sum(float(getattr(policy.weights, t)) for t in TERMS)
         self._margin = _SCREEN_MARGIN * total_weight
-        self._screens = total_weight < _SCREEN_MAX_WEIGHT
+        # The float32 screen knows the hand-weighted terms only: with the learnt outcome term, every
+        # eligible pair is scored exactly (score_pairs), as a group too heavy to screen is.
+        self._screens = total_weight < _SCREEN_MAX_WEIGHT and not policy.outcome_model.used
         self._distance_per_km: npt.NDArray[np.float32] | None = None
         self._words: npt.NDArray[np.uint64] | None = None
         self._holders: dict[int, npt.NDArray[np.int64]] = {}
@@ -1686,7 +1696,7 @@ def explain_round(rnd: Round, result: AllocationResult, *,
         "supplier_id": np.asarray(places.supplier_ids, dtype=object)[places.supplier[plc]].astype(str),
         "home_district": np.asarray(pool.district_ids, dtype=object)[pool.district[cand]].astype(str),
         "score": problem.edge_score[edges],
-        **{f"term_{name}": rnd.edge_terms[name][edges] for name in TERMS},
+        **{f"term_{name}": rnd.edge_terms[name][edges] for name in policy_terms(rnd.policy)},
         "pinned": pinned,
     }, schema_overrides={"candidate_id": pl.String, "place_id": pl.String})
     unassigned = _unassigned_table(rnd, result)

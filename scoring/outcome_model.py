@@ -65,7 +65,7 @@ from scoring.metrics import CellSpec, Population, protect
 from scoring.policy import Policy
 from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable
 from scoring.schema import SENSITIVE_COLUMNS
-from scoring.score import norm_breaker_pairs, score_pairs
+from scoring.score import hand_terms, norm_breaker_pairs
 
 __all__ = [
     "ALL_OUTCOMES",
@@ -240,7 +240,7 @@ def outcome_features(
     """
     cand = np.asarray(cand_idx, dtype=np.int64)
     place = np.asarray(place_idx, dtype=np.int64)
-    _, terms = score_pairs(pool, places, cand, place, policy)
+    terms = hand_terms(pool, places, cand, place, policy)
     months = np.maximum(pool.months_registered[cand].astype(np.float64), 0.0)
     codes = places.ssyk_code[place]
     groups = np.array([str(c)[:1] for c in codes], dtype=object)
@@ -558,6 +558,8 @@ class OutcomeModel:
         policy: Policy,
     ) -> FloatArray:
         """(E,) calibrated P(in work or studies at 180 days) of each pair."""
+        if np.size(cand_idx) == 0:
+            return np.zeros(0, dtype=np.float64)
         x = outcome_features(pool, places, cand_idx, place_idx, policy, self.spec)
         return np.asarray(self.estimator.predict_proba(x)[:, 1], dtype=np.float64)
 

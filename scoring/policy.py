@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from scoring.domain import PriorityGroup, ProcurementType, contract_months
 from scoring.exceptions import PolicyError, Problem
@@ -295,6 +295,39 @@ class OutcomeModelRules(_Strict):
     #: with predictions spread as the fitted models', ``docs/research.md``): on fewer, the limit
     #: would judge the noise of the sample rather than the model.
     min_group_outcomes: int = Field(default=200, ge=1)
+    #: The score's ``outcome`` term's weight: points for a predicted probability of 1 of being in
+    #: work or studies 180 days after the placement (``docs/scoring.md``, "outcome"). 0 (default):
+    #: the model is not used, and the score is the hand-weighted terms' alone.
+    weight: float = Field(default=0.0, ge=0)
+    #: The stored model the ``outcome`` term uses: its version (``platsa model train`` prints it,
+    #: e.g. ``om-logistic-3f2a9c1d0b7e``), looked up among the models the service or command knows
+    #: (``docs/policies.md``, "outcome_model"). A name, never a path. Needed when ``weight`` > 0.
+    model: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=100)
+    #: The loaded model, once :func:`service.outcome_models.bind_outcome_model` has checked it
+    #: (never read from a file: a policy names its model, the service resolves the name).
+    _predictor: object | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _weight_names_a_model(self) -> OutcomeModelRules:
+        if self.weight > 0 and self.model is None:
+            raise ValueError("a weight above 0 needs model = the version of a stored outcome model")
+        return self
+
+    @property
+    def used(self) -> bool:
+        """Whether the score has the ``outcome`` term (a weight above 0)."""
+        return self.weight > 0
+
+    @property
+    def predictor(self) -> object | None:
+        """The bound model (:func:`service.outcome_models.bind_outcome_model`), or None."""
+        return self._predictor
+
+    def bound_to(self, predictor: object) -> OutcomeModelRules:
+        """A copy of these rules with ``predictor`` as the model they name."""
+        rules = self.model_copy()
+        rules._predictor = predictor
+        return rules
 
 
 class Policy(_Strict):

@@ -34,6 +34,12 @@ The terms (formulas in ``docs/scoring.md``):
     ``0.5 · type + 0.5 · hours``: ``type`` is 1 when the candidate named this placement type,
     0.5 when they named none (any type); ``hours`` is ``1 - |place hours - wished hours| / 20``,
     clipped to 0..1 (a 20-hour gap or more gives 0).
+``outcome``
+    Only where the policy gives it a weight (``policy.outcome_model.weight`` > 0, :func:`policy_terms`):
+    the learnt model's predicted probability that the person is in work or studies 180 days after the
+    placement started (:mod:`scoring.outcome_model`; the model the policy names, loaded and checked by
+    :func:`service.outcome_models.bind_outcome_model`). It scores the pairs the hard rules let
+    through, as every term does; no priority-group attribute is among its features.
 
 :func:`score_pairs` computes all terms column-wise for arrays of (candidate, place) positions:
 one place against a whole pool (a shortlist) or millions of edges at once (an allocation round).
@@ -44,28 +50,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from scoring.domain import WorkLadderStep
 from scoring.eligibility import PLACEMENT_WORDS, distance_km, km_words
+from scoring.exceptions import PolicyError, Problem
 from scoring.policy import Policy
 from scoring.pool import PLACEMENT_TYPE_BITS, CandidatePool, PlaceTable, set_bits
 
 __all__ = [
     "HOURS_TOLERANCE",
+    "OUTCOME_TERM",
     "PRIORITY_GROUP_SATURATION",
     "TERMS",
     "WANTED_SHARE",
+    "OutcomePredictor",
     "ScoreBreakdown",
     "TermContribution",
     "competence_table",
     "explain_pair",
     "group_labels",
+    "hand_terms",
     "norm_breaker_pairs",
+    "outcome_predictor",
+    "outcome_words",
     "place_terms",
+    "policy_terms",
     "score_pairs",
+    "term_weight",
     "time_far_cap_months",
 ]
 
@@ -73,6 +88,8 @@ __all__ = [
 TERMS: tuple[str, ...] = (
     "competence", "distance", "ladder", "time_far", "priority_group", "gender_norm", "wishes",
 )
+#: The learnt outcome model's term: only in the score of a policy that weighs it (:func:`policy_terms`).
+OUTCOME_TERM = "outcome"
 #: Part of the competence term that wanted (not required) competences make up.
 WANTED_SHARE = 0.25
 #: A gap of this many hours a week between the place and the wish gives an hours fit of 0.
@@ -94,6 +111,49 @@ _TYPE_OF_BIT = {bit: value for value, bit in PLACEMENT_TYPE_BITS.items()}
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.integer]
+
+
+class OutcomePredictor(Protocol):
+    """What the ``outcome`` term asks of a model (:class:`scoring.outcome_model.OutcomeModel` is one)."""
+
+    def predict(
+        self, pool: CandidatePool, places: PlaceTable, cand_idx: npt.ArrayLike, place_idx: npt.ArrayLike,
+        policy: Policy,
+    ) -> FloatArray:
+        """(E,) P(in work or studies 180 days after the placement) of each (candidate, place) pair."""
+        ...
+
+
+def policy_terms(policy: Policy) -> tuple[str, ...]:
+    """The terms of ``policy``'s score, in the order they are summed and shown: :data:`TERMS`, then
+    ``outcome`` where the policy weighs the learnt model (``policy.outcome_model.weight`` > 0)."""
+    return (*TERMS, OUTCOME_TERM) if policy.outcome_model.used else TERMS
+
+
+def term_weight(policy: Policy, name: str) -> float:
+    """The policy's weight of one term (``outcome``: ``policy.outcome_model.weight``)."""
+    if name == OUTCOME_TERM:
+        return float(policy.outcome_model.weight)
+    return float(getattr(policy.weights, name))
+
+
+def outcome_predictor(policy: Policy) -> OutcomePredictor:
+    """The model a policy that weighs the ``outcome`` term has been bound to.
+
+    Raises
+    ------
+    PolicyError
+        The policy weighs the term but no model was bound to it: a score without the term would be
+        another policy's, so there is no fallback.
+    """
+    predictor = policy.outcome_model.predictor
+    if predictor is None:
+        raise PolicyError([Problem(
+            policy.id, None, "outcome_model.model", policy.outcome_model.model,
+            "the policy weighs the outcome model, but no model was loaded for it (the service, platsa "
+            "shortlist, allocate and verify-round load it from their models folder: docs/policies.md, "
+            "'outcome_model')")])
+    return cast(OutcomePredictor, predictor)
 
 
 def time_far_cap_months(policy: Policy) -> int:
@@ -138,9 +198,15 @@ def score_pairs(
     Returns
     -------
     total : numpy.ndarray
-        (E,) float64 ``Σ weight[t] · terms[t]``, summed in the order of :data:`TERMS`.
+        (E,) float64 ``Σ weight[t] · terms[t]``, summed in the order of :func:`policy_terms`
+        (:data:`TERMS`, then ``outcome`` where the policy weighs it).
     terms : dict
         Term name → (E,) float64 value in 0..1, before weighting.
+
+    Raises
+    ------
+    PolicyError
+        The policy weighs the ``outcome`` term but no model is bound to it (:func:`outcome_predictor`).
 
     Notes
     -----
@@ -158,6 +224,35 @@ def score_pairs(
         int(place_idx) if single else np.asarray(place_idx, dtype=np.int64)
     )
     shape = np.broadcast_shapes(cand.shape, np.shape(place))
+    terms = hand_terms(pool, places, cand, place, policy)
+    if policy.outcome_model.used:
+        pairs = np.broadcast_to(np.asarray(place, dtype=np.int64), shape)
+        terms[OUTCOME_TERM] = np.asarray(
+            outcome_predictor(policy).predict(pool, places, np.broadcast_to(cand, shape), pairs, policy),
+            dtype=np.float64)
+    total = np.zeros(shape, dtype=np.float64)
+    scratch = np.empty(shape, dtype=np.float64)
+    for name in policy_terms(policy):
+        value = np.broadcast_to(np.asarray(terms[name], dtype=np.float64), shape)
+        terms[name] = value
+        np.multiply(value, term_weight(policy, name), out=scratch)
+        total += scratch
+    return total, terms
+
+
+def hand_terms(
+    pool: CandidatePool,
+    places: PlaceTable,
+    cand_idx: IndexArray,
+    place_idx: IndexArray | int,
+    policy: Policy,
+) -> dict[str, FloatArray]:
+    """The hand-weighted terms of :data:`TERMS` of (candidate, place) pairs, unweighted, as
+    :func:`score_pairs` gives them (without the learnt ``outcome`` term, whose model reads these)."""
+    cand = np.asarray(cand_idx, dtype=np.int64)
+    place: int | npt.NDArray[np.int64] = (
+        int(place_idx) if np.ndim(place_idx) == 0 else np.asarray(place_idx, dtype=np.int64)
+    )
     # Terms of small integers (steps, hours, group counts, competence hits) are read from tables
     # computed once per call with the same float64 formula: one gather per pair instead of a
     # chain of array operations, and the same bits on both paths (one place, or many).
@@ -178,15 +273,7 @@ def score_pairs(
             "wishes": 0.5 * _type_table(places.placement_type[place], pool.wished_types[cand])
             + 0.5 * _HOURS_TABLE[np.minimum(hours_gap, len(_HOURS_TABLE) - 1)],
         }
-    weights = policy.weights
-    total = np.zeros(shape, dtype=np.float64)
-    scratch = np.empty(shape, dtype=np.float64)
-    for name in TERMS:
-        value = np.broadcast_to(np.asarray(terms[name], dtype=np.float64), shape)
-        terms[name] = value
-        np.multiply(value, float(getattr(weights, name)), out=scratch)
-        total += scratch
-    return total, terms
+    return terms
 
 
 def place_terms(
@@ -472,7 +559,7 @@ def _term_words(
     type_text = "named no placement type" if wished == 0 else (
         f"wants {kind}" if wished & int(places.placement_type[place]) else f"did not ask for {kind}"
     )
-    return {
+    words = {
         "competence": competence,
         "distance": f"lives {km_words(d)} away; accepts up to {km_words(limit)}",
         "ladder": ladder,
@@ -482,6 +569,20 @@ def _term_words(
         "wishes": f"{type_text}; wishes {int(pool.wished_hours[cand])} h/week, the place has "
         f"{int(places.hours[place])} h",
     }
+    if OUTCOME_TERM in values:
+        words[OUTCOME_TERM] = outcome_words(values[OUTCOME_TERM])
+    return words
+
+
+def outcome_words(probability: float) -> str:
+    """The ``outcome`` term in words.
+
+    Examples
+    --------
+    >>> outcome_words(0.6234)
+    'predicted 62 % in work or studies after 180 days'
+    """
+    return f"predicted {probability * 100:.0f} % in work or studies after 180 days"
 
 
 
@@ -500,8 +601,8 @@ def breakdown_from_values(
     words = _term_words(pool, places, cand, place, policy, values, distance)
     terms = []
     total = 0.0
-    for name in TERMS:
-        weight = float(getattr(policy.weights, name))
+    for name in policy_terms(policy):
+        weight = term_weight(policy, name)
         points = weight * values[name]
         total += points  # the same order and arithmetic as score_pairs: the sum is the score
         terms.append(TermContribution(name, values[name], weight, points, words[name]))

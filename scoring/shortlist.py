@@ -46,12 +46,12 @@ from scoring.policy import Policy
 from scoring.pool import CandidatePool, PlaceTable, check_policy
 from scoring.score import (
     GROUP_WORDS,
-    TERMS,
     ScoreBreakdown,
     breakdown_from_values,
     explain_pair,
     group_labels,
     norm_breaker_pairs,
+    policy_terms,
     score_pairs,
 )
 
@@ -506,7 +506,7 @@ def shortlist(
     distances = distance_km(pool, places, cand[order], place).tolist()
     for rank, (position, reason, km) in enumerate(zip(order.tolist(), reasons, distances, strict=True), 1):
         c = int(cand[position])
-        values = {name: float(terms[name][position]) for name in TERMS}
+        values = {name: float(terms[name][position]) for name in policy_terms(policy)}
         breakdown = breakdown_from_values(pool, places, c, place, policy, values, distance=km)
         flags = tuple(h.describe() for h in explain_held_back(pool, places, c, place, policy)) \
             if include_held_back else ()

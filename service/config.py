@@ -9,6 +9,11 @@ and it does so here). Every variable has the prefix ``PLATSA_``:
     accepted and given the psycopg 3 driver).
 ``PLATSA_POLICY_DIR``
     A folder of extra policy files (``<id>.toml``), searched before the shipped ones.
+``PLATSA_MODELS_DIR``
+    The folder of stored outcome models (``platsa model train --out``): a policy whose
+    ``[outcome_model]`` has a ``weight`` above 0 names one of them by its version, and the service
+    loads it from here (:func:`service.outcome_models.bind_outcome_model`). Unset: no model is
+    known, and such a policy is refused when it is loaded.
 ``PLATSA_HOST``, ``PLATSA_PORT``
     Where ``platsa serve`` listens (default ``127.0.0.1:8000``).
 ``PLATSA_ENGINE``
@@ -147,6 +152,7 @@ class Settings(BaseModel):
 
     database_url: str = "sqlite:///./platsa.db"
     policy_dir: Path | None = None
+    models_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     engine: str = "service.engine:CoreEngine"

@@ -10,7 +10,7 @@ import linter and a reader follow the path. ``PLATSA_ENGINE`` names another impl
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from scoring.exceptions import UnknownEntityError
 from scoring.policy import Policy
 from scoring.pool import build_pool, policy_groups_key
 from scoring.region import Region
+from scoring.score import OUTCOME_TERM, score_pairs
 from scoring.shortlist import explain_candidate
 from scoring.shortlist import shortlist as fair_shortlist
 
@@ -218,15 +219,44 @@ class CoreEngine:
         result = run_allocation_round(pool, places, policy, params,
                                   progress=lambda stage, fraction: progress(fraction, stage),
                                   should_stop=should_stop)
-        return outcome_from_result(result, pinned=set(inputs.pins))
+        return outcome_from_result(result, pinned=set(inputs.pins),
+                                   outcome_weight=policy.outcome_model.weight)
+
+
+def pair_scores(prepared: Any, policy: Policy, pairs: Sequence[tuple[str, str]]
+                ) -> dict[tuple[str, str], tuple[float, float | None]]:
+    """The (score, outcome probability) of (candidate id, place id) pairs under ``policy``, as a
+    shortlist scores them (:func:`scoring.score.score_pairs`): what a proposal made by hand records.
+
+    The probability is None where the policy does not weigh the learnt model. A pair whose
+    candidate or place the prepared snapshot does not hold yet (created since) is left out, as is
+    every pair where ``prepared`` is another engine's.
+    """
+    if not isinstance(prepared, PreparedPool):
+        return {}
+    pool, places = prepared.pool, prepared.places
+    known = [(c, p) for c, p in pairs if c in pool.index and p in places.index]
+    if not known:
+        return {}
+    cand = pool.positions([c for c, _ in known])
+    plc = np.fromiter((places.index[p] for _, p in known), dtype=np.int64, count=len(known))
+    total, terms = score_pairs(pool, places, cand, plc, policy)
+    probability = terms.get(OUTCOME_TERM)
+    return {pair: (float(total[i]), None if probability is None else float(probability[i]))
+            for i, pair in enumerate(known)}
 
 
 def _number(value: Any) -> float | None:
     return None if value is None or value != value else float(value)  # NaN -> None
 
 
-def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOutcome:
-    """Turn ``scoring.allocation.RoundResult`` into what the service stores."""
+def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]], outcome_weight: float = 0.0
+                        ) -> RoundOutcome:
+    """Turn ``scoring.allocation.RoundResult`` into what the service stores.
+
+    ``outcome_weight``: the round's policy's ``outcome_model.weight``; above 0, each assignment's
+    explanation also keeps ``outcome_probability`` (its ``outcome`` points / the weight), which
+    publishing the round stores on the proposal."""
     overrides = {(o["candidate_id"], o["place_id"]): o for o in getattr(result, "overrides", ())}
     assignments = []
     for row in result.assignments.to_dicts():
@@ -234,6 +264,8 @@ def outcome_from_result(result: Any, *, pinned: set[tuple[str, str]]) -> RoundOu
         pair = (row["candidate_id"], row["place_id"])
         explanation = {"terms": terms, "supplier_id": row.get("supplier_id"),
                        "home_district": row.get("home_district")}
+        if outcome_weight > 0 and OUTCOME_TERM in terms:
+            explanation["outcome_probability"] = float(terms[OUTCOME_TERM]) / outcome_weight
         if pair in overrides:
             explanation["override"] = {"reason": overrides[pair]["reason"], "rules": overrides[pair]["rules"]}
         assignments.append(Assignment(row["candidate_id"], row["place_id"], float(row["score"]),

@@ -10,6 +10,15 @@
   version, and the SHA-256 of the model file;
 - ``<version>.pickle``: the fitted :class:`scoring.outcome_model.OutcomeModel` itself.
 
+A policy uses a stored model by naming its version (``[outcome_model] model = "om-logistic-…"`` with
+a ``weight`` above 0): :func:`bind_outcome_model` looks the name up as ``<version>.json`` in the
+models folder of the service (``PLATSA_MODELS_DIR``) or of the command (``--models DIR``, else
+``<region folder>/outcome-models``), loads it, checks it with
+:func:`scoring.outcome_model.require_usable` under the policy in force, and binds it to the policy.
+A name, never a path: the folder is the deployment's, the name the policy's. A model that is
+missing, unreadable or refused is a :class:`scoring.exceptions.PolicyError` naming why: the
+policy cannot be used, and nothing falls back to the score without the term.
+
 Why a file and not a database table: the model is trained from a region folder and its recorded
 outcomes by a command that needs no database, and it is read back by the commands and research
 scripts that work on that folder; a table would tie training to a running service before the
@@ -25,16 +34,24 @@ import datetime as dt
 import hashlib
 import json
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
 import sklearn
 
-from scoring.exceptions import ScoringError
-from scoring.outcome_model import OutcomeModel, usability_problems
+from scoring.exceptions import OutcomeModelRefusedError, PolicyError, Problem, ScoringError
+from scoring.outcome_model import OutcomeModel, require_usable, usability_problems
 from scoring.policy import Policy
 
-__all__ = ["MANIFEST_SUFFIX", "MODEL_SUFFIX", "load_outcome_model", "manifest", "save_outcome_model"]
+__all__ = [
+    "MANIFEST_SUFFIX",
+    "MODEL_SUFFIX",
+    "bind_outcome_model",
+    "load_outcome_model",
+    "manifest",
+    "save_outcome_model",
+]
 
 MANIFEST_SUFFIX = ".json"
 MODEL_SUFFIX = ".pickle"
@@ -123,3 +140,67 @@ def load_outcome_model(manifest_path: str | Path) -> OutcomeModel:
     if not isinstance(model, OutcomeModel) or model.version != meta.get("version"):
         raise ScoringError(f"outcome model {path}: the model file is not the model the manifest describes")
     return model
+
+
+#: Loaded models by (manifest path, its modification time and size): a policy loaded again (each
+#: round, each proposal by hand) does not unpickle its model again.
+_LOADED: dict[tuple[str, int, int], OutcomeModel] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _load_cached(path: Path) -> OutcomeModel:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _LOADED_LOCK:
+        model = _LOADED.get(key)
+    if model is None:
+        model = load_outcome_model(path)
+        with _LOADED_LOCK:
+            _LOADED.clear()  # one model per process at a time is the common case; keep memory small
+            _LOADED[key] = model
+    return model
+
+
+def bind_outcome_model(policy: Policy, models_dir: str | Path | None) -> Policy:
+    """``policy`` with the outcome model it names loaded, checked and bound (unchanged at weight 0).
+
+    Parameters
+    ----------
+    policy
+        A loaded policy. With ``outcome_model.weight`` 0 it is returned as it is: the model is not
+        used and not read.
+    models_dir
+        The folder of stored models (``<version>.json`` and ``<version>.pickle``); None: none is
+        configured.
+
+    Raises
+    ------
+    PolicyError
+        No models folder is configured, the named model is not in it or cannot be read, or the
+        policy refuses it (a priority group's calibration error above its limit, too few outcomes):
+        each problem names the policy's ``outcome_model.model`` and what is wrong.
+    """
+    rules = policy.outcome_model
+    if not rules.used:
+        return policy
+    name = str(rules.model)
+
+    def refused(reason: str) -> PolicyError:
+        return PolicyError([Problem(policy.id, None, "outcome_model.model", name, reason)])
+
+    if models_dir is None:
+        raise refused("the policy weighs the outcome model, but no models folder is configured "
+                      "(PLATSA_MODELS_DIR for the service, --models for a command)")
+    path = Path(models_dir) / f"{name}{MANIFEST_SUFFIX}"
+    if not path.is_file():
+        raise refused(f"no stored outcome model {name!r} among the models the service knows "
+                      f"(platsa model train stores them; {len(list(Path(models_dir).glob('*.json')))} "
+                      "in the models folder)")
+    try:
+        model = require_usable(_load_cached(path), policy)
+    except OutcomeModelRefusedError as exc:
+        raise PolicyError([Problem(policy.id, None, "outcome_model.model", name,
+                                   f"the policy refuses the model: {p}") for p in exc.problems]) from None
+    except ScoringError as exc:
+        raise refused(str(exc).replace(str(path), name)) from None
+    return policy.model_copy(update={"outcome_model": rules.bound_to(model)})

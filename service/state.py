@@ -54,6 +54,7 @@ from service.changes import ChangeWatcher
 from service.config import Settings
 from service.db.engine import writer
 from service.engine import Engine, EngineUnavailable
+from service.outcome_models import bind_outcome_model
 from service.privacy import SupplierProfiles
 
 logger = logging.getLogger(__name__)
@@ -278,7 +279,9 @@ class ServiceState:
 
     def policy(self, policy_id: str) -> Policy:
         # A name from the closed set of policy ids, never a path: ids come from clients (issue 14).
-        return load_named_policy(policy_id, search_dirs=self.settings.policy_dirs)
+        # The outcome model the policy names, loaded, checked and bound (PolicyError if refused).
+        return bind_outcome_model(load_named_policy(policy_id, search_dirs=self.settings.policy_dirs),
+                                  self.settings.models_dir)
 
     def for_policy(self, snapshot: Snapshot, policy_id: str | None) -> tuple[Policy, Any]:
         """The policy ``policy_id`` (None: the snapshot's own) and what the engine prepared for it.

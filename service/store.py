@@ -116,7 +116,8 @@ def replace_region(conn: sa.Connection, region: Region, mode: edits.Mode | None 
         rows = _rows(region.table(name))
         if name == "proposals":
             ignored = set(carried.ignored_proposals)
-            rows = [{**r, "round_id": None} for r in rows if r["proposal_id"] not in ignored]
+            rows = [{**r, "round_id": None, "score": None, "outcome_probability": None}
+                    for r in rows if r["proposal_id"] not in ignored]
             rows += carried.proposals
         elif name == "placements":
             rows += carried.placements

@@ -43,6 +43,7 @@ from service.db.tables import (
     audit_log,
     jobs,
     metadata,
+    person_outcomes,
     region_edits,
     round_assignments,
     round_unassigned,
@@ -65,6 +66,7 @@ TABLES_WITH_CANDIDATES: dict[str, str] = {
     "proposal_events": "proposal_id of the person's proposals",
     "webhook_deliveries": "event body naming one of the person's proposals",
     "placements": "candidate_id",
+    "person_outcomes": "candidate_id (the 180-day follow-up of a placement)",
     "round_assignments": "candidate_id",
     "round_unassigned": "candidate_id",
     "rounds": "pins, removals, overrides, summary or error naming the id",
@@ -137,6 +139,8 @@ def export(conn: sa.Connection, candidate_id: str) -> dict[str, Any]:
                                    for d in _deliveries(conn, proposal_ids)],
             "placements": _rows(conn, sa.select(_placements).where(
                 _placements.c.candidate_id == candidate_id)),
+            "person_outcomes": _rows(conn, sa.select(person_outcomes).where(
+                person_outcomes.c.candidate_id == candidate_id)),
             "round_assignments": _rows(conn, sa.select(round_assignments).where(
                 round_assignments.c.candidate_id == candidate_id)),
             "round_unassigned": _rows(conn, sa.select(round_unassigned).where(
@@ -184,7 +188,7 @@ def erase(conn: sa.Connection, candidate_id: str, who: Principal) -> str:
         raise NoSuchCandidate(candidate_id)
     pseudonym = ERASED_PREFIX + secrets.token_hex(8)
     proposal_ids = _proposal_ids(conn, candidate_id)
-    for table in (_proposals, _placements, round_assignments):
+    for table in (_proposals, _placements, person_outcomes, round_assignments):
         conn.execute(table.update().where(table.c.candidate_id == candidate_id)
                      .values(candidate_id=pseudonym))
     unassigned = sa.select(round_unassigned).where(round_unassigned.c.candidate_id == candidate_id)

@@ -19,7 +19,15 @@ from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
-from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
+from service.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    add_models_argument,
+    models_dir,
+    policy_dirs,
+)
+from service.outcome_models import bind_outcome_model
 
 #: The round's defaults, stated once (scoring.allocation.RoundParams); the options show them.
 DEFAULTS = RoundParams()
@@ -75,6 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "(its optimum is the round's objective; docs/rounds.md)")
     p.add_argument("--json", action="store_true", help="print the result JSON instead of the summary")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_models_argument(p)
     p.set_defaults(func=run)
 
 
@@ -188,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     # must load).
     dirs = policy_dirs()
     region = load_region(args.data, policy_dirs=None if args.policy else dirs)
-    policy = load_policy(args.policy or region.manifest.policy, search_dirs=dirs)
+    policy = bind_outcome_model(load_policy(args.policy or region.manifest.policy, search_dirs=dirs),
+                                models_dir(args.data, args.models))
     pool, places = build_pool(region, policy)
     progress("loading the region", 1.0)
     params = RoundParams(

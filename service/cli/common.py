@@ -3,6 +3,7 @@ of the commands that own a long-running process (``platsa serve``, ``platsa work
 
 from __future__ import annotations
 
+import argparse
 import gc
 import logging
 import time
@@ -46,3 +47,20 @@ class GcFreeze:
 
     def unfreeze(self) -> None:
         gc.unfreeze()
+
+
+def models_dir(data: str | Path, given: str | None = None) -> Path:
+    """The folder of stored outcome models a command reads: ``--models`` if given, else
+    ``PLATSA_MODELS_DIR`` (as the server reads it), else ``<region folder>/outcome-models`` (where
+    ``platsa model train`` stores them by default)."""
+    if given:
+        return Path(given)
+    configured = Settings.from_env().models_dir
+    return configured if configured is not None else Path(data) / "outcome-models"
+
+
+def add_models_argument(parser: argparse.ArgumentParser) -> None:
+    """``--models DIR``: where a policy's named outcome model is looked up (:func:`models_dir`)."""
+    parser.add_argument("--models", metavar="DIR",
+                        help="folder of stored outcome models, for a policy whose [outcome_model] "
+                             "weighs one (default: PLATSA_MODELS_DIR, else <DIR>/outcome-models)")

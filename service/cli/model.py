@@ -1,7 +1,8 @@
 """``platsa model``: learn P(in work or studies 180 days after a placement) from recorded outcomes.
 
 ``platsa model train`` fits the outcome model (:mod:`scoring.outcome_model`) on a region's recorded
-person outcomes, reports its discrimination and calibration overall and per priority group, says
+person outcomes (a region folder's file, or with ``--from-db`` the 180-day follow-ups the service
+recorded), reports its discrimination and calibration overall and per priority group, says
 whether the policy allows it, and stores it (:mod:`service.outcome_models`). ``platsa model check``
 reads a stored model and says whether a policy allows it now. Definitions: ``docs/research.md``,
 "Outcome model".
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import sqlalchemy as sa
 
 from scoring.exceptions import OutcomeModelRefusedError, ScoringError
 from scoring.outcome_model import (
@@ -34,6 +36,7 @@ from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import Region, load_region
 from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
+from service.config import Settings
 from service.outcome_models import load_outcome_model, save_outcome_model
 
 ROLES = ("coordinator", "researcher")
@@ -61,8 +64,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "policy's outcome_model.max_group_calibration_error or a group has too few outcomes."
         ),
     )
-    train.add_argument("--data", required=True, metavar="DIR", help="the region folder (with region.toml)")
+    train.add_argument("--data", metavar="DIR",
+                       help="the region folder (with region.toml); not with --from-db")
     source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-db", action="store_true",
+                        help="the service's database (PLATSA_DATABASE_URL): its region and the person "
+                             "outcomes recorded with POST /v1/proposals/{id}/person-outcome; the model "
+                             "is stored in PLATSA_MODELS_DIR unless --out says otherwise")
     source.add_argument("--outcomes", metavar="FILE",
                         help="recorded person outcomes, CSV or Parquet: "
                              + ", ".join(PERSON_OUTCOME_SCHEMA))
@@ -78,7 +86,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="logistic: elastic-net logistic regression (default); "
                             "gbt: gradient-boosted trees")
     train.add_argument("--out", metavar="DIR",
-                       help="folder to store the model in (default: <DIR>/outcome-models)")
+                       help="folder to store the model in (default: <DIR>/outcome-models; with --from-db "
+                            "PLATSA_MODELS_DIR)")
     train.add_argument("--role", choices=ROLES, default="coordinator",
                        help="whose view of the figures: coordinator (all) or researcher (groups with "
                             "small cells suppressed)")
@@ -144,9 +153,50 @@ def render_figures(figures: ModelEvaluation) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _from_db(settings: Settings) -> tuple[Region, pl.DataFrame]:
+    """The service's stored region and its recorded person outcomes (those of candidates and places
+    still in the region: an erased person's outcome names a pseudonym, and is left out)."""
+    from service import store
+    from service.db import make_engine, migrate
+    from service.db.tables import person_outcomes
+
+    db = make_engine(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
+    try:
+        migrate(db)
+        with db.connect() as conn:
+            loaded = store.load_region(conn)
+            rows = [dict(r) for r in conn.execute(
+                sa.select(*[person_outcomes.c[c] for c in PERSON_OUTCOME_SCHEMA])
+                .order_by(person_outcomes.c.placement_id)).mappings()]
+    finally:
+        db.dispose()
+    if loaded is None:
+        raise ScoringError("the database holds no region: import one first (POST /v1/region/import)")
+    region = loaded[0]
+    frame = pl.DataFrame(rows, schema=PERSON_OUTCOME_SCHEMA, orient="row")
+    kept = frame.filter(pl.col("candidate_id").is_in(region.candidates["candidate_id"].to_list())
+                        & pl.col("place_id").is_in(region.places["place_id"].to_list()))
+    print(f"{frame.height:,} person outcome(s) recorded in the database"
+          + (f", {frame.height - kept.height:,} of them left out (candidate or place no longer in the region)"
+             if kept.height < frame.height else ""))
+    return region, kept
+
+
 def run_train(args: argparse.Namespace) -> int:
     dirs = policy_dirs()
-    region = load_region(args.data, policy_dirs=None if args.policy else dirs)
+    settings = Settings.from_env()
+    if args.from_db == (args.data is not None):
+        print("platsa model train: give --data DIR (with --outcomes or --simulate-year) or --from-db",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.from_db and args.out is None and settings.models_dir is None:
+        print("platsa model train --from-db: say where to store the model: --out DIR or PLATSA_MODELS_DIR",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.from_db:
+        region, outcomes = _from_db(settings)
+    else:
+        region = load_region(args.data, policy_dirs=None if args.policy else dirs)
     policy = load_policy(args.policy or region.manifest.policy, search_dirs=dirs)
     if args.simulate_year:
         year = args.year or region.manifest.reference_date.year
@@ -156,7 +206,7 @@ def run_train(args: argparse.Namespace) -> int:
     elif args.year is not None:
         print("platsa model train: --year belongs to --simulate-year", file=sys.stderr)
         return EXIT_USAGE
-    else:
+    elif not args.from_db:
         outcomes = _read_outcomes(args.outcomes)
     pool, places = build_pool(region, policy)
     params = OutcomeModelParams(model=args.model)
@@ -184,7 +234,9 @@ def run_train(args: argparse.Namespace) -> int:
               f" (the best any model can do on these outcomes); correlation of predicted and true "
               f"{np.corrcoef(truth, data['p'])[0, 1]:.3f}; mean |predicted - true| "
               f"{np.mean(np.abs(truth - data['p'])):.3f}")
-    out = Path(args.out) if args.out else Path(args.data) / "outcome-models"
+    out = Path(args.out) if args.out else (
+        settings.models_dir if args.from_db and settings.models_dir is not None
+        else Path(args.data) / "outcome-models")
     _, manifest_path = save_outcome_model(model, policy, out)
     print(f"\nstored {manifest_path}")
     problems = usability_problems(model.figures, policy)

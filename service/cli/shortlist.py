@@ -12,12 +12,13 @@ from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
 from scoring.shortlist import PairExplanation, Shortlist, explain_candidate, shortlist
-from service.cli.common import EXIT_OK, EXIT_USAGE, policy_dirs
+from service.cli.common import EXIT_OK, EXIT_USAGE, add_models_argument, models_dir, policy_dirs
+from service.outcome_models import bind_outcome_model
 
 #: Short column names for the score terms in the table.
 _TERM_ABBREVIATIONS = {
     "competence": "comp", "distance": "dist", "ladder": "ladder", "time_far": "time",
-    "priority_group": "group", "gender_norm": "norm", "wishes": "wish",
+    "priority_group": "group", "gender_norm": "norm", "wishes": "wish", "outcome": "outc",
 }
 
 
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="instead of the list, say why this candidate is or is not on it: failed rules, "
                         "held-back rules, the score's terms, and rank or reason")
     p.add_argument("--json", action="store_true", help="print the shortlist (or the explanation) as JSON")
+    add_models_argument(p)
     p.set_defaults(func=run)
 
 
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     # must load).
     dirs = policy_dirs()
     region = load_region(args.data, policy_dirs=None if args.policy else dirs)
-    policy = load_policy(args.policy or region.manifest.policy, search_dirs=dirs)
+    policy = bind_outcome_model(load_policy(args.policy or region.manifest.policy, search_dirs=dirs),
+                                models_dir(args.data, args.models))
     pool, places = build_pool(region, policy)
     loaded = time.perf_counter()
     for what, wanted, known in (("place", args.place, places.index),

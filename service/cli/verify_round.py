@@ -13,7 +13,15 @@ from scoring.eligibility import RuleOverride
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
-from service.cli.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, policy_dirs
+from service.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    add_models_argument,
+    models_dir,
+    policy_dirs,
+)
+from service.outcome_models import bind_outcome_model
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="the region folder the round ran on")
     p.add_argument("--round", required=True, metavar="FILE", help="the round's result file or certificate")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_models_argument(p)
     p.set_defaults(func=run)
 
 
@@ -64,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     policy_id = stored.get("policy") or stored.get("policy_id")
     dirs = policy_dirs()
     region = load_region(args.data, policy_dirs=None if policy_id else dirs)
-    policy = load_policy(policy_id or region.manifest.policy, search_dirs=dirs)
+    policy = bind_outcome_model(load_policy(policy_id or region.manifest.policy, search_dirs=dirs),
+                                models_dir(args.data, args.models))
     pool, places = build_pool(region, policy)
     shown = [""]
 

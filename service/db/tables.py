@@ -62,6 +62,11 @@ def _region_table(table: Table) -> sa.Table:
     if table.name == "proposals":
         # Service-only: the allocation round whose publication created the proposal (NULL otherwise).
         columns.append(sa.Column("round_id", sa.String(), nullable=True, index=True))
+        # Service-only (migration 0011): the score the proposal was made with, and the learnt
+        # outcome model's probability in it where the policy weighed the model (NULL otherwise, and
+        # for proposals imported or made before the columns). Never in a supplier's view.
+        columns.append(sa.Column("score", sa.Float(), nullable=True))
+        columns.append(sa.Column("outcome_probability", sa.Float(), nullable=True))
     return sa.Table(table.name, metadata, *columns)
 
 
@@ -237,6 +242,24 @@ jobs = sa.Table(
 #: Tables in the database that are not the project's: the job queue's on PostgreSQL (procrastinate,
 #: migration 0010). The migrations' comparison with :data:`metadata` leaves them out.
 FOREIGN_TABLE_PREFIX = "procrastinate_"
+
+#: The 180-day follow-up of a placement (migration 0011): whether the person was in work or studies
+#: 180 days or more after it started, as the labour-market unit or a coordinator recorded it
+#: (``POST /v1/proposals/{id}/person-outcome``). One per placement; what ``platsa model train
+#: --from-db`` learns from. Never sent to a supplier.
+person_outcomes = sa.Table(
+    "person_outcomes",
+    metadata,
+    sa.Column("placement_id", sa.String, primary_key=True),
+    sa.Column("proposal_id", sa.String, nullable=False, index=True),
+    sa.Column("candidate_id", sa.String, nullable=False),
+    sa.Column("place_id", sa.String, nullable=False),
+    sa.Column("started_on", sa.Date, nullable=False),
+    sa.Column("followed_up_on", sa.Date, nullable=False),
+    sa.Column("in_work_or_studies", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_by", sa.Integer, nullable=True),  # the API key
+)
 
 # The supplier integration keeps its tables in its own module, on this metadata (migration 0002).
 # The follow-up's records (dialogue log, suppliers' own hires) likewise (migration 0006).

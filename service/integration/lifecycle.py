@@ -428,10 +428,12 @@ def create_proposals(
     allow_multiple_open: bool = False,
     now: dt.datetime | None = None,
     event_data: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    scores: Mapping[tuple[str, str], tuple[float | None, float | None]] | None = None,
 ) -> list[str]:
     """Propose each (candidate id, place id) pair by hand; return the new proposal ids, in ``pairs`` order.
 
-    The caller has checked that the pairs exist and that ``actor`` may propose them.
+    The caller has checked that the pairs exist and that ``actor`` may propose them. ``scores``: each
+    pair's (score, outcome probability), stored with its proposal (:func:`insert_proposals`).
 
     Raises
     ------
@@ -444,8 +446,10 @@ def create_proposals(
     ids = [f"PR-{uuid.uuid4().hex[:16]}" for _ in pairs]
     data = {pid: (event_data or {})[pair] for pid, pair in zip(ids, pairs, strict=True)
             if pair in (event_data or {})}
+    made_with = {pid: (scores or {})[pair] for pid, pair in zip(ids, pairs, strict=True)
+                 if pair in (scores or {})}
     insert_proposals(conn, list(zip(ids, pairs, strict=True)), actor, settings=settings, now=now,
-                     event_data=data)
+                     event_data=data, scores=made_with)
     return ids
 
 
@@ -458,8 +462,12 @@ def insert_proposals(
     round_id: str | None = None,
     now: dt.datetime | None = None,
     event_data: Mapping[str, Mapping[str, Any]] | None = None,
+    scores: Mapping[str, tuple[float | None, float | None]] | None = None,
 ) -> None:
     """Write open proposals, given as (proposal id, (candidate id, place id)), and record their creation.
+
+    ``scores`` gives some proposals the (score, outcome probability) they were made with: stored on
+    the proposal for the municipality (never in the events a supplier receives).
 
     No check is made here: the caller has run :func:`find_conflicts` in the same transaction (by
     hand: :func:`create_proposals`; a round's publication: ``service/routes/rounds.py``).
@@ -467,8 +475,11 @@ def insert_proposals(
     rules: it stays in the proposal's history, never in what a supplier receives).
     """
     now = now or _now()
+    made_with = scores or {}
     rows = [{"proposal_id": pid, "candidate_id": c, "place_id": p, "created_on": now.date(),
-             "status": S.OPEN.value, "decided_on": None, "decline_reason": None, "round_id": round_id}
+             "status": S.OPEN.value, "decided_on": None, "decline_reason": None, "round_id": round_id,
+             "score": made_with.get(pid, (None, None))[0],
+             "outcome_probability": made_with.get(pid, (None, None))[1]}
             for pid, (c, p) in proposals]
     for start in range(0, len(rows), 2_000):
         conn.execute(_proposals.insert(), rows[start:start + 2_000])

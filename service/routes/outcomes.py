@@ -6,6 +6,10 @@ placement, and a supplier reports a hire it recruited by itself for the municipa
   row the supplier's answers write, :mod:`service.integration.lifecycle`) and one event in the
   proposal's history (``GET /v1/proposals/{id}/events``). Coordinators for every proposal, a
   labour-market unit for its own district's candidates (as the rest of the API).
+- ``POST /v1/proposals/{id}/person-outcome``: whether the person was in work or studies 180 days
+  (or more) after the placement started, once per placement, in a table of its own
+  (``person_outcomes``), never in the history a supplier receives: what the outcome model learns
+  from (``platsa model train --from-db``).
 - ``POST /v1/own-hires`` (a supplier, for its own procurements), ``GET /v1/own-hires`` and
   ``POST /v1/own-hires/{id}/review`` (the municipality links the person and the service checks the
   priority groups on the day of hire: ``confirmed`` counts toward the requirement and is marked as
@@ -28,9 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scoring.domain import PlacementEnd, ProposalStatus, priority_groups
 from scoring.followup import PAID_PLACEMENT_TYPES
+from scoring.outcome_model import FOLLOW_UP_DAYS
 from service import audit, store
 from service.auth import Principal, Role
-from service.db.tables import REGION_TABLES
+from service.db.tables import REGION_TABLES, person_outcomes
 from service.deps import Conn, Loaded, State, require
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, problem_responses
 from service.followup_records import own_hires, supplier_figures
@@ -321,6 +326,106 @@ def record_outcome(
         .one()
     )
     return {**{k: row[k] for k in Placement.model_fields if k != "event_id"}, "event_id": event["event_id"]}
+
+
+# -- the person's state 180 days after ------------------------------------------------------------
+
+
+class PersonOutcome(BaseModel):
+    """Whether the person was in work or studies when followed up, 180 days or more after the
+    placement started (DOMAIN.md, "Outcome"): what the outcome model learns from."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"followed_up_on": "2027-03-15", "in_work_or_studies": True}]},
+    )
+
+    followed_up_on: dt.date = Field(
+        description="The day the person's state was checked: at least 180 days after the placement "
+                    "started, and not in the future.")
+    in_work_or_studies: bool = Field(
+        description="True: in work (employed, own business) or in studies on that day; false: neither. "
+                    "The person's state, not the supplier's decision (a hire is recorded as an outcome).")
+
+
+class PersonOutcomeRecorded(BaseModel):
+    """The recorded follow-up of one placement."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "placement_id": "PM-F-0001", "proposal_id": "F-0001", "started_on": "2026-09-14",
+        "followed_up_on": "2027-03-15", "in_work_or_studies": True,
+        "recorded_at": "2027-03-16T09:12:00Z",
+    }]})
+
+    placement_id: str
+    proposal_id: str
+    started_on: dt.date
+    followed_up_on: dt.date
+    in_work_or_studies: bool
+    recorded_at: dt.datetime
+
+
+@router.post(
+    "/v1/proposals/{proposal_id}/person-outcome",
+    summary="Record whether the person was in work or studies 180 days after the placement started",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PersonOutcomeRecorded,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def record_person_outcome(
+    proposal_id: PathId, body: PersonOutcome, caller: Recorder, conn: Conn, state: State
+) -> dict[str, Any]:
+    """The labour-market unit (for its district's candidates) or a coordinator records the 180-day
+    follow-up of the proposal's placement, once (a second record is a 409). The placement must have
+    started (409 otherwise); ``followed_up_on`` at least 180 days after its start and not in the
+    future (422). Stored apart from the proposal's history: no supplier is told. ``platsa model
+    train --from-db`` learns from these records (``docs/research.md``, "Outcome model")."""
+    store.lock_region(conn)
+    where = [_proposals.c.proposal_id == proposal_id]
+    if caller.role == Role.LABOUR_MARKET_UNIT:
+        where.append(_cands.c.home_district == caller.district_id)
+    found = conn.execute(
+        sa.select(_proposals.c.proposal_id, _proposals.c.candidate_id, _proposals.c.place_id)
+        .join(_cands, _cands.c.candidate_id == _proposals.c.candidate_id).where(*where)
+    ).mappings().first()
+    if found is None:
+        raise NotFound(f"no proposal {proposal_id!r} that this key may see")
+    placement = conn.execute(
+        sa.select(_placements).where(_placements.c.proposal_id == proposal_id)
+        .order_by(_placements.c.placement_id)
+    ).mappings().first()
+    if placement is None:
+        raise Conflict(f"proposal {proposal_id!r} has no placement: a person outcome follows up a "
+                       "placement that started (record that it started first)")
+    earliest = placement["started_on"] + dt.timedelta(days=FOLLOW_UP_DAYS)
+    errors: list[FieldError] = []
+    if body.followed_up_on > _today():
+        errors.append(_bad("body.followed_up_on",
+                           f"{body.followed_up_on.isoformat()} is in the future: record what has happened"))
+    if body.followed_up_on < earliest:
+        errors.append(_bad("body.followed_up_on",
+                           f"{body.followed_up_on.isoformat()} is before the placement's start "
+                           f"({placement['started_on'].isoformat()}) + {FOLLOW_UP_DAYS} days "
+                           f"({earliest.isoformat()})"))
+    if errors:
+        raise InvalidInput(f"{len(errors)} invalid field(s)", errors)
+    before = conn.execute(sa.select(person_outcomes.c.followed_up_on).where(
+        person_outcomes.c.placement_id == placement["placement_id"])).first()
+    if before is not None:
+        raise Conflict(f"the placement {placement['placement_id']!r} of proposal {proposal_id!r} was "
+                       f"followed up already (on {before.followed_up_on.isoformat()})")
+    row = {
+        "placement_id": placement["placement_id"], "proposal_id": proposal_id,
+        "candidate_id": found["candidate_id"], "place_id": found["place_id"],
+        "started_on": placement["started_on"], "followed_up_on": body.followed_up_on,
+        "in_work_or_studies": body.in_work_or_studies, "recorded_at": dt.datetime.now(dt.UTC),
+        "recorded_by": caller.key_id,
+    }
+    conn.execute(person_outcomes.insert().values(**row))
+    audit.record(conn, caller, "create", "person_outcome", placement["placement_id"],
+                 candidate_ids=[found["candidate_id"]],
+                 detail=f"followed up on {body.followed_up_on.isoformat()}")
+    return {k: row[k] for k in PersonOutcomeRecorded.model_fields}
 
 
 # -- own hires ------------------------------------------------------------------------------------

@@ -46,12 +46,25 @@ class Proposal(BaseModel):
     decided_on: Any = Field(default=None, examples=[None])
     decline_reason: str | None = Field(default=None, examples=[None])
     round_id: str | None = Field(default=None, examples=["r-1a2b3c4d"])
+    score: float | None = Field(
+        default=None, examples=[71.3],
+        description="The match score the proposal was made with (by hand from a shortlist, or by "
+                    "publishing a round); null for proposals imported or made before it was recorded. "
+                    "Coordinators and labour-market units only: always null for a supplier's key.")
+    outcome_probability: float | None = Field(
+        default=None, examples=[0.62],
+        description="The learnt outcome model's predicted probability that the person is in work or "
+                    "studies 180 days after the placement, within that score (docs/scoring.md); null "
+                    "where the policy did not weigh the model. Derived from the person's data: "
+                    "coordinators and labour-market units only, always null for a supplier's key.")
     candidate: CandidateProfile | None = None
 
 
 def _query(caller: Principal) -> sa.Select[Any]:
     cols = [_t.c.proposal_id, _t.c.place_id, _t.c.candidate_id, _t.c.created_on, _t.c.status,
             _t.c.decided_on, _t.c.decline_reason, _t.c.round_id]
+    if caller.role != Role.SUPPLIER:  # the score and the probability are the municipality's only
+        cols += [_t.c.score, _t.c.outcome_probability]
     query = sa.select(*cols)
     if caller.role == Role.SUPPLIER:
         query = query.select_from(_t.join(_places, _places.c.place_id == _t.c.place_id)).where(

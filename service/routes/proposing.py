@@ -23,6 +23,7 @@ from service import audit, live, store
 from service.auth import Principal, Role
 from service.db.tables import REGION_TABLES
 from service.deps import CandidateReader, State, get_conn
+from service.engine import pair_scores
 from service.errors import FieldError, InvalidInput, NotFound, problem_responses
 from service.integration import lifecycle
 from service.integration.models import (
@@ -112,8 +113,15 @@ def propose(place_id: PathId, body: ProposeCandidates, caller: CandidateReader, 
     data: dict[tuple[str, str], dict[str, Any]] = {(c, place_id): {"override": {
         "reason": overrides[(c, place_id)].reason, "rules": list(overrides[(c, place_id)].rules),
         "rules_broken": texts, "by": caller.key_id}} for c, texts in broken.items()}
+    # The score (and the learnt outcome probability, where the policy weighs it) each proposal is
+    # made with, as the shortlist scored the pair on the snapshot (docs/api.md, "Proposals").
+    scores: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+    if state.snapshot is not None:
+        policy, prepared = state.for_policy(state.snapshot, _policy_id(conn))
+        scores.update(pair_scores(prepared, policy, [(c, place_id) for c in wanted]))
     ids = lifecycle.create_proposals(conn, [(c, place_id) for c in wanted], caller, settings=state.settings,
-                                     allow_multiple_open=body.allow_multiple_open, event_data=data)
+                                     allow_multiple_open=body.allow_multiple_open, event_data=data,
+                                     scores=scores)
     audit.record(conn, caller, "create", "proposal", place_id, candidate_ids=wanted,
                  detail=f"{len(ids)} proposal(s) by hand" + "".join(
                      f"; override for {c}: {'; '.join(texts)} ({overrides[(c, place_id)].reason[:200]})"

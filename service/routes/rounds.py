@@ -638,8 +638,10 @@ def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot:
     event_data = {pid: {"override": {**override_record(overrides[pair], row["created_by"]),
                                      "rules_broken": _override_words(pair, dict(row))}}
                   for pid, pair in proposals if pair in overrides}
+    made_with = _made_with(conn, round_id)  # each assignment's score and outcome probability
     lifecycle.insert_proposals(conn, proposals, caller, settings=state.settings, round_id=round_id, now=now,
-                               event_data=event_data)
+                               event_data=event_data,
+                               scores={pid: made_with[pair] for pid, pair in proposals if pair in made_with})
     conn.execute(rounds.update().where(rounds.c.round_id == round_id).values(
         published_at=now, published_by=caller.key_id))
     reasons = sorted({c["reason"] for c in refused})
@@ -649,6 +651,20 @@ def publish(round_id: PathId, caller: Staff, conn: Conn, state: State, snapshot:
     state.request_reload()
     return Published(round_id=round_id, proposals_created=len(proposals), published_at=now,
                      skipped=[ProposalConflict.model_validate(c) for c in refused])
+
+
+def _made_with(conn: sa.Connection, round_id: str
+               ) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+    """Each assignment's score and, where the round's policy weighed the learnt model, its outcome
+    probability (``service.engine.outcome_from_result``): what its proposal records."""
+    out: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+    for r in conn.execute(sa.select(round_assignments.c.candidate_id, round_assignments.c.place_id,
+                                    round_assignments.c.score, round_assignments.c.explanation)
+                          .where(round_assignments.c.round_id == round_id)):
+        probability = (r.explanation or {}).get("outcome_probability")
+        out[(r.candidate_id, r.place_id)] = (float(r.score),
+                                             None if probability is None else float(probability))
+    return out
 
 
 def _publication_order(conn: sa.Connection, round_id: str) -> dict[tuple[str, str], tuple[bool, float]]:

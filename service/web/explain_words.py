@@ -38,6 +38,7 @@ _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), key) for
     (r"in no priority group", "pl_w_no_group"),
     (rf"breaks the gender norm in this occupation \(({_NUMBER})% women\)", "pl_w_norm_breaker"),
     (rf"does not break the gender norm in this occupation \(({_NUMBER})% women\)", "pl_w_not_norm_breaker"),
+    (r"predicted (\d+) % in work or studies after 180 days", "pl_w_outcome"),
     # hard rules a pair fails
     (r"already in a placement", "pl_w_placed"),
     (r"already proposed to this place \(the proposal is still open\)", "pl_w_proposed_here"),

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scoring.score import TERMS
+from scoring.score import OUTCOME_TERM, TERMS
 from service import audit
 from service.auth import Principal
 from service.db.tables import round_assignments, round_unassigned
@@ -48,18 +48,22 @@ def round_tables(conn: sa.Connection, person: Principal, round_id: str, translat
     """The round's two tables in words: (assignment headers, rows, unassigned headers, rows).
     Raises :class:`service.errors.NotFound` for a round the person may not read."""
     api.get_round(round_id, person, conn)
+    assigned = list(_assignment_rows(conn, round_id))
+    # The learnt outcome term is a column where the round's policy weighed it (docs/scoring.md).
+    names = [*TERMS, *([OUTCOME_TERM] if any(OUTCOME_TERM in ((r["explanation"] or {}).get("terms") or {})
+                                             for r in assigned) else [])]
     head = [translate("rd_col_candidate"), translate("rd_col_place"), translate("rd_col_supplier"),
             translate("rd_col_home_district"), translate("rd_col_score"), translate("rd_col_pinned"),
-            *[translate(f"rd_term_{t}") for t in TERMS], translate("rd_col_override")]
+            *[translate(f"rd_term_{t}") for t in names], translate("rd_col_override")]
     yes, no = translate("rd_yes"), translate("rd_no")
     rows = []
-    for r in _assignment_rows(conn, round_id):
+    for r in assigned:
         explanation = r["explanation"] or {}
         terms = explanation.get("terms") or {}
         override = explanation.get("override") or {}
         rows.append([r["candidate_id"], r["place_id"], explanation.get("supplier_id") or "",
                      explanation.get("home_district") or "", round(float(r["score"]), 3),
-                     yes if r["pinned"] else no, *[round(float(terms.get(t, 0.0)), 3) for t in TERMS],
+                     yes if r["pinned"] else no, *[round(float(terms.get(t, 0.0)), 3) for t in names],
                      override.get("reason", "")])
     left_head = [translate("rd_col_candidate"), translate("rd_col_reason"), translate("rd_col_explanation")]
     left = [[u["candidate_id"], translate(f"rd_reason_{u['reason']}"),

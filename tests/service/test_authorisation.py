@@ -125,6 +125,9 @@ _TODAY = __import__("datetime").datetime.now(__import__("datetime").UTC).date().
 MATRIX += [
     ("POST", "/v1/proposals/{proposal_id}/outcome", "/v1/proposals/pr1/outcome",
      {"json": {"event": "started", "on": _TODAY}}, (401, 409, 409, 409, 403, 403, 403)),
+    # pr1 has no placement: refused with 409 for whoever may record (issue 18's 180-day outcome).
+    ("POST", "/v1/proposals/{proposal_id}/person-outcome", "/v1/proposals/pr1/person-outcome",
+     {"json": {"followed_up_on": _TODAY, "in_work_or_studies": True}}, (401, 409, 409, 409, 403, 403, 403)),
     ("GET", "/v1/own-hires", "/v1/own-hires", {}, (401, 200, 200, 200, 200, 403, 403)),
     ("POST", "/v1/own-hires", "/v1/own-hires", {"json": {
         "procurement_id": "nowhere", "hired_on": "2026-01-01", "contract_type": "permanent", "reference": "x"}},
