@@ -16,8 +16,10 @@ from matching.dynamic import (
     YearSoFar,
     hindsight,
     lp_prices,
+    place_batch,
     run_dynamic,
     run_online_greedy,
+    sample_futures,
     year_violations,
 )
 from matching.exceptions import MatchingError, ParamsError, ProblemError, ProblemIssue, SolverError
@@ -79,8 +81,10 @@ __all__ = [
     "hindsight",
     "lp_prices",
     "max_placeable",
+    "place_batch",
     "run_dynamic",
     "run_online_greedy",
+    "sample_futures",
     "solve",
     "year_violations",
 ]

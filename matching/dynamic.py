@@ -77,8 +77,10 @@ __all__ = [
     "YearSoFar",
     "hindsight",
     "lp_prices",
+    "place_batch",
     "run_dynamic",
     "run_online_greedy",
+    "sample_futures",
     "year_violations",
 ]
 
@@ -369,23 +371,36 @@ def _check_arrivals(problem: AllocationProblem, arrival_batch: npt.ArrayLike) ->
 
 
 def _futures(problem: AllocationProblem, ab: I64, b: int, num_batches: int, params: DynamicParams,
-             rng: np.random.Generator) -> list[F64]:
+             rng: np.random.Generator, expected_after_last: float,
+             expected_remaining: F64 | None) -> list[F64]:
     """The candidate weights of each of the ``k`` futures after batch ``b``."""
     c = problem.num_candidates
-    if params.future == "known" or b == num_batches - 1:
+    last = b == num_batches - 1
+    if params.future == "known" or (last and expected_after_last <= 0):
         w = (ab > b).astype(np.float64)
-        return [w] * (1 if b == num_batches - 1 else params.k)
+        return [w] * (1 if last else params.k)
     past = np.flatnonzero((ab < b) & (ab >= b - params.lookback) & (ab >= 0))
     if past.size == 0:
         past = np.flatnonzero(ab == b)
     seen = max(1, min(b, params.lookback))
     expected = past.size / seen * (num_batches - 1 - b) if b > 0 else past.size * (num_batches - 1)
+    expected += expected_after_last
+    if expected_remaining is not None:
+        expected = float(expected_remaining[b])
+    return sample_futures(c, past, expected, params, rng)
+
+
+def sample_futures(num_candidates: int, past: npt.ArrayLike, expected: float,
+                   params: DynamicParams, rng: np.random.Generator) -> list[F64]:
+    """``params.k`` futures: each ``min(expected, max_future)`` draws with replacement from the
+    candidates ``past``, each draw weighing ``expected / draws`` arrivals; as candidate weights."""
+    pool = np.asarray(past, np.int64)
     draws = int(min(round(expected), params.max_future))
     out = []
     for _ in range(params.k):
-        w = np.zeros(c)
-        if draws > 0 and past.size:
-            picked = rng.choice(past, size=draws, replace=True)
+        w = np.zeros(num_candidates)
+        if draws > 0 and pool.size:
+            picked = rng.choice(pool, size=draws, replace=True)
             np.add.at(w, picked, expected / draws)
         out.append(w)
     return out
@@ -446,6 +461,9 @@ def run_dynamic(
     problem: AllocationProblem,
     arrival_batch: npt.ArrayLike,
     params: DynamicParams | None = None,
+    *,
+    expected_after_last: float = 0.0,
+    expected_remaining: npt.ArrayLike | None = None,
 ) -> DynamicRun:
     """Place a year's arrivals batch by batch (module docstring).
 
@@ -459,6 +477,14 @@ def run_dynamic(
         batch with an arrival is the final one.
     params
         :class:`DynamicParams`.
+    expected_after_last
+        Arrivals expected after the last batch (0: the year ends with it). When positive, the last
+        batch is priced against futures of that many more arrivals and is *not* final: the year's
+        lower keys and floors are priced, not enforced (the year goes on after it).
+    expected_remaining
+        (B,) the number of arrivals expected after each batch, when known (Ahani et al.'s main
+        experiments know the year's count, not who arrives); default: the look-back window's
+        arrivals per batch times the batches left (plus ``expected_after_last``).
 
     Raises
     ------
@@ -478,66 +504,86 @@ def run_dynamic(
     """
     params = params or DynamicParams()
     ab = _check_arrivals(problem, arrival_batch)
+    if not (math.isfinite(expected_after_last) and expected_after_last >= 0):
+        raise ParamsError(f"expected_after_last must be a number >= 0, got {expected_after_last!r}")
     num_batches = int(ab.max()) + 1 if ab.size and ab.max() >= 0 else 0
+    remaining = None
+    if expected_remaining is not None:
+        remaining = np.asarray(expected_remaining, np.float64)
+        if remaining.shape != (num_batches,) or not np.all(np.isfinite(remaining) & (remaining >= 0)):
+            raise ParamsError(f"expected_remaining must be {num_batches} numbers >= 0, one per batch")
     rng = np.random.default_rng(params.seed)
     year = YearSoFar.empty(problem)
     batches: list[DynamicBatch] = []
     placed: list[I64] = []
-    solve_params = SolveParams(objective="score", time_limit_s=params.time_limit_s,
-                               on_infeasible=params.on_infeasible,
-                               violation_penalty=params.violation_penalty)
     violations: list[Violation] = []
     infeasibility: list[str] = []
     for b in range(num_batches):
         batch = np.flatnonzero(ab == b).astype(np.int64)
-        final = b == num_batches - 1
-        t0 = time.perf_counter()
-        prices = Prices.zero(problem)
+        final = b == num_batches - 1 and expected_after_last <= 0
+        futures: list[F64] = []
         if params.pricing and batch.size:
-            prices = _average_prices(problem, year, ab, b, num_batches, batch, params, rng)
-        t1 = time.perf_counter()
-        in_batch = np.zeros(problem.num_candidates, bool)
-        in_batch[batch] = True
-        e_batch = np.flatnonzero(in_batch[problem.edge_candidate] & ~problem.forbidden)
-        score = prices.adjust(problem, e_batch.astype(np.int64),
-                              tie_break=TIE_BREAK if params.pricing else 0.0)
-        sub, back = batch_problem(problem, year, batch, score, final=final)
-        result = solve(sub, solve_params)
-        chosen = back[result.chosen_edges]
-        chosen = np.sort(chosen[chosen >= 0])
+            futures = _futures(problem, ab, b, num_batches, params, rng, expected_after_last,
+                               remaining)
+        done = place_batch(problem, year, batch, futures, params, final=final, number=b)
+        result, chosen = done.result, done.placed_edges
         if final:
             violations = list(result.violations)
             infeasibility = [str(r) for r in result.infeasibility]
         year = year.add(problem, chosen)
         placed.append(chosen)
-        batches.append(DynamicBatch(b, batch, prices, result, chosen, final, t1 - t0,
-                                    time.perf_counter() - t1))
+        batches.append(done)
     edges = np.concatenate(placed) if placed else np.zeros(0, np.int64)
     return DynamicRun(tuple(batches), edges.astype(np.int64), violations, infeasibility)
 
 
-def _average_prices(problem: AllocationProblem, year: YearSoFar, ab: I64, b: int, num_batches: int,
-                    batch: I64, params: DynamicParams, rng: np.random.Generator) -> Prices:
-    futures = _futures(problem, ab, b, num_batches, params, rng)
-    parts = []
-    for w in futures:
-        w = w.copy()
-        w[batch] = 1.0
-        parts.append(lp_prices(problem, w, year=year, violation_penalty=params.violation_penalty,
-                               time_limit_s=params.time_limit_s))
-    in_batch = np.zeros(problem.num_candidates, bool)
-    in_batch[batch] = True
-    batch_edge = in_batch[problem.edge_candidate]
-    def mean(arrays: list[F64]) -> F64:
-        return np.asarray(np.mean(np.stack(arrays), axis=0), np.float64)
+def place_batch(problem: AllocationProblem, year: YearSoFar, batch: npt.ArrayLike,
+                futures: Sequence[F64], params: DynamicParams, *, final: bool,
+                number: int = 0) -> DynamicBatch:
+    """Price one batch against ``futures`` (candidate weights of each sampled future, as
+    :func:`sample_futures` gives; none: no prices) and place it exactly.
 
-    return Prices(
-        place=mean([s.prices.place for s in parts]),
-        key_upper=mean([s.prices.key_upper for s in parts]),
-        key_lower=mean([s.prices.key_lower for s in parts]),
-        floor=mean([s.prices.floor for s in parts]),
-        chosen=mean([np.where(batch_edge, np.clip(s.x, 0.0, 1.0), 0.0) for s in parts]),
-    )
+    The LP of each future holds the batch (weight 1 each) and the future; its duals are averaged
+    into :class:`Prices`, and the batch is placed by :func:`matching.solve` with the adjusted scores
+    under the remaining slots, the upper keys less the year so far and, when ``final``, the year's
+    lower keys and floors (module docstring).
+    """
+    b_idx = np.asarray(batch, np.int64)
+    in_batch = np.zeros(problem.num_candidates, bool)
+    in_batch[b_idx] = True
+    batch_edge = in_batch[problem.edge_candidate]
+    t0 = time.perf_counter()
+    prices = Prices.zero(problem)
+    if futures:
+        parts = []
+        for fw in futures:
+            w = np.array(fw, np.float64)
+            w[b_idx] += 1.0  # a batch candidate drawn into the future stands for both
+            parts.append(lp_prices(problem, w, year=year,
+                                   violation_penalty=params.violation_penalty,
+                                   time_limit_s=params.time_limit_s))
+
+        def mean(arrays: list[F64]) -> F64:
+            return np.asarray(np.mean(np.stack(arrays), axis=0), np.float64)
+
+        prices = Prices(
+            place=mean([s.prices.place for s in parts]),
+            key_upper=mean([s.prices.key_upper for s in parts]),
+            key_lower=mean([s.prices.key_lower for s in parts]),
+            floor=mean([s.prices.floor for s in parts]),
+            chosen=mean([np.where(batch_edge, np.clip(s.x, 0.0, 1.0), 0.0) for s in parts]),
+        )
+    t1 = time.perf_counter()
+    e_batch = np.flatnonzero(batch_edge & ~problem.forbidden).astype(np.int64)
+    score = prices.adjust(problem, e_batch, tie_break=TIE_BREAK if futures else 0.0)
+    sub, back = batch_problem(problem, year, b_idx, score, final=final)
+    result = solve(sub, SolveParams(objective="score", time_limit_s=params.time_limit_s,
+                                    on_infeasible=params.on_infeasible,
+                                    violation_penalty=params.violation_penalty))
+    chosen = back[result.chosen_edges]
+    chosen = np.sort(chosen[chosen >= 0]).astype(np.int64)
+    return DynamicBatch(number, b_idx, prices, result, chosen, final, t1 - t0,
+                        time.perf_counter() - t1)
 
 
 def hindsight(problem: AllocationProblem, arrival_batch: npt.ArrayLike,
