@@ -35,6 +35,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -107,7 +108,8 @@ def _fairness(problem: AllocationProblem, edges: np.ndarray, group_ids: tuple[st
             "violations": len(year_violations(problem, edges))}
 
 
-def run_one(region_name: str, size: str, seed: int, k: int) -> list[dict[str, Any]]:
+def run_one(region_name: str, size: str, seed: int, k: int,
+            orders: tuple[str, ...] = ("real",)) -> list[dict[str, Any]]:
     region = generate_region(region_name, size, seed=seed)
     policy = load_policy(region.manifest.policy)
     history = simulate_year(region, seed=seed, year=2026)
@@ -120,12 +122,29 @@ def run_one(region_name: str, size: str, seed: int, k: int) -> list[dict[str, An
     truth = truth_terms(region, pool, places, base.edge_candidate, base.edge_place, seed=seed,
                         policy=policy).probability
     learnt = model.predict(pool, places, base.edge_candidate, base.edge_place, policy)
+    rows = []
+    for arrival_order in orders:
+        rows += _replay_year(region_name, size, seed, k, arrival_order, pool, base, truth, learnt,
+                             rnd.group_ids)
+    return rows
+
+
+def _replay_year(region_name: str, size: str, seed: int, k: int, arrival_order: str, pool: Any,
+                 base: AllocationProblem, truth: np.ndarray, learnt: np.ndarray,
+                 group_ids: tuple[str, ...]) -> list[dict[str, Any]]:
     has_pair = np.zeros(pool.size, bool)
     has_pair[base.edge_candidate] = True
     ab = np.where(has_pair, arrival_batches(pool.available_day), -1)
     ab = np.where(ab >= 0, ab - ab[ab >= 0].min(), -1).astype(np.int64)
     order = np.lexsort((np.arange(pool.size), pool.available_day))
     order = order[ab[order] >= 0]
+    if arrival_order == "shuffled":
+        # The same weekly batch sizes, filled with the arrivals in a seeded random order:
+        # arrivals exchangeable over the year (Ahani et al.'s stationary setting).
+        order = np.random.default_rng([seed, 99]).permutation(order)
+        sizes = np.bincount(ab[ab >= 0])
+        ab = np.full(pool.size, -1, np.int64)
+        ab[order] = np.repeat(np.arange(sizes.size), sizes)
     oracle_edges = hindsight(with_scores(base, 100 * truth), ab)[1]
     oracle = float(truth[oracle_edges].sum())
     rows = []
@@ -137,16 +156,18 @@ def run_one(region_name: str, size: str, seed: int, k: int) -> list[dict[str, An
             edges, seconds = _replay(problem, ab, order, name, k, seed)
             true_in_work = float(truth[edges].sum())
             rows.append({
-                "region": region_name, "size": size, "seed": seed, "score": score_name,
+                "region": region_name, "size": size, "seed": seed, "order": arrival_order,
+                "score": score_name,
                 "policy": name, "arrivals": int((ab >= 0).sum()),
                 "batches": int(ab.max()) + 1, "slots": int(base.place_slots.sum()),
                 "placed": int(edges.size), "score_total": float(problem.edge_score[edges].sum()),
                 "score_vs_hindsight": float(problem.edge_score[edges].sum()) / best_score,
                 "true_in_work": true_in_work, "true_vs_hindsight": true_in_work / best_true,
                 "true_vs_oracle": true_in_work / oracle, "seconds": seconds,
-                **_fairness(problem, edges, rnd.group_ids),
+                **_fairness(problem, edges, group_ids),
             })
-            print(f"{region_name:11} seed {seed} {score_name:6} {name:13} placed {edges.size:4} "
+            print(f"{region_name:11} seed {seed} {arrival_order:8} {score_name:6} {name:13} "
+                  f"placed {edges.size:4} "
                   f"score {rows[-1]['score_vs_hindsight']:.3f} true/hind "
                   f"{rows[-1]['true_vs_hindsight']:.3f} true/oracle {rows[-1]['true_vs_oracle']:.3f} "
                   f"({seconds:.1f} s)", flush=True)
@@ -156,28 +177,31 @@ def run_one(region_name: str, size: str, seed: int, k: int) -> list[dict[str, An
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean, min and max over seeds per (region, score, policy); the learnt model's gain."""
     out: dict[str, Any] = {"by_policy": [], "learnt_gain": []}
-    keys = sorted({(r["region"], r["score"], r["policy"]) for r in rows},
-                  key=lambda t: (t[0], t[1], POLICIES.index(t[2])))
-    for region, score, policy in keys:
-        sel = [r for r in rows if (r["region"], r["score"], r["policy"]) == (region, score, policy)]
-        entry: dict[str, Any] = {"region": region, "score": score, "policy": policy,
-                                 "seeds": len(sel)}
+    keys = sorted({(r["order"], r["region"], r["score"], r["policy"]) for r in rows},
+                  key=lambda t: (t[0] != "real", t[1], t[2], POLICIES.index(t[3])))
+    for order, region, score, policy in keys:
+        sel = [r for r in rows
+               if (r["order"], r["region"], r["score"], r["policy"]) == (order, region, score, policy)]
+        entry: dict[str, Any] = {"order": order, "region": region, "score": score,
+                                 "policy": policy, "seeds": len(sel)}
         for metric in ("score_vs_hindsight", "true_vs_hindsight", "true_vs_oracle", "placed",
                        "floors_met", "districts_within", "seconds"):
             vals = [float(r[metric]) for r in sel]
             entry[metric] = {"mean": statistics.fmean(vals), "min": min(vals), "max": max(vals)}
         out["by_policy"].append(entry)
-    for region in sorted({r["region"] for r in rows}):
+    for order, region in sorted({(r["order"], r["region"]) for r in rows},
+                                key=lambda t: (t[0] != "real", t[1])):
         for policy in POLICIES:
             gains = []
             for seed in sorted({r["seed"] for r in rows if r["region"] == region}):
                 got = {r["score"]: r["true_in_work"] for r in rows
-                       if (r["region"], r["seed"], r["policy"]) == (region, seed, policy)}
+                       if (r["order"], r["region"], r["seed"], r["policy"])
+                       == (order, region, seed, policy)}
                 if "hand" in got and "learnt" in got:
                     gains.append(got["learnt"] / got["hand"] - 1.0)
             if gains:
                 out["learnt_gain"].append({
-                    "region": region, "policy": policy, "seeds": len(gains),
+                    "order": order, "region": region, "policy": policy, "seeds": len(gains),
                     "mean": statistics.fmean(gains), "min": min(gains), "max": max(gains),
                     "sd": statistics.stdev(gains) if len(gains) > 1 else 0.0})
     return out
@@ -221,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="small")
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--orders", default="real,shuffled",
+                    help="arrival orders: real (availability dates), shuffled (same batch sizes, "
+                         "random order)")
     ap.add_argument("--no-timing", action="store_true", help="skip the 500-arrival batch timing")
     ap.add_argument("--timing-size", default="large")
     ap.add_argument("--timing-batch", type=int, default=500)
@@ -228,12 +255,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-charts", action="store_true")
     args = ap.parse_args(argv)
     regions = [r for r in args.regions.split(",") if r]
-    seeds = [int(s) for s in args.seeds.split(",") if s]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+    except ValueError:
+        ap.error(f"--seeds {args.seeds!r}: expected whole numbers, comma-separated")
+    orders = tuple(o for o in args.orders.split(",") if o)
+    if not set(orders) <= {"real", "shuffled"}:
+        ap.error(f"--orders {args.orders!r}: real and/or shuffled")
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
+    partial = args.out.with_suffix(".partial.jsonl")
+    partial.unlink(missing_ok=True)
     for region in regions:
         for seed in seeds:
-            rows += run_one(region, args.size, seed, args.k)
+            got = run_one(region, args.size, seed, args.k, orders)
+            rows += got
+            with partial.open("a", encoding="utf-8") as fh:  # kept should a long run be cut short
+                fh.writelines(json.dumps(r) + "\n" for r in got)
     summary = summarise(rows)
     payload: dict[str, Any] = {"size": args.size, "regions": regions, "seeds": seeds, "k": args.k,
                                "summary": summary, "rows": rows}
@@ -247,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     payload["command"] = command(SCRIPT, argv if argv is not None else sys.argv[1:])
     payload["machine"] = machine()
     write_results(args.out, SCRIPT, payload)
+    partial.unlink(missing_ok=True)
     if not args.no_charts:
         _charts(summary, args.out.with_suffix(""))
     _print_table(summary)
@@ -254,19 +293,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_table(summary: dict[str, Any]) -> None:
-    print(f"\n{'region':11} {'score':6} {'policy':13} {'score/hind':>18} {'true/hind':>18} "
+    print(f"\n{'order':8} {'region':11} {'score':6} {'policy':13} {'score/hind':>18} {'true/hind':>18} "
           f"{'true/oracle':>18} {'floors':>6} {'keys':>5}")
     def f(e: dict[str, Any], m: str) -> str:
         v = e[m]
         return f"{v['mean']:.3f} [{v['min']:.3f},{v['max']:.3f}]"
 
     for e in summary["by_policy"]:
-        print(f"{e['region']:11} {e['score']:6} {e['policy']:13} {f(e, 'score_vs_hindsight'):>18} "
+        print(f"{e['order']:8} {e['region']:11} {e['score']:6} {e['policy']:13} "
+              f"{f(e, 'score_vs_hindsight'):>18} "
               f"{f(e, 'true_vs_hindsight'):>18} {f(e, 'true_vs_oracle'):>18} "
               f"{e['floors_met']['mean']:6.2f} {e['districts_within']['mean']:5.1f}")
     print("\nlearnt over hand (true in work): region policy mean [min, max]")
     for g in summary["learnt_gain"]:
-        print(f"{g['region']:11} {g['policy']:13} {g['mean']:+.3f} [{g['min']:+.3f}, {g['max']:+.3f}]")
+        print(f"{g['order']:8} {g['region']:11} {g['policy']:13} {g['mean']:+.3f} "
+              f"[{g['min']:+.3f}, {g['max']:+.3f}]")
 
 
 def _charts(summary: dict[str, Any], stem: Path) -> None:
@@ -275,9 +316,13 @@ def _charts(summary: dict[str, Any], stem: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    for metric, title in (("true_vs_oracle", "true in work / truth's hindsight optimum"),
-                          ("score_vs_hindsight", "score / same score's hindsight optimum")):
-        entries = summary["by_policy"]
+    for order, metric, title in (
+            (o, m, t) for o in ("real", "shuffled")
+            for m, t in (("true_vs_oracle", "true in work / truth's hindsight optimum"),
+                         ("score_vs_hindsight", "score / same score's hindsight optimum"))):
+        entries = [e for e in summary["by_policy"] if e["order"] == order]
+        if not entries:
+            continue
         labels = sorted({(e["region"], e["score"]) for e in entries})
         fig, ax = plt.subplots(figsize=(10, 4.5))
         width = 0.8 / len(POLICIES)
@@ -294,10 +339,10 @@ def _charts(summary: dict[str, Any], stem: Path) -> None:
         ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2)
         ax.set_xticklabels([f"{r}\n{s}" for r, s in labels], fontsize=8)
         ax.set_ylim(0.6, 1.05)
-        ax.set_title(f"{title} (mean, min-max over seeds)")
+        ax.set_title(f"{title}, {order} arrival order (mean, min-max over seeds)", fontsize=9)
         ax.legend(fontsize=7, ncol=3)
         fig.tight_layout()
-        path = Path(f"{stem}-{metric}.svg")
+        path = Path(f"{stem}-{order}-{metric}.svg")
         fig.savefig(path)
         plt.close(fig)
         print(f"chart -> {path}")
