@@ -410,6 +410,11 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
     # Server time of every web page on the large pool, against its 300 ms budget (docs/pages.md).
     PerfScript("pages", "bench_pages.py", "pages.json",
                full_args=("--size", "large"), quick_args=("--size", "small", "--requests", "5")),
+    # The dynamic mode's backtest and its 500-arrival batch over 100k candidates (also
+    # `platsa bench backtest`, which writes the committed figures).
+    PerfScript("backtest", "bench_backtest.py", "backtest.json",
+               quick_args=("--regions", "gothenburg", "--seeds", "1", "--orders", "real",
+                           "--no-timing", "--no-charts")),
 )
 
 
