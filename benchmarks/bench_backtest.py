@@ -213,9 +213,10 @@ def batch_timing(size: str, seed: int, batch: int, k: int) -> dict[str, Any]:
     The year's template is the region's round (built once; its time is reported apart). The batch
     is ``batch`` of the round's candidates, the look-back 26 weeks of ``batch`` arrivals each (other
     candidates of the round), and 26 more such weeks are expected: each future is ``max_future``
-    (5,000) draws from the look-back standing for the 13,000 expected arrivals. Nothing is placed
+    (2,000) draws from the look-back standing for the 13,000 expected arrivals. Nothing is placed
     yet (the whole year's slots are open: the largest LPs). Timed: pricing and placing the batch.
     """
+    load_before = machine()["load"]
     region = generate_region("gothenburg", size, seed=seed)
     policy = load_policy(region.manifest.policy)
     pool, places = build_pool(region, policy)
@@ -228,15 +229,17 @@ def batch_timing(size: str, seed: int, batch: int, k: int) -> dict[str, Any]:
     chosen = rng.choice(cands, size=min(cands.size, 27 * batch), replace=False)
     now, past = chosen[:batch], chosen[batch:]
     params = DynamicParams(k=k, seed=seed)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     futures = sample_futures(problem.num_candidates, past, 26.0 * batch, params, rng)
     done = place_batch(problem, YearSoFar.empty(problem), now, futures, params, final=False)
-    total = time.perf_counter() - t1
+    total, cpu = time.perf_counter() - t1, time.process_time() - c1
     return {"size": size, "seed": seed, "candidates": int(problem.num_candidates),
             "places": int(problem.num_places), "edges": int(problem.num_edges),
             "batch_arrivals": int(now.size), "lookback": int(past.size), "k": k,
             "round_build_s": build_s, "prices_s": done.seconds_prices,
-            "place_s": done.seconds_place, "batch_s": total, "placed": int(done.placed_edges.size)}
+            "place_s": done.seconds_place, "batch_s": total, "batch_cpu_s": cpu,
+            "max_future": params.max_future, "placed": int(done.placed_edges.size),
+            "load_before": load_before, "load_after": machine()["load"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="arrival orders: real (availability dates), shuffled (same batch sizes, "
                          "random order)")
     ap.add_argument("--no-timing", action="store_true", help="skip the 500-arrival batch timing")
+    ap.add_argument("--timing-only", action="store_true",
+                    help="only the 500-arrival batch timing, into --timing-out")
+    ap.add_argument("--timing-out", type=Path, default=RESULTS / "backtest-timing.json")
     ap.add_argument("--timing-size", default="large")
     ap.add_argument("--timing-batch", type=int, default=500)
     ap.add_argument("--out", type=Path, default=RESULTS / "backtest.json")
@@ -263,6 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     if not set(orders) <= {"real", "shuffled"}:
         ap.error(f"--orders {args.orders!r}: real and/or shuffled")
     started = time.perf_counter()
+    if args.timing_only:
+        timing = batch_timing(args.timing_size, 7, args.timing_batch, args.k)
+        print(f"timing: {timing['batch_arrivals']} arrivals over {timing['candidates']:,} candidates: "
+              f"priced {timing['prices_s']:.2f} s + placed {timing['place_s']:.2f} s = "
+              f"{timing['batch_s']:.2f} s wall, {timing['batch_cpu_s']:.2f} s CPU")
+        write_results(args.timing_out, SCRIPT, {
+            "batch_timing": timing, "seconds": time.perf_counter() - started,
+            "command": command(SCRIPT, argv if argv is not None else sys.argv[1:]),
+            "machine": machine()})
+        return 0
     rows: list[dict[str, Any]] = []
     partial = args.out.with_suffix(".partial.jsonl")
     partial.unlink(missing_ok=True)

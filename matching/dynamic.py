@@ -125,7 +125,7 @@ class DynamicParams:
     lookback: int = 26
     future: Literal["lookback", "known"] = "lookback"
     pricing: bool = True
-    max_future: int = 5000
+    max_future: int = 2000
     violation_penalty: float = DEFAULT_VIOLATION_PENALTY
     on_infeasible: Literal["report", "penalise"] = "penalise"
     time_limit_s: float = 60.0
@@ -266,11 +266,13 @@ def lp_prices(
         raise ParamsError(f"candidate_weight must have shape ({problem.num_candidates},)")
     e = np.flatnonzero((w[problem.edge_candidate] > 0) & ~problem.forbidden).astype(np.int64)
     n = int(e.size)
-    cand = problem.edge_candidate[e].astype(np.int64)
+    cand_all = problem.edge_candidate[e].astype(np.int64)
     plc = problem.edge_place[e].astype(np.int64)
-    dist = problem.candidate_district[cand].astype(np.int64)
+    dist = problem.candidate_district[cand_all].astype(np.int64)
+    # Only the candidates with a pair here have a row (a region's LP holds a few of its people).
+    present, cand = np.unique(cand_all, return_inverse=True)
     cols = np.arange(n)
-    nc, npl, nd = problem.num_candidates, problem.num_places, problem.num_districts
+    nc, npl, nd = int(present.size), problem.num_places, problem.num_districts
     groups = list(problem.active_groups)
     ng = len(groups)
     a_d = year.per_district(nd)
@@ -301,11 +303,11 @@ def lp_prices(
     inf = np.inf
     row_lo = np.concatenate([np.full(nc, -inf), np.full(npl, -inf),
                              problem.district_lower - a_d, np.asarray(floor_rhs, np.float64)])
-    row_hi = np.concatenate([w, remaining, problem.district_upper - a_d, np.full(ng, inf)])
+    row_hi = np.concatenate([w[present], remaining, problem.district_upper - a_d, np.full(ng, inf)])
     pen = violation_penalty
     cost = np.concatenate([-problem.edge_score[e], np.full(2 * nd + ng, pen)])
     col_lo = np.zeros(n + 2 * nd + ng)
-    col_hi = np.concatenate([w[cand], np.full(2 * nd + ng, inf)])
+    col_hi = np.concatenate([w[cand_all], np.full(2 * nd + ng, inf)])
     out = _highs.milp(cost, a, row_lo.astype(np.float64), row_hi.astype(np.float64),
                       np.zeros(cost.size), col_lo, col_hi,
                       time.perf_counter() + time_limit_s, presolve=True)
