@@ -8,6 +8,20 @@ Imports no other package of the project and nothing web- or dataframe-shaped. On
 from matching._placeable import max_placeable
 from matching.certificate import Certificate, CertificateError
 from matching.compare import RoundComparison, compare, compare_placements
+from matching.dynamic import (
+    DynamicBatch,
+    DynamicParams,
+    DynamicRun,
+    Prices,
+    YearSoFar,
+    hindsight,
+    lp_prices,
+    place_batch,
+    run_dynamic,
+    run_online_greedy,
+    sample_futures,
+    year_violations,
+)
 from matching.exceptions import MatchingError, ParamsError, ProblemError, ProblemIssue, SolverError
 from matching.mps import export_mps
 from matching.problem import SCORE_SCALE, AllocationProblem, build_problem
@@ -40,12 +54,16 @@ __all__ = [
     "DistrictExcess",
     "DistrictShortage",
     "DistrictViolation",
+    "DynamicBatch",
+    "DynamicParams",
+    "DynamicRun",
     "FloorShortfall",
     "FloorViolation",
     "FloorsJointlyInfeasible",
     "JointDistrictShortage",
     "MatchingError",
     "ParamsError",
+    "Prices",
     "ProblemError",
     "ProblemIssue",
     "RoundComparison",
@@ -54,11 +72,19 @@ __all__ = [
     "Status",
     "Unassigned",
     "UnassignedReason",
+    "YearSoFar",
     "build_problem",
     "compare",
     "compare_placements",
     "export_mps",
     "find_violations",
+    "hindsight",
+    "lp_prices",
     "max_placeable",
+    "place_batch",
+    "run_dynamic",
+    "run_online_greedy",
+    "sample_futures",
     "solve",
+    "year_violations",
 ]

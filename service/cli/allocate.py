@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -15,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from scoring.allocation import RoundParams, RoundResult, export_round_mps, run_round
+from scoring.dynamic import DynamicRoundParams, run_dynamic_round
 from scoring.eligibility import OVERRIDABLE_RULES, RuleOverride
+from scoring.exceptions import Problem, RoundSetupError
 from scoring.policy import load_policy
 from scoring.pool import build_pool
 from scoring.region import load_region
@@ -57,6 +60,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--method", choices=("optimal", "greedy", "serial-dictatorship", "deferred-acceptance"),
                    default=DEFAULTS.method.replace("_", "-"),
                    help="the exact optimum (default) or a baseline for comparison")
+    p.add_argument("--mode", choices=("round", "dynamic"), default="round",
+                   help="round: one batch, every candidate at once (default); dynamic: the candidates "
+                        "as arrivals in batches, each placed with prices from sampled futures, keys "
+                        "and floors over the year (docs/allocation.md, 'Dynamic mode')")
+    p.add_argument("--batch", default="weekly", metavar="weekly|import",
+                   help="dynamic mode: weekly batches by the day each candidate is available "
+                        "(default), or one batch for this import")
+    p.add_argument("--batch-days", type=int, default=7, metavar="DAYS",
+                   help="dynamic mode: days per weekly batch (default 7)")
+    p.add_argument("-k", "--futures", type=int, default=5, metavar="K",
+                   help="dynamic mode: sampled futures per batch (default 5)")
+    p.add_argument("--lookback-days", type=int, default=183, metavar="DAYS",
+                   help="dynamic mode: the futures are drawn from arrivals of the last DAYS (183)")
+    p.add_argument("--expected-arrivals", type=int, default=0, metavar="N",
+                   help="dynamic mode, --batch import: arrivals expected after this import over the "
+                        "rest of the year (default 0: the year ends with it)")
     p.add_argument("--no-keys", action="store_true", help="ignore the distribution keys")
     p.add_argument("--no-floors", action="store_true", help="ignore the priority-group floors")
     p.add_argument("--penalise", action="store_true",
@@ -215,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
         seed=args.seed,
     )
+    if args.mode == "dynamic":
+        return _run_dynamic(args, region, policy, pool, places, params)
     with _CtrlC() as interrupted:
         explained = run_round(pool, places, policy, params, progress=progress, should_stop=interrupted.is_set)
     if interrupted.is_set():
@@ -248,6 +269,55 @@ def run(args: argparse.Namespace) -> int:
     if interrupted.is_set():
         return EXIT_INTERRUPTED
     return EXIT_PROBLEMS if explained.status == "infeasible" else EXIT_OK
+
+
+def _run_dynamic(args: argparse.Namespace, region: Any, policy: Any, pool: Any, places: Any,
+                 params: RoundParams) -> int:
+    """``--mode dynamic``: the round's candidates placed as arrivals in batches."""
+    dyn = DynamicRoundParams(batch=args.batch, batch_days=args.batch_days, k=args.futures,
+                             lookback_days=args.lookback_days,
+                             expected_arrivals=args.expected_arrivals, seed=args.seed)
+    problems = dyn.problems()
+    if args.method != "optimal":
+        problems.append(Problem("dynamic", None, "method", args.method,
+                                "the dynamic mode places each batch exactly (method optimal)"))
+    if args.pin or args.override or args.export_mps:
+        problems.append(Problem("dynamic", None, "pin/override/export-mps", None,
+                                "not available in the dynamic mode"))
+    if problems:
+        for problem in problems:
+            print(f"platsa allocate: --{(problem.column or '').replace('_', '-')} {problem.value}: "
+                  f"{problem.reason}", file=sys.stderr)
+        return EXIT_USAGE
+    params = dataclasses.replace(params, objective="score")
+    try:
+        result = run_dynamic_round(pool, places, policy, params, dyn)
+    except RoundSetupError as exc:
+        for problem in exc.problems:
+            print(f"platsa allocate: {problem.describe()}", file=sys.stderr)
+        return EXIT_USAGE
+    payload = {"region": region.manifest.region, "policy": policy.id,
+               "params": {"mode": "dynamic", "batch": dyn.batch, "batch_days": dyn.batch_days,
+                          "k": dyn.k, "lookback_days": dyn.lookback_days,
+                          "expected_arrivals": dyn.expected_arrivals, "seed": dyn.seed,
+                          "use_keys": params.use_keys, "use_floors": params.use_floors},
+               **result.to_dict()}
+    if args.out:
+        Path(args.out).write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n",
+                                  encoding="utf-8")
+    if args.json:
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        for line in result.summary_lines():
+            print(line)
+        print(f"{'batch':>6} {'arrivals':>9} {'placed':>7} {'place price':>12}")
+        for row in result.batches.iter_rows(named=True):
+            print(f"{row['batch']:>6} {row['arrivals']:>9} {row['placed']:>7} "
+                  f"{row['mean_place_price']:>12.3f}")
+        if args.out:
+            print(f"result written to {args.out}")
+    return EXIT_PROBLEMS if result.run.infeasibility else EXIT_OK
 
 
 def _print_summary(result: Any, out: str | None) -> None:

@@ -117,6 +117,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS", help="per script")
     q.set_defaults(func=run_perf)
 
+    b = bench.add_parser(
+        "backtest",
+        help="replay simulated years: hindsight, greedy, batch rounds and the dynamic mode",
+        description=(
+            "Replay a simulated year of arrivals in weekly batches on seeded fixture regions and place "
+            "them by the hindsight optimum, greedy, batch rounds and the dynamic mode, with the "
+            "hand-weighted score and with the learnt outcome model's probability; judge every "
+            "placement by the simulated true probability of being in work or studies at 180 days. "
+            "Runs benchmarks/bench_backtest.py (needs a source checkout) and writes "
+            "benchmarks/results/backtest.json and SVG charts beside it. See docs/research.md, "
+            "'Backtest'. Options after -- are passed to the script (e.g. -- --seeds 1 --no-timing)."
+        ),
+    )
+    b.add_argument("--bench-dir", type=Path, metavar="DIR",
+                   help="the benchmarks folder (default: benchmarks/ of the checkout holding the "
+                        "current directory)")
+    b.add_argument("script_args", nargs=argparse.REMAINDER, metavar="-- OPTIONS",
+                   help="options of bench_backtest.py (--regions, --size, --seeds, -k, --orders, "
+                        "--no-timing, --timing-size, --timing-batch, --out, --no-charts)")
+    b.set_defaults(func=run_backtest)
+
 
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
@@ -389,6 +410,11 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
     # Server time of every web page on the large pool, against its 300 ms budget (docs/pages.md).
     PerfScript("pages", "bench_pages.py", "pages.json",
                full_args=("--size", "large"), quick_args=("--size", "small", "--requests", "5")),
+    # The dynamic mode's backtest and its 500-arrival batch over 100k candidates (also
+    # `platsa bench backtest`, which writes the committed figures).
+    PerfScript("backtest", "bench_backtest.py", "backtest.json",
+               quick_args=("--regions", "gothenburg", "--seeds", "1", "--orders", "real",
+                           "--no-timing", "--no-charts")),
 )
 
 
@@ -399,6 +425,20 @@ def find_bench_dir(start: Path | None = None) -> Path | None:
         if (folder / "benchmarks").is_dir() and (folder / "pyproject.toml").is_file():
             return folder / "benchmarks"
     return None
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    """``platsa bench backtest``: run benchmarks/bench_backtest.py with the options given."""
+    bench_dir = args.bench_dir or find_bench_dir()
+    if bench_dir is None or not (bench_dir / "bench_backtest.py").is_file():
+        print("platsa bench backtest: no benchmarks/bench_backtest.py found. It is part of the source "
+              "checkout, not the installed package: run from the repository root or pass --bench-dir.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    argv = [a for a in args.script_args if a != "--"] if args.script_args else []
+    done = subprocess.run([sys.executable, str(bench_dir / "bench_backtest.py"), *argv],
+                          cwd=bench_dir.parent, check=False)
+    return EXIT_OK if done.returncode == 0 else (EXIT_USAGE if done.returncode == 2 else EXIT_PROBLEMS)
 
 
 def run_perf(args: argparse.Namespace) -> int:
