@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--size", default="medium")
     parser.add_argument("--places", type=int, default=20, help="shortlists timed")
     parser.add_argument("--weight", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS.name})")
     args = parser.parse_args()
 
     small = simulate_year(generate_region("gothenburg", "small", seed=7), seed=7, year=2026)
@@ -80,8 +81,8 @@ def main() -> None:
     for name, f in figures.items():
         print(f"{name:<12} {f['shortlists_s']:>15.2f} {f['round_s']:>10.2f} {int(f['assigned']):>9,}")
     print(f"ratio with the term: shortlists {out['ratio_shortlists']:.2f}x, round {out['ratio_round']:.2f}x")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

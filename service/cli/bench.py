@@ -410,6 +410,9 @@ PERF_SCRIPTS: tuple[PerfScript, ...] = (
     # Server time of every web page on the large pool, against its 300 ms budget (docs/pages.md).
     PerfScript("pages", "bench_pages.py", "pages.json",
                full_args=("--size", "large"), quick_args=("--size", "small", "--requests", "5")),
+    # What the learnt outcome term costs a shortlist and a round (weight 0 beside weight 10).
+    PerfScript("outcome_term", "bench_outcome_term.py", "outcome_term.json",
+               quick_args=("--size", "small", "--places", "3")),
     # The dynamic mode's backtest and its 500-arrival batch over 100k candidates (also
     # `platsa bench backtest`, which writes the committed figures).
     PerfScript("backtest", "bench_backtest.py", "backtest.json",
