@@ -77,6 +77,12 @@ class SolveParams:
         true the solve ends within about a second with the best assignment found and its
         proven gap (status ``FEASIBLE``), or ``UNKNOWN`` if none was found;
         ``result.stopped_by`` says ``"cancel"``.
+    warm_start
+        An earlier result of the same round (the same candidates, places, districts and floors)
+        on other pairs, e.g. the pruned graph's before pricing added pairs: its floor prices,
+        the pairs near tight at its dual prices and its assignment (if it meets every rule of
+        this round) start the exact method. Only a starting point: the result is proven as
+        without it. Ignored by the baselines and in the penalised mode.
     """
 
     objective: Literal["score", "max_placed"] = "score"
@@ -89,6 +95,7 @@ class SolveParams:
     progress: Callable[[str, float], None] | None = field(default=None, compare=False,
                                                            repr=False)
     should_stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+    warm_start: AllocationResult | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         bad = []
@@ -159,8 +166,10 @@ def _solve_exact(problem: AllocationProblem, params: SolveParams, t0: float,
     excess = bool(prep.pin_excess.any())
     outcome = None
     if not excess:
+        warm = None if params.warm_start is None else _exact.warm_from_result(
+            prep, params.warm_start, _exact.current_params())
         outcome = _exact.solve_exact(prep, deadline - time.perf_counter(),
-                                     check_infeasible=lambda: _proven_reasons(prep))
+                                     check_infeasible=lambda: _proven_reasons(prep), warm=warm)
     if (outcome is not None and outcome.status == "infeasible" and not outcome.reasons
             and _control.stop_requested()):
         # Stopped on request: a search cut short proves no infeasibility; nothing found, no bound.

@@ -1066,6 +1066,7 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
     graph until none can, and the round is rebuilt on the proven number.
     """
     current = rnd
+    previous: AllocationResult | None = None
     while True:
         problem = current.problem
         if current.bare is not None:  # the flow that gave the planned total, on these very pairs
@@ -1077,7 +1078,9 @@ def _planned_over_eligible(rnd: Round, progress: Progress | None,
                     "num_districts": problem.num_districts, "edge_forbidden": problem.edge_forbidden,
                     "pinned_edges": problem.pinned_edges}
             bare = _bare_problem(base)
-            result = solve(bare, SolveParams(objective="max_placed"))
+            # The previous pass's flow is a flow of these pairs too: the solve starts from it.
+            result = solve(bare, SolveParams(objective="max_placed", warm_start=previous))
+        previous = result
         certificate = result.certificate
         if certificate is None or result.status.value != "optimal":
             return current
@@ -1591,13 +1594,16 @@ def run_round(
 
 
 def _solve(rnd: Round, params: RoundParams, time_limit: float, progress: Progress | None,
-           should_stop: Callable[[], bool] | None) -> AllocationResult:
-    """One solve of the round's problem, its time added to ``rnd.timings["solve"]``."""
+           should_stop: Callable[[], bool] | None, warm: AllocationResult | None = None
+           ) -> AllocationResult:
+    """One solve of the round's problem, its time added to ``rnd.timings["solve"]``; ``warm``: the
+    previous solve of the same round on fewer pairs, to start from (``SolveParams.warm_start``)."""
     t0 = time.perf_counter()
     phase_progress = None if progress is None else (
         lambda phase, fraction: progress(f"solving ({phase})", fraction))
     solve_params = dataclasses.replace(params.solve_params(), time_limit_s=max(time_limit, 1.0),
-                                       progress=phase_progress, should_stop=should_stop)
+                                       progress=phase_progress, should_stop=should_stop,
+                                       warm_start=warm)
     result = solve(rnd.problem, solve_params)
     rnd.timings["solve"] = rnd.timings.get("solve", 0.0) + time.perf_counter() - t0
     return result
@@ -1636,7 +1642,9 @@ def _price_and_resolve(
                                           "still to add"), rnd, result
         rnd = _extend(rnd, priced.cand, priced.plc)
         added += len(priced.cand)
-        result = _solve(rnd, params, remaining, progress, should_stop)
+        # The previous optimum is an assignment of the grown graph and its prices are near the
+        # new ones: the re-solve starts from them (docs/allocation.md, section 11).
+        result = _solve(rnd, params, remaining, progress, should_stop, warm=result)
 
 
 def _extend(rnd: Round, cand: npt.NDArray[np.int64], plc: npt.NDArray[np.int64]) -> Round:

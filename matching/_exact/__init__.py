@@ -13,6 +13,8 @@ and the optimality proof. The phases, in order (:mod:`~matching._exact.search` r
                           does not apply)
 ``certificate``           potentials proving a flow optimal, reduced costs, the public
                           :class:`matching.Certificate`
+``warm``                  a start from an earlier solve of the same round on other pairs (the
+                          re-solves after pricing): floor prices, first core, incumbent
 ========================  =====================================================================
 
 Shared by them: :mod:`~matching._exact.state` (the one :class:`SearchState`, the immutable
@@ -28,10 +30,13 @@ integer Lagrangian scale ``K``.
 
 from matching._exact.certificate import public_certificate
 from matching._exact.params import ExactParams
+from matching._exact.params import current as current_params
 from matching._exact.prepare import Prepared, prepare
 from matching._exact.repair import primal_value
 from matching._exact.search import solve_exact
 from matching._exact.state import ExactOutcome, SearchState
+from matching._exact.warm import WarmStart
+from matching._exact.warm import from_result as warm_from_result
 
-__all__ = ["ExactOutcome", "ExactParams", "Prepared", "SearchState", "prepare", "primal_value",
-           "public_certificate", "solve_exact"]
+__all__ = ["ExactOutcome", "ExactParams", "Prepared", "SearchState", "WarmStart", "current_params",
+           "prepare", "primal_value", "public_certificate", "solve_exact", "warm_from_result"]

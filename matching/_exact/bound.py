@@ -30,6 +30,7 @@ from matching._exact.prepare import Prepared, prepare
 from matching._exact.repair import primal_value
 from matching._exact.state import Cut, RoundedBound, SearchState
 from matching._exact.types import I64
+from matching._exact.warm import WarmStart
 from matching.problem import SCORE_SCALE, AllocationProblem
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,26 @@ def start(prep: Prepared, time_limit: float, dual_only: bool, params: ExactParam
     state.best_mu = state.mu
     state.max_kelley = params.max_kelley
     return state
+
+
+def warm_from(state: SearchState, warm: WarmStart) -> None:
+    """Start the search from an earlier solve's floor prices, core and assignment
+    (:mod:`matching._exact.warm`) instead of the warm-start LP: the prices are near the optimum
+    already, so the first trust region is a quarter of the LP start's."""
+    prep, params = state.prep, state.params
+    state.warm = True
+    state.oracle.core = warm.core
+    state.stats["warm_start"] = "earlier solve"
+    state.stats["initial_core_edges"] = int(warm.core.size)
+    if prep.num_groups:
+        state.mu = np.minimum(warm.mu, state.cap)
+        state.best_mu = state.mu
+        state.radius = np.maximum(state.mu // (4 * params.warm_radius_div), 1)
+    if warm.incumbent is not None:
+        value, ok = primal_value(prep, warm.incumbent)
+        if ok:
+            state.offer(value, warm.incumbent)
+            state.seen.append(np.flatnonzero(warm.incumbent))
 
 
 def lagrangian(state: SearchState) -> bool:
@@ -112,7 +133,7 @@ def _iterate(s: SearchState, evaluated: set[tuple[int, ...]], round_start: int) 
     if prep.num_groups == 0:
         return "done"
     s.cuts.append(cut)
-    if s.kelley_iters == 1 and not s.mu.any() and _warm_start(s, sol):
+    if s.kelley_iters == 1 and not s.mu.any() and not s.warm and _warm_start(s, sol):
         # Cuts and flows of the larger core do not describe the new core's function.
         s.cuts.clear()
         s.best_val, s.best_sol = None, None

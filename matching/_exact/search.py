@@ -24,19 +24,25 @@ from matching._exact.params import ExactParams
 from matching._exact.prepare import Prepared
 from matching._exact.repair import primal_value
 from matching._exact.state import ExactOutcome, SearchState
+from matching._exact.warm import WarmStart
 
 
 def solve_exact(prep: Prepared, time_limit: float, *,
                 check_infeasible: Callable[[], Sequence[object]] | None = None,
-                params: ExactParams | None = None) -> ExactOutcome:
+                params: ExactParams | None = None, warm: WarmStart | None = None
+                ) -> ExactOutcome:
     """Solve the prepared round exactly; see docs/allocation.md.
 
     An outcome with an assignment carries in ``proof`` the flow and prices of the Lagrangian
     bound (see :mod:`matching.certificate`). ``check_infeasible`` (the diagnosis' exact checks)
     runs when no flow and no repair meets the floors, before any exact model. ``params``: the
-    tuning, :data:`matching._exact.params.DEFAULT` if not given.
+    tuning, :data:`matching._exact.params.DEFAULT` if not given. ``warm``: the floor prices,
+    first core and incumbent of an earlier solve of the same round on other pairs
+    (:mod:`~matching._exact.warm`); only a start, the proof is the same.
     """
     s = bound_mod.start(prep, time_limit, False, params or _params.current())
+    if warm is not None:
+        bound_mod.warm_from(s, warm)
     if not bound_mod.lagrangian(s):
         return s.outcome("infeasible")
     s.stats.update(

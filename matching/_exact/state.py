@@ -70,6 +70,7 @@ class SearchState:
     oracle: Oracle
     stats: dict[str, object] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    warm: bool = False  # started from an earlier solve (matching._exact.warm), not the LP
     # --- primal: the incumbent and every flow met (material for the repair)
     incumbent: Incumbent | None = None
     seen: list[I64] = field(default_factory=list)
