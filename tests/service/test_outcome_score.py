@@ -10,6 +10,7 @@ The model is fitted on a small simulated Gothenburg year and judged by a lenient
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,21 +96,30 @@ def weighted_api(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> 
     in ``PLATSA_MODELS_DIR``."""
     t = trained
     folder = tmp_path_factory.mktemp("weighted-server")
+    with _serving(folder, lenient_text("gothenburg", weight=WEIGHT, model=t.model.version),
+                  t.models) as (api, imported):
+        assert imported.status_code == 201, imported.text
+        yield api
+
+
+@contextlib.contextmanager
+def _serving(folder: Path, policy_text: str, models: Path) -> Iterator[tuple[Api, Any]]:
+    """A SQLite server in ``folder`` whose region policy is ``policy_text`` (a Gothenburg copy in
+    ``PLATSA_POLICY_DIR``) and whose models are in ``models``, with the test region imported; yields
+    the API and the import's answer."""
     policies = folder / "policies"
     policies.mkdir()
     # The test region names the policy "gothenburg": the folder's copy is found before the shipped one.
-    (policies / "gothenburg.toml").write_text(
-        lenient_text("gothenburg", weight=WEIGHT, model=t.model.version), encoding="utf-8")
+    (policies / "gothenburg.toml").write_text(policy_text, encoding="utf-8")
     url = f"sqlite:///{folder / 'platsa.db'}"
     tokens = add_keys(url)
-    settings = integration_settings(url, policy_dir=policies, models_dir=t.models, port=free_port())
+    settings = integration_settings(url, policy_dir=policies, models_dir=models, port=free_port())
     with ThreadServer(settings):
         api = Api("sqlite", f"http://127.0.0.1:{settings.port}", url, tokens)
         with api.client("admin") as admin:
             answer = admin.post("/v1/region/import", content=region_zip(),
                                 headers={"Content-Type": "application/zip"})
-            assert answer.status_code == 201, answer.text
-        yield api
+        yield api, answer
 
 
 def _stored(api: Api, proposal_id: str) -> dict[str, Any]:
@@ -198,20 +208,9 @@ def test_a_proposal_under_a_policy_without_the_model_stores_its_score_only(integ
 
 def test_a_server_whose_policy_names_a_refused_model_says_why(trained: Trained, tmp_path: Path) -> None:
     t = trained
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    (policies / "gothenburg.toml").write_text(
-        lenient_text("gothenburg", weight=WEIGHT, model=t.model.version, max_error=0.0001), encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 'platsa.db'}"
-    tokens = add_keys(url)
-    settings = integration_settings(url, policy_dir=policies, models_dir=t.models, port=free_port())
-    with ThreadServer(settings):
-        api = Api("sqlite", f"http://127.0.0.1:{settings.port}", url, tokens)
-        with api.client("admin") as admin:
-            answer = admin.post("/v1/region/import", content=region_zip(),
-                                headers={"Content-Type": "application/zip"})
-        with api.client("coordinator") as coordinator:
-            listed = coordinator.get("/v1/places/pl1/shortlist")
+    refused = lenient_text("gothenburg", weight=WEIGHT, model=t.model.version, max_error=0.0001)
+    with _serving(tmp_path, refused, t.models) as (api, answer), api.client("coordinator") as coordinator:
+        listed = coordinator.get("/v1/places/pl1/shortlist")
     # The import stores the region; the policy it names cannot be used, so the region is
     # unavailable, with each group's reason: no shortlist without the term the policy asks for.
     assert answer.status_code == 201, answer.text
